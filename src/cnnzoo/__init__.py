@@ -1,0 +1,27 @@
+"""cnnzoo: the classic convolutional networks of image classification, faithful to their
+papers, with the tools their readers want: explain, train, compress, measure, compare."""
+
+from .registry import (
+    Figure,
+    ModelInfo,
+    Paper,
+    count_parameters,
+    create_model,
+    list_models,
+    model_info,
+    register_model,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "create_model",
+    "list_models",
+    "model_info",
+    "count_parameters",
+    "register_model",
+    "ModelInfo",
+    "Paper",
+    "Figure",
+]
+# Each capability adds its public entry points below (keep one import line per module).

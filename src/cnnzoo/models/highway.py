@@ -1,0 +1,1 @@
+"""highway family (to be written)."""

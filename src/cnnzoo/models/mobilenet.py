@@ -1,0 +1,1 @@
+"""mobilenet family (to be written)."""

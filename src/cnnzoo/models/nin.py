@@ -1,0 +1,1 @@
+"""nin family (to be written)."""

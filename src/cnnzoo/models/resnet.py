@@ -1,0 +1,1 @@
+"""resnet family (to be written)."""

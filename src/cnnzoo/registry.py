@@ -1,0 +1,193 @@
+"""The model registry: every network cnnzoo builds, with the paper it comes from.
+
+A family module registers each builder with :func:`register_model`; users reach them
+through :func:`create_model`, :func:`list_models` and :func:`model_info`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import functools
+import inspect
+from dataclasses import dataclass, field
+from typing import Callable
+
+from torch import nn
+
+__all__ = [
+    "Paper",
+    "Figure",
+    "ModelInfo",
+    "register_model",
+    "create_model",
+    "list_models",
+    "model_info",
+    "count_parameters",
+]
+
+
+@dataclass(frozen=True)
+class Paper:
+    """Bibliographic record of the paper a network comes from."""
+
+    title: str
+    authors: str
+    year: int
+    venue: str
+    arxiv: str | None = None
+
+    def cite(self) -> str:
+        where = f"arXiv:{self.arxiv}" if self.arxiv else self.venue
+        return f"{self.authors} ({self.year}). {self.title}. {where}."
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A published number about a network, with where it was published.
+
+    ``metric`` is one of ``params``, ``macs``, ``top1``, ``top5`` (accuracies in percent,
+    error rates are converted), ``error``; ``source`` names the table or page
+    (``"He et al. 2015, Table 6"``, ``"torchvision weights metadata"``).
+    """
+
+    metric: str
+    value: float
+    source: str
+    dataset: str = "ImageNet"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    family: str
+    paper: Paper
+    input_size: tuple[int, int, int]
+    description: str
+    builder: Callable[..., nn.Module] = field(repr=False, compare=False)
+    figures: tuple[Figure, ...] = ()
+    layout: str = "paper"  # "paper" or "torchvision"
+
+    @property
+    def options(self) -> dict[str, object]:
+        """The builder's keyword options and their defaults."""
+        sig = inspect.signature(self.builder)
+        return {
+            p.name: p.default
+            for p in sig.parameters.values()
+            if p.kind is p.KEYWORD_ONLY or p.kind is p.POSITIONAL_OR_KEYWORD
+        }
+
+    def figure(self, metric: str, dataset: str = "ImageNet") -> Figure | None:
+        for f in self.figures:
+            if f.metric == metric and f.dataset == dataset:
+                return f
+        return None
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+
+
+def register_model(
+    name: str,
+    *,
+    family: str,
+    paper: Paper,
+    input_size: tuple[int, int, int],
+    description: str,
+    figures: tuple[Figure, ...] | list[Figure] = (),
+    layout: str = "paper",
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Register a builder under ``name``.
+
+    The builder must accept ``num_classes`` and ``in_chans`` as keyword arguments. The
+    model it returns is labelled with ``name`` so that its error messages name it.
+    """
+
+    def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in _REGISTRY:
+            raise RuntimeError(f"model {name!r} is registered twice")
+
+        @functools.wraps(builder)
+        def build(*args, **kwargs):
+            model = builder(*args, **kwargs)
+            model.name = name
+            return model
+
+        _REGISTRY[name] = ModelInfo(
+            name=name,
+            family=family,
+            paper=paper,
+            input_size=tuple(input_size),
+            description=description,
+            builder=build,
+            figures=tuple(figures),
+            layout=layout,
+        )
+        return build
+
+    return decorate
+
+
+def _ensure_loaded() -> None:
+    # Importing the model package registers every family.
+    from . import models  # noqa: F401
+
+
+def _lookup(name: str) -> ModelInfo:
+    _ensure_loaded()
+    if not isinstance(name, str):
+        raise TypeError(f"model name must be a string, got {type(name).__name__}")
+    key = name.strip().lower().replace("-", "_")
+    if key in _REGISTRY:
+        return _REGISTRY[key]
+    close = difflib.get_close_matches(key, _REGISTRY, n=5, cutoff=0.5)
+    hint = f"; closest: {', '.join(close)}" if close else ""
+    raise ValueError(
+        f"unknown model {name!r}{hint}. `cnnzoo list` shows all {len(_REGISTRY)} models."
+    )
+
+
+def create_model(name: str, **options) -> nn.Module:
+    """Build the registered network ``name``.
+
+    ``options`` are the builder's keywords: ``num_classes``, ``in_chans`` and the family's
+    own options (``batch_norm=``, ``width_mult=``, ...). An option the builder does not take
+    is a ``TypeError`` that names it and lists the ones it takes.
+    """
+    info = _lookup(name)
+    accepted = info.options
+    unknown = [k for k in options if k not in accepted]
+    if unknown:
+        raise TypeError(
+            f"{info.name} got unknown option(s) {', '.join(map(repr, unknown))}; "
+            f"it takes: {', '.join(accepted)}"
+        )
+    return info.builder(**options)
+
+
+def list_models(pattern: str | None = None, *, family: str | None = None) -> list[str]:
+    """Registered model names in registration order (the zoo's chronology),
+    optionally filtered by a shell-style ``pattern`` (``"resnet*"``) or a family."""
+    _ensure_loaded()
+    names = list(_REGISTRY)
+    if pattern:
+        names = [n for n in names if fnmatch.fnmatch(n, pattern.lower())]
+    if family:
+        names = [n for n in names if _REGISTRY[n].family == family]
+    return names
+
+
+def model_info(name: str) -> ModelInfo:
+    """The paper, default input size and published figures of a registered model."""
+    return _lookup(name)
+
+
+def count_parameters(name: str, **options) -> int:
+    """Trainable parameters of a registered model, built on the meta device (no memory,
+    no initialisation cost), so that even SENet-154 is counted in milliseconds."""
+    import torch
+
+    with torch.device("meta"):
+        model = create_model(name, **options)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,115 @@
+"""The registry and the model interface, for every registered model."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import cnnzoo
+from cnnzoo.models.base import Classifier
+
+from conftest import build_on_meta
+
+ALL = cnnzoo.list_models()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_registry_is_populated():
+    assert "lenet5" in ALL and "alexnet" in ALL and "vgg16" in ALL
+
+
+def test_unknown_name_lists_closest():
+    with pytest.raises(ValueError, match="alexnet"):
+        cnnzoo.create_model("alexnte")
+
+
+def test_unknown_option_is_named():
+    with pytest.raises(TypeError, match="colour"):
+        cnnzoo.create_model("lenet5", colour="red")
+
+
+def test_model_info_has_paper_and_input():
+    info = cnnzoo.model_info("alexnet")
+    assert info.paper.year == 2012 and "Krizhevsky" in info.paper.authors
+    assert info.input_size == (3, 227, 227)
+
+
+def test_list_models_pattern():
+    assert set(cnnzoo.list_models("vgg1*")) >= {"vgg11", "vgg13", "vgg16", "vgg19"}
+    assert all(n.startswith("vgg") for n in cnnzoo.list_models("vgg*"))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_interface(name):
+    model = build_on_meta(name)
+    info = cnnzoo.model_info(name)
+    assert isinstance(model, Classifier)
+    assert model.name == name
+    assert model.default_input_size == info.input_size
+    assert model.in_chans == info.input_size[0]
+    x = torch.empty(2, *model.default_input_size, device="meta")
+    model.eval()
+    out = model(x)
+    assert isinstance(out, torch.Tensor) and out.shape == (2, model.num_classes)
+    feats = model.forward_features(x)
+    assert model.forward_head(feats).shape == (2, model.num_classes)
+    model.train()
+    assert model(x).shape == (2, model.num_classes)  # a tensor in train mode too
+    logits, aux = model.forward_train(x)
+    assert logits.shape == (2, model.num_classes)
+    assert all(a.shape == (2, model.num_classes) for a in aux)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_reset_classifier_and_options(name):
+    model = build_on_meta(name, num_classes=7)
+    assert model.num_classes == 7
+    model.reset_classifier(5)
+    x = torch.empty(1, *model.default_input_size, device="meta")
+    assert model.eval()(x).shape == (1, 5)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_wrong_input_is_a_clear_error(name):
+    model = build_on_meta(name)
+    c, h, w = model.default_input_size
+    expected = "×".join(map(str, model.default_input_size)) if model.min_input_size is None else "H ≥"
+    with pytest.raises(ValueError, match=name) as err:
+        model(torch.empty(1, c + 1, h, w, device="meta"))
+    assert expected in str(err.value)
+    with pytest.raises(ValueError, match=name):
+        model(torch.empty(1, c, 4, 4, device="meta"))
+    with pytest.raises(ValueError, match=name):
+        model(torch.empty(c, h, w, device="meta"))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_smallest_input_runs_and_every_parameter_gets_a_gradient(name):
+    """Real arithmetic at the smallest size the model declares it takes."""
+    if cnnzoo.count_parameters(name) > 30_000_000:
+        pytest.skip("large model: its shapes are checked on the meta device above")
+    model = cnnzoo.create_model(name)
+    size = model.min_input_size or model.default_input_size[1:]
+    x = torch.randn(2, model.in_chans, *size)
+    model.train()
+    logits, aux = model.forward_train(x)
+    assert logits.shape == (2, model.num_classes)
+    loss = logits.square().mean() + sum(a.square().mean() for a in aux)
+    loss.backward()
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing, f"no gradient reaches {missing[:5]}"
+
+
+def test_readme_model_table_in_sync():
+    res = subprocess.run([sys.executable, str(ROOT / "scripts/model_table.py"), "--check"])
+    assert res.returncode == 0, "README's model table is stale: run python scripts/model_table.py"
+
+
+def test_cli_list_and_info():
+    from cnnzoo.cli import main
+
+    assert main(["list", "lenet*"]) == 0
+    assert main(["info", "alexnet"]) == 0
+    assert main(["info", "alexnte"]) == 2
