@@ -1,0 +1,316 @@
+"""Datasets held in memory as one uint8 tensor.
+
+:func:`load_dataset` reads the bundled ``mnist-sample``, the torchvision datasets (MNIST,
+Fashion-MNIST, CIFAR-10/100, from a cache directory), a folder of images (one sub-folder per
+class) or an ``.npz`` with arrays ``x`` and ``y``, and returns an :class:`ImageDataset`:
+``images`` (N×C×H×W uint8), ``labels`` (N int64), ``classes`` and ``name``. Everything is
+decoded once, here; the training loop never touches a Python object per sample.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = [
+    "ImageDataset",
+    "load_dataset",
+    "list_datasets",
+    "data_root",
+    "holdout_split",
+    "IMAGE_EXTENSIONS",
+]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+HOLDOUT_FRACTION = 0.1  # test share carved out of a folder or .npz that has no test split
+
+
+@dataclass
+class ImageDataset:
+    """A labelled image dataset in memory: ``images`` N×C×H×W uint8, ``labels`` N int64."""
+
+    images: Tensor
+    labels: Tensor
+    classes: list[str]
+    name: str
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self):
+        if not isinstance(self.images, Tensor) or self.images.dtype != torch.uint8 or self.images.dim() != 4:
+            got = getattr(self.images, "dtype", type(self.images).__name__)
+            shape = tuple(getattr(self.images, "shape", ()))
+            raise ValueError(f"{self.name}: images must be a uint8 tensor N×C×H×W, got {got} of shape {shape}")
+        if self.images.shape[1] not in (1, 3):
+            raise ValueError(f"{self.name}: images must have 1 or 3 channels, got {self.images.shape[1]}")
+        self.labels = torch.as_tensor(self.labels).long()
+        if self.labels.shape != (self.images.shape[0],):
+            raise ValueError(
+                f"{self.name}: {self.images.shape[0]} images but labels of shape {tuple(self.labels.shape)}"
+            )
+        if len(self.labels) and (self.labels.min() < 0 or self.labels.max() >= len(self.classes)):
+            raise ValueError(
+                f"{self.name}: labels must lie in 0..{len(self.classes) - 1} (one per class), "
+                f"found {int(self.labels.min())}..{int(self.labels.max())}"
+            )
+        self.classes = [str(c) for c in self.classes]
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def image_size(self) -> tuple[int, int, int]:
+        """C×H×W of the stored images."""
+        return tuple(self.images.shape[1:])
+
+    def subset(self, indices, name: str | None = None) -> "ImageDataset":
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        return ImageDataset(self.images[idx], self.labels[idx], list(self.classes), name or self.name)
+
+    def channel_stats(self) -> tuple[list[float], list[float]]:
+        """Per-channel mean and standard deviation of the pixels, in [0, 1] units."""
+        if "stats" not in self._cache:
+            c = self.images.shape[1]
+            total = torch.zeros(c, dtype=torch.float64)
+            total_sq = torch.zeros(c, dtype=torch.float64)
+            for chunk in self.images.split(4096):  # bounded memory for CIFAR-sized sets
+                x = chunk.to(torch.float64).div_(255).transpose(0, 1).reshape(c, -1)
+                total += x.sum(1)
+                total_sq += (x * x).sum(1)
+            n = max(1, self.images[:, 0].numel())
+            mean = total / n
+            std = (total_sq / n - mean * mean).clamp_min(1e-12).sqrt()
+            self._cache["stats"] = (mean.tolist(), std.tolist())
+        return self._cache["stats"]
+
+    def rgb_pca(self, max_pixels: int = 1_000_000) -> tuple[Tensor, Tensor]:
+        """Eigenvalues and eigenvectors (columns) of the 3×3 covariance of the RGB pixel
+        values, in [0, 1] units: the basis of AlexNet's colour augmentation (§4.1)."""
+        if self.images.shape[1] != 3:
+            raise ValueError(f"{self.name}: PCA colour jitter needs RGB images, got {self.images.shape[1]} channel(s)")
+        if "pca" not in self._cache:
+            pixels = self.images.permute(1, 0, 2, 3).reshape(3, -1)
+            step = max(1, pixels.shape[1] // max_pixels)
+            x = pixels[:, ::step].double().div(255)
+            eigval, eigvec = torch.linalg.eigh(torch.cov(x))
+            self._cache["pca"] = (eigval.float().clamp_min(0), eigvec.float())
+        return self._cache["pca"]
+
+
+# -- where data lives --------------------------------------------------------------------
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """The cache directory of downloaded datasets: ``root``, else ``$CNNZOO_DATA``, else
+    ``~/.cache/cnnzoo``."""
+    if root is not None:
+        return Path(root).expanduser()
+    env = os.environ.get("CNNZOO_DATA")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "cnnzoo"
+
+
+def _key(name: str) -> str:
+    return name.strip().lower().replace("-", "").replace("_", "")
+
+
+# name -> (torchvision class name, folder torchvision keeps it in, download size)
+_TORCHVISION = {
+    "mnist": ("MNIST", "MNIST/raw", "11 MB"),
+    "fashionmnist": ("FashionMNIST", "FashionMNIST/raw", "30 MB"),
+    "cifar10": ("CIFAR10", "cifar-10-batches-py", "163 MB"),
+    "cifar100": ("CIFAR100", "cifar-100-python", "161 MB"),
+}
+_CANONICAL = {"mnist": "mnist", "fashionmnist": "fashion-mnist", "cifar10": "cifar10", "cifar100": "cifar100"}
+
+
+def list_datasets() -> list[str]:
+    """The named datasets (a folder or an ``.npz`` path works too)."""
+    return ["mnist-sample", *_CANONICAL.values()]
+
+
+def load_dataset(
+    name_or_path: str | os.PathLike,
+    *,
+    train: bool,
+    root: str | os.PathLike | None = None,
+    download: bool = False,
+    image_size: int | None = None,
+) -> ImageDataset:
+    """Load the training (``train=True``) or test split of a dataset into memory.
+
+    ``name_or_path`` is ``"mnist-sample"`` (bundled: 4,000 training and 1,000 test digits),
+    ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``, ``"cifar100"`` (torchvision's files in
+    ``root``, default :func:`data_root`; fetched only with ``download=True``), a folder with
+    one sub-folder of images per class, or an ``.npz`` with ``x`` and ``y`` (or ``x_train``,
+    ``y_train``, ``x_test``, ``y_test``). A folder with ``train/`` and ``test/`` (or ``val/``)
+    sub-folders, or an ``.npz`` with both splits, gives its own test split; otherwise a fixed
+    stratified 10% of it is held out as the test split. Folder images of different sizes are
+    resized (shorter side) and centre-cropped to ``image_size`` (default: their median shorter
+    side, at most 256).
+    """
+    text = os.fspath(name_or_path)
+    key = _key(text)
+    if key == "mnistsample":
+        return _bundled_mnist(train)
+    if key in _TORCHVISION and not Path(text).exists():
+        return _torchvision(key, train, data_root(root), download)
+    path = Path(text).expanduser()
+    if path.suffix.lower() == ".npz":
+        if not path.is_file():
+            raise FileNotFoundError(f"dataset file {path} does not exist")
+        return _npz(path, train)
+    if path.is_dir():
+        return _folder(path, train, image_size)
+    if path.exists():
+        raise ValueError(f"{path} is neither a folder of images nor an .npz file")
+    raise FileNotFoundError(
+        f"unknown dataset {text!r}: not one of {', '.join(list_datasets())}, and no such file or folder"
+    )
+
+
+def holdout_split(labels: Tensor, fraction: float = HOLDOUT_FRACTION, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Fixed stratified split: indices (train, test) with ``fraction`` of each class in test."""
+    gen = torch.Generator().manual_seed(seed)
+    train, test = [], []
+    for c in torch.unique(labels):
+        idx = torch.nonzero(labels == c).flatten()
+        idx = idx[torch.randperm(len(idx), generator=gen)]
+        n_test = int(round(len(idx) * fraction)) if len(idx) > 1 else 0
+        test.append(idx[:n_test])
+        train.append(idx[n_test:])
+    return torch.cat(train).sort().values, torch.cat(test).sort().values
+
+
+def _select(ds: ImageDataset, train: bool) -> ImageDataset:
+    train_idx, test_idx = holdout_split(ds.labels)
+    return ds.subset(train_idx if train else test_idx)
+
+
+# -- the sources -------------------------------------------------------------------------
+def _bundled_mnist(train: bool) -> ImageDataset:
+    split = "train" if train else "test"
+    with resources.files(__package__).joinpath("mnist_sample.npz").open("rb") as f, np.load(f) as z:
+        x, y = z[f"x_{split}"], z[f"y_{split}"]
+    return ImageDataset(torch.from_numpy(x).unsqueeze(1), torch.from_numpy(y.astype(np.int64)),
+                        [str(i) for i in range(10)], "mnist-sample")
+
+
+def _torchvision(key: str, train: bool, root: Path, download: bool) -> ImageDataset:
+    import torchvision.datasets as tvd
+
+    cls_name, folder, size = _TORCHVISION[key]
+    name = _CANONICAL[key]
+    try:
+        ds = getattr(tvd, cls_name)(str(root), train=train, download=download)
+    except RuntimeError as err:  # torchvision: "Dataset not found ..."
+        raise FileNotFoundError(
+            f"{name} is not in {root / folder} ({err}). Download it ({size}) with "
+            f"`cnnzoo train ... --data {name} --download` (or load_dataset(..., download=True)), "
+            f"or copy torchvision's {name} files there; set $CNNZOO_DATA or --data-root to use "
+            f"another cache directory."
+        ) from None
+    except OSError as err:  # no network, DNS failure, disk full ...
+        raise FileNotFoundError(
+            f"could not download {name} into {root}: {err}. Without a network, copy torchvision's "
+            f"{name} files into {root / folder}."
+        ) from None
+    data = torch.as_tensor(np.asarray(ds.data))
+    data = data.unsqueeze(1) if data.dim() == 3 else data.permute(0, 3, 1, 2)  # MNIST N×H×W, CIFAR N×H×W×C
+    return ImageDataset(data.contiguous(), torch.as_tensor(ds.targets), list(ds.classes), name)
+
+
+def _npz(path: Path, train: bool) -> ImageDataset:
+    with np.load(path, allow_pickle=False) as z:
+        keys = set(z.files)
+        split = "train" if train else "test"
+        if {f"x_{split}", f"y_{split}"} <= keys:
+            x, y, both = z[f"x_{split}"], z[f"y_{split}"], True
+        elif {"x", "y"} <= keys:
+            x, y, both = z["x"], z["y"], False
+        else:
+            raise ValueError(f"{path}: expected arrays 'x' and 'y' (or x_train, y_train, x_test, y_test), found {sorted(keys)}")
+        classes = [str(c) for c in z["classes"]] if "classes" in keys else None
+    images = _as_nchw_uint8(x, path)
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{path}: labels 'y' must be integers 0..K-1, got dtype {y.dtype}")
+    labels = torch.from_numpy(y.astype(np.int64)).flatten()
+    if classes is None:
+        classes = [str(i) for i in range(int(labels.max()) + 1 if len(labels) else 0)]
+    ds = ImageDataset(images, labels, classes, str(path))
+    return ds if both else _select(ds, train)
+
+
+def _as_nchw_uint8(x: np.ndarray, path: Path) -> Tensor:
+    if x.ndim == 3:
+        x = x[:, None]
+    elif x.ndim == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
+        x = x.transpose(0, 3, 1, 2)  # N×H×W×C
+    if x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(f"{path}: images 'x' must be N×H×W, N×H×W×C or N×C×H×W with 1 or 3 channels, got shape {x.shape}")
+    if x.dtype != np.uint8:
+        if not np.issubdtype(x.dtype, np.floating):
+            raise ValueError(f"{path}: images must be uint8 (0-255) or float (0-1), got {x.dtype}")
+        if x.size and (np.nanmin(x) < 0 or np.nanmax(x) > 1 or np.isnan(x).any()):
+            raise ValueError(f"{path}: float images must lie in [0, 1], found {np.nanmin(x):g}..{np.nanmax(x):g}")
+        x = np.rint(x * 255).astype(np.uint8)
+    return torch.from_numpy(np.ascontiguousarray(x))
+
+
+def _folder(path: Path, train: bool, image_size: int | None) -> ImageDataset:
+    splits = {p.name.lower(): p for p in path.iterdir() if p.is_dir()}
+    test_dir = splits.get("test") or splits.get("val")
+    has_splits = "train" in splits and test_dir is not None
+    root = (splits["train"] if train else test_dir) if has_splits else path
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise ValueError(f"{root}: expected one sub-folder of images per class, found none")
+    files, labels = [], []
+    for i, c in enumerate(classes):
+        found = sorted(f for f in (root / c).rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file())
+        if not found:
+            raise ValueError(f"{root / c}: class folder holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+        files += found
+        labels += [i] * len(found)
+    images = _read_images(files, image_size)
+    ds = ImageDataset(images, torch.tensor(labels), classes, str(path))
+    return ds if has_splits else _select(ds, train)
+
+
+def _read_images(files: list[Path], image_size: int | None) -> Tensor:
+    from PIL import Image
+
+    pics = []
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                im.load()
+                pics.append(im.copy())
+        except Exception as err:  # PIL raises many types for bad files
+            raise ValueError(f"cannot read image {f}: {err}") from None
+    gray = all(p.mode in ("1", "L", "I", "I;16", "F") for p in pics)
+    pics = [p.convert("L" if gray else "RGB") for p in pics]
+    sizes = {p.size for p in pics}
+    if len(sizes) > 1 or image_size is not None:
+        side = image_size or min(256, int(np.median([min(s) for s in (p.size for p in pics)])))
+        pics = [_resize_center_crop(p, side) for p in pics]
+    arrays = [np.asarray(p) for p in pics]
+    x = np.stack(arrays)
+    return torch.from_numpy(x[:, None] if gray else x.transpose(0, 3, 1, 2).copy())
+
+
+def _resize_center_crop(img, side: int):
+    from PIL import Image
+
+    w, h = img.size
+    scale = side / min(w, h)
+    img = img.resize((max(side, round(w * scale)), max(side, round(h * scale))), Image.BILINEAR)
+    w, h = img.size
+    left, top = (w - side) // 2, (h - side) // 2
+    return img.crop((left, top, left + side, top + side))
