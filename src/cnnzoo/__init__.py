@@ -25,3 +25,5 @@ __all__ = [
     "Figure",
 ]
 # Each capability adds its public entry points below (keep one import line per module).
+from .data import ImageDataset, Loader, load_dataset  # noqa: E402
+__all__ += ["load_dataset", "ImageDataset", "Loader"]
