@@ -155,9 +155,10 @@ def test_dense_state_dict_loads_back_into_the_fc_model(vgg11_pair):
 
 
 @pytest.mark.parametrize("name, options", [
-    ("vgg11_lrn", {}), ("vgg16_c", {}), ("vgg16_bn", {}), ("vgg19", {"dense": True}),
+    *[(name, {}) for name in cnnzoo.list_models("vgg*")], ("vgg19", {"dense": True}),
 ])
 def test_gradient_reaches_every_parameter(name, options):
+    """On the meta device: autograd through the whole network without real weights."""
     model = build_on_meta(name, **options).train()
     model(torch.empty(2, 3, 224, 224, device="meta")).square().mean().backward()
     assert [n for n, p in model.named_parameters() if p.grad is None] == []
