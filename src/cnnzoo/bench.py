@@ -1,0 +1,428 @@
+"""Speed: latency, throughput and the fraction of the machine's peak a model reaches.
+
+:func:`bench` times each model on cnnzoo's inference path (:mod:`cnnzoo.inference`): a
+warm-up, then repeated timed runs — latency at batch 1 (median and interquartile range) and
+throughput at batch ``B`` — and the achieved multiply-add rate as a fraction of the peak,
+measured in the same run with a large matrix product (:func:`measure_peak`; float32, and on
+a GPU also the autocast dtype). With ``against="torchvision"`` it times torchvision's model
+of the same architecture (:func:`torchvision_counterpart`) in plain eval mode in the same
+run, interleaving the two models' runs so that a busy machine slows both alike, and reports
+the ratio.
+
+Definitions (what the JSON holds):
+
+* ``latency_ms``: wall time of one forward pass at batch 1, synchronised on a GPU.
+* ``batch_ms``: wall time of one forward pass at batch ``B``;
+  ``images_per_s = B / (batch_ms.median / 1000)``.
+* ``macs_per_image``: multiply-adds of one image at the input size (see :func:`count_macs`);
+  ``macs_per_s = macs_per_image × images_per_s``;
+  ``fraction_of_peak = macs_per_s / peak_macs_per_s`` for the dtype the model ran in.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+
+from ._files import write_json
+from .inference import autocast_dtype, optimize_for_inference
+
+__all__ = [
+    "bench",
+    "bench_model",
+    "measure_peak",
+    "count_macs",
+    "torchvision_counterpart",
+    "machine_info",
+    "Timing",
+]
+
+
+# -- timing --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Timing:
+    """Summary of repeated wall times, in milliseconds."""
+
+    median: float
+    q1: float
+    q3: float
+    min: float
+    max: float
+    runs: int
+
+    @classmethod
+    def of(cls, seconds: Sequence[float]) -> "Timing":
+        ms = sorted(s * 1e3 for s in seconds)
+        if len(ms) >= 2:
+            q1, _, q3 = statistics.quantiles(ms, n=4, method="inclusive")
+        else:
+            q1 = q3 = ms[0]
+        return cls(statistics.median(ms), q1, q3, ms[0], ms[-1], len(ms))
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("median", "q1", "q3", "min", "max", "runs")}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _resolve_device(device: str | torch.device | None) -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"unknown device {device!r}: expected cpu, cuda, cuda:N or auto") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device} was asked for, but this machine has no CUDA GPU "
+                         "(torch.cuda.is_available() is False); use --device cpu")
+    return device
+
+
+def _timed_rounds(fns: dict[str, Callable[[], object]], device: torch.device, *, warmup: int,
+                  repeats: int, max_seconds: float) -> dict[str, list[float]]:
+    """Warm each function up, then time them in interleaved rounds (one call of each per
+    round) until ``repeats`` rounds, or ``max_seconds`` have passed with at least 3 rounds."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    _sync(device)
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    start = time.perf_counter()
+    for r in range(repeats):
+        for key, fn in fns.items():
+            _sync(device)
+            t = time.perf_counter()
+            fn()
+            _sync(device)
+            times[key].append(time.perf_counter() - t)
+        if r + 1 >= 3 and time.perf_counter() - start > max_seconds:
+            break
+    return times
+
+
+# -- the machine -------------------------------------------------------------------------
+def measure_peak(device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+                 size: int | None = None, repeats: int = 5) -> float:
+    """The machine's peak multiply-add rate (MAC/s) in ``dtype``: the best of ``repeats``
+    products of two ``size``×``size`` matrices (``size³`` multiply-adds each), after a warm-up.
+    On a GPU, float32 products follow PyTorch's TF32 setting
+    (``torch.backends.cuda.matmul.allow_tf32``, off by default)."""
+    device = _resolve_device(device)
+    size = size or (8192 if device.type == "cuda" else 2048)
+    a = torch.randn(size, size, device=device).to(dtype)
+    b = torch.randn(size, size, device=device).to(dtype)
+    torch.mm(a, b)
+    _sync(device)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        torch.mm(a, b)
+        _sync(device)
+        best = min(best, time.perf_counter() - t)
+    return size**3 / best
+
+
+def machine_info(device: str | torch.device = "cpu") -> dict:
+    """What the numbers were measured on."""
+    device = _resolve_device(device)
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info = {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    try:
+        import torchvision
+
+        info["torchvision"] = torchvision.__version__
+    except ImportError:
+        pass
+    return info
+
+
+# -- the model's cost --------------------------------------------------------------------
+def count_macs(model: str | nn.Module, input_size: Sequence[int] | None = None) -> tuple[int, str]:
+    """Multiply-adds of one image and where the count comes from.
+
+    The count is cnnzoo's own layer table (``cnnzoo.summarize(...).totals["macs"]``) where
+    that module is installed; otherwise PyTorch's ``torch.utils.flop_counter``, which counts
+    2 FLOPs per multiply-add of convolutions and matrix products, so its total is halved.
+    Both run on the meta device for a model name (no memory, no initialisation).
+    """
+    size = tuple(input_size) if input_size is not None else None
+    try:
+        from .analysis import summarize
+    except ImportError:
+        summarize = None
+    if summarize is not None:
+        summary = summarize(model, input_size=size) if size else summarize(model)
+        return int(summary.totals["macs"]), "cnnzoo.summarize"
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .registry import create_model
+
+    if isinstance(model, str):
+        with torch.device("meta"):
+            model = create_model(model)
+    size = size or model.default_input_size
+    p = next(model.parameters(), None)
+    x = torch.zeros(1, *size, device=p.device if p is not None else "cpu")
+    was_training = model.training
+    model.eval()
+    try:
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            model(x)
+    finally:
+        model.train(was_training)
+    return counter.get_total_flops() // 2, "torch.utils.flop_counter (FLOPs / 2)"
+
+
+def torchvision_counterpart(name: str) -> str:
+    """torchvision's model of the same architecture as the registered model ``name``.
+
+    ``<arch>_tv`` (torchvision's layout, e.g. ``resnet50_tv``, ``googlenet_tv``) maps to
+    torchvision's ``<arch>``; a name torchvision also uses maps to itself (``vgg16``,
+    ``densenet121``, ``mobilenet_v2``, and ``resnet50``, whose paper layout differs from
+    torchvision's only in where the stride-2 sits in a bottleneck). Raises ``ValueError``
+    for a model torchvision has no counterpart of.
+    """
+    import torchvision
+
+    from .registry import model_info
+
+    info = model_info(name)
+    available = set(torchvision.models.list_models(module=torchvision.models))
+    arch = info.name.removesuffix("_tv")
+    if arch in available:
+        return arch
+    raise ValueError(
+        f"{info.name} has no torchvision counterpart: torchvision.models has no {arch!r}. "
+        "--against torchvision needs one of torchvision's classification architectures "
+        "(e.g. resnet50_tv, vgg16, googlenet_tv, densenet121, mobilenet_v2)."
+    )
+
+
+def _torchvision_model(arch: str, num_classes: int) -> nn.Module:
+    import torchvision
+
+    kwargs = {"weights": None, "num_classes": num_classes}
+    if arch in ("googlenet", "inception_v3"):
+        kwargs["init_weights"] = True  # silences torchvision's warning; weights are random anyway
+    return torchvision.models.get_model(arch, **kwargs)
+
+
+# -- one model -----------------------------------------------------------------------------
+def _throughput(timing: Timing, batch: int) -> float:
+    return batch / (timing.median / 1e3)
+
+
+def bench_model(
+    model: str | nn.Module,
+    *,
+    batch: int = 16,
+    input_size: Sequence[int] | None = None,
+    device: str | torch.device | None = "cpu",
+    fast: bool = True,
+    amp: str | None = "auto",
+    channels_last: bool | str = "auto",
+    compile: bool = False,
+    against: str | None = None,
+    peaks: dict[str, float] | None = None,
+    warmup: int = 2,
+    repeats: int = 10,
+    max_seconds: float = 20.0,
+) -> dict:
+    """Time one model (a registered name or a module) and return a JSON-ready dict.
+
+    ``fast=False`` times the model as built, in plain eval mode under ``torch.no_grad``.
+    ``peaks`` maps a dtype name (``"float32"``, ``"bfloat16"``) to a measured MAC/s, for the
+    fraction of peak (measured here when omitted). Everything else as in :func:`bench`.
+    """
+    from .registry import create_model
+
+    if not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"repeats must be ≥ 1 and warmup ≥ 0, got {repeats}, {warmup}")
+    if against not in (None, "torchvision"):
+        raise ValueError(f"against must be 'torchvision' or None, got {against!r}")
+    device = _resolve_device(device)
+    name = model if isinstance(model, str) else getattr(model, "name", type(model).__name__)
+    tv_arch = torchvision_counterpart(name) if against else None  # fails before any work
+    net = create_model(model) if isinstance(model, str) else model
+    size = tuple(input_size) if input_size is not None else tuple(net.default_input_size)
+    if len(size) != 3:
+        raise ValueError(f"input size must be C×H×W, got {size}")
+    if hasattr(net, "check_input"):
+        net.check_input(torch.empty(1, *size, device="meta"))  # clear error before any timing
+    params = sum(p.numel() for p in net.parameters())
+    macs, macs_source = count_macs(model, size)  # a name is counted on the meta device
+
+    x1 = torch.randn(1, *size, device=device)
+    xb = torch.randn(batch, *size, device=device)
+    if fast:
+        runner = optimize_for_inference(net, device=device, amp=amp, channels_last=channels_last,
+                                        compile=compile, example=xb,
+                                        inplace=isinstance(model, str))
+        settings = runner.settings
+        dtype = runner.amp_dtype or torch.float32
+    else:
+        plain = net.to(device).eval()
+
+        def runner(x):
+            with torch.no_grad():
+                return plain(x)
+
+        settings = {"plain_eval": True}
+        dtype = torch.float32
+    fns1 = {"cnnzoo": lambda: runner(x1)}
+    fnsb = {"cnnzoo": lambda: runner(xb)}
+    if tv_arch:
+        tv = _torchvision_model(tv_arch, net.num_classes).to(device).eval()
+
+        def tv_run(x):
+            with torch.no_grad():
+                return tv(x)
+
+        fns1["torchvision"] = lambda: tv_run(x1)
+        fnsb["torchvision"] = lambda: tv_run(xb)
+    opts = {"warmup": warmup, "repeats": repeats, "max_seconds": max_seconds}
+    lat = {k: Timing.of(v) for k, v in _timed_rounds(fns1, device, **opts).items()}
+    thr = {k: Timing.of(v) for k, v in _timed_rounds(fnsb, device, **opts).items()}
+
+    dtype_name = str(dtype).removeprefix("torch.")
+    peaks = dict(peaks or {})
+    for d in {torch.float32, dtype}:
+        key = str(d).removeprefix("torch.")
+        if key not in peaks:
+            peaks[key] = measure_peak(device, d)
+    ips = _throughput(thr["cnnzoo"], batch)
+    result = {
+        "model": name,
+        "input_size": list(size),
+        "batch": batch,
+        "device": str(device),
+        "params": params,
+        "macs_per_image": macs,
+        "macs_source": macs_source,
+        "mode": "fast" if fast else "plain",
+        "settings": settings,
+        "dtype": dtype_name,
+        "latency_ms": lat["cnnzoo"].to_dict(),
+        "batch_ms": thr["cnnzoo"].to_dict(),
+        "images_per_s": ips,
+        "macs_per_s": macs * ips,
+        "peak_macs_per_s": peaks[dtype_name],
+        "fraction_of_peak": macs * ips / peaks[dtype_name],
+    }
+    if tv_arch:
+        tv_ips = _throughput(thr["torchvision"], batch)
+        tv_params = sum(p.numel() for p in tv.parameters())
+        result["torchvision"] = {
+            "model": f"torchvision.models.{tv_arch}",
+            "mode": "plain eval, torch.no_grad, float32",
+            "params": tv_params,
+            "same_parameter_count": tv_params == params,
+            "latency_ms": lat["torchvision"].to_dict(),
+            "batch_ms": thr["torchvision"].to_dict(),
+            "images_per_s": tv_ips,
+            "fraction_of_peak": macs * tv_ips / peaks["float32"],
+        }
+        result["speedup"] = ips / tv_ips
+        result["latency_speedup"] = lat["torchvision"].median / lat["cnnzoo"].median
+    return result
+
+
+# -- several models ------------------------------------------------------------------------
+def bench(
+    models: Sequence[str | nn.Module],
+    *,
+    batch: int = 16,
+    input_size: Sequence[int] | None = None,
+    device: str | torch.device | None = "cpu",
+    threads: int | None = None,
+    against: str | None = None,
+    fast: bool = True,
+    amp: str | None = "auto",
+    compile: bool = False,
+    warmup: int = 2,
+    repeats: int = 10,
+    max_seconds: float = 20.0,
+    json_path: str | os.PathLike | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Benchmark ``models`` in one run and return (and, with ``json_path``, write atomically)
+    ``{"machine": ..., "peak_macs_per_s": {...}, "settings": ..., "results": [...]}``.
+
+    ``batch``: the throughput batch (latency is always batch 1). ``input_size``: C×H×W for
+    every model (default: each model's own). ``threads``: CPU threads (``torch.set_num_threads``).
+    ``against="torchvision"``: also time torchvision's model of each architecture in plain
+    eval mode. ``fast=False``: time cnnzoo's models in plain eval mode too. ``amp``:
+    autocast on a GPU (see :func:`cnnzoo.inference.autocast_dtype`). ``compile``: use
+    ``torch.compile`` on the fast path. Models are checked (names, torchvision
+    counterparts) before anything is timed.
+    """
+    from .registry import model_info
+
+    if not models:
+        raise ValueError("bench needs at least one model name")
+    if threads is not None:
+        if not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        torch.set_num_threads(threads)
+    device = _resolve_device(device)
+    for m in models:  # fail on an unknown name or a missing counterpart before timing anything
+        if isinstance(m, str):
+            model_info(m)
+            if against:
+                torchvision_counterpart(m)
+    say = progress or (lambda msg: None)
+    say(f"measuring the peak on {device}")
+    peaks = {"float32": measure_peak(device, torch.float32)}
+    amp_dtype = autocast_dtype(device, amp) if fast else None
+    if amp_dtype is not None:
+        peaks[str(amp_dtype).removeprefix("torch.")] = measure_peak(device, amp_dtype)
+    if device.type == "cuda" and "bfloat16" not in peaks and torch.cuda.is_bf16_supported():
+        peaks["bfloat16"] = measure_peak(device, torch.bfloat16)
+    results = []
+    for m in models:
+        say(f"timing {m if isinstance(m, str) else type(m).__name__}")
+        results.append(bench_model(
+            m, batch=batch, input_size=input_size, device=device, fast=fast, amp=amp,
+            compile=compile, against=against, peaks=peaks, warmup=warmup, repeats=repeats,
+            max_seconds=max_seconds,
+        ))
+    report = {
+        "machine": machine_info(device),
+        "peak_macs_per_s": peaks,
+        "settings": {"batch": batch, "input_size": list(input_size) if input_size else None,
+                     "device": str(device), "against": against, "fast": fast, "amp": amp,
+                     "compile": compile, "warmup": warmup, "repeats": repeats},
+        "results": results,
+    }
+    if json_path is not None:
+        write_json(json_path, report)
+    return report

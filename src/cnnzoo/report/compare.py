@@ -1,0 +1,336 @@
+"""Compare architectures: accuracy against multiply-adds, the classic bubble chart.
+
+:func:`compare` builds a table (model, family, parameters, multiply-adds, top-1, its source,
+measured throughput) and two PNG bubble charts — top-1 against multiply-adds (log scale) and
+top-1 against measured throughput — with each bubble's area proportional to the parameter
+count and one colour per family (the form of Canziani et al. 2016, "An Analysis of Deep
+Neural Network Models for Practical Applications", Fig. 2).
+
+Accuracy comes from the user's runs when run directories are given (one dataset at a time),
+otherwise from the published ImageNet top-1 that each model's registry entry records
+(``model_info(name).figure("top1")``), whose sources the chart's footnote names. Models
+without an accuracy stay in the table and are left out of the charts, with a note.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import textwrap
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .._files import write_atomic, write_json
+from .runs import load_run
+
+__all__ = ["compare", "Comparison", "CompareRow", "bubble_chart"]
+
+
+@dataclass
+class CompareRow:
+    label: str
+    model: str
+    family: str
+    params: int
+    macs: int
+    top1: float | None = None
+    top1_source: str | None = None
+    dataset: str | None = None
+    input_size: tuple[int, ...] | None = None
+    images_per_s: float | None = None
+    run: str | None = None
+
+
+@dataclass
+class Comparison:
+    rows: list[CompareRow]
+    files: dict[str, Path] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    accuracy: str = ""  # what the accuracy column is, for titles and footnotes
+
+    def to_markdown(self) -> str:
+        head = ["model", "family", "params (M)", "MACs (G)", "top-1 %", "images/s", "accuracy source"]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in self.rows:
+            lines.append("| " + " | ".join([
+                r.label, r.family, f"{r.params / 1e6:.2f}", f"{r.macs / 1e9:.3f}",
+                "—" if r.top1 is None else f"{r.top1:.2f}",
+                "—" if r.images_per_s is None else f"{r.images_per_s:.1f}",
+                r.top1_source or "—",
+            ]) + " |")
+        return "\n".join(lines + [""] + [f"- {n}" for n in self.notes]) + "\n"
+
+
+# -- rows ----------------------------------------------------------------------------------
+def _expand(models: Sequence[str]) -> list[str]:
+    from ..registry import list_models, model_info
+
+    names: list[str] = []
+    for m in models:
+        if any(c in m for c in "*?["):
+            found = list_models(m)
+            if not found:
+                raise ValueError(f"no registered model matches {m!r}")
+            names += found
+        else:
+            names.append(model_info(m).name)  # unknown name: error with the closest names
+    return list(dict.fromkeys(names))
+
+
+def _published_rows(models: Sequence[str]) -> list[CompareRow]:
+    from ..bench import count_macs
+    from ..registry import count_parameters, model_info
+
+    rows = []
+    for name in models:
+        info = model_info(name)
+        top1 = info.figure("top1")
+        macs, _ = count_macs(name)
+        rows.append(CompareRow(
+            label=name, model=name, family=info.family, params=count_parameters(name),
+            macs=int(macs), top1=top1.value if top1 else None,
+            top1_source=top1.source if top1 else None, dataset="ImageNet",
+            input_size=info.input_size,
+        ))
+    return rows
+
+
+def _run_rows(run_dirs: Sequence[str]) -> list[CompareRow]:
+    from ..bench import count_macs
+    from ..registry import model_info
+
+    rows = []
+    for d in run_dirs:
+        run = load_run(d)
+        if not run.model:
+            raise ValueError(f"{run.path}: neither config.json nor summary.json names the model")
+        info = model_info(run.model)
+        params, macs = run.summary.get("params"), run.summary.get("macs")
+        if params is None or macs is None:
+            net = run.build_model("meta")
+            params = params if params is not None else sum(p.numel() for p in net.parameters())
+            if macs is None:
+                macs, _ = count_macs(net, run.input_size or net.default_input_size)
+        rows.append(CompareRow(
+            label=run.name, model=info.name,
+            family=info.family, params=int(params), macs=int(macs), top1=run.test_top1,
+            top1_source=f"run {run.path}", dataset=run.dataset, input_size=run.input_size,
+            run=str(run.path),
+        ))
+    datasets = {r.dataset for r in rows}
+    if len(datasets) > 1:
+        by = {ds: [r.label for r in rows if r.dataset == ds] for ds in datasets}
+        listing = "; ".join(f"{ds}: {', '.join(labels)}" for ds, labels in by.items())
+        raise ValueError(f"the runs are on different datasets ({listing}); compare the runs "
+                         "of one dataset at a time")
+    return rows
+
+
+def _speeds_from_json(paths: Sequence[str]) -> dict[str, float]:
+    speeds: dict[str, float] = {}
+    for p in paths:
+        path = Path(p)
+        if not path.is_file():
+            raise FileNotFoundError(f"bench file {path} does not exist")
+        try:
+            data = json.loads(path.read_text())
+            results = data["results"] if isinstance(data, dict) and "results" in data else [data]
+            for r in results:
+                speeds[r["model"]] = float(r["images_per_s"])
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise ValueError(f"{path} is not a `cnnzoo bench --json` file: {err}") from err
+    return speeds
+
+
+# -- charts --------------------------------------------------------------------------------
+def bubble_chart(rows: Sequence[CompareRow], *, x: str, xlabel: str, ylabel: str, title: str,
+                 footnote: str = "") -> bytes:
+    """A PNG bubble chart of ``rows`` (those with an accuracy and a positive ``x``): x on a
+    log scale, top-1 on y, bubble area proportional to parameters, a colour per family,
+    a label on each bubble, and ``footnote`` under the axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter
+
+    shown = [r for r in rows if r.top1 is not None and (getattr(r, x) or 0) > 0]
+    families = sorted({r.family for r in rows})
+    cmap = plt.get_cmap("tab10" if len(families) <= 10 else "tab20")
+    colour = {f: cmap(i % cmap.N) for i, f in enumerate(families)}
+    foot = "\n".join(textwrap.fill(p, 150) for p in footnote.split("\n") if p)
+    n_foot = foot.count("\n") + 1 if foot else 0
+    fig = plt.figure(figsize=(11, 7 + 0.16 * n_foot), dpi=130)
+    bottom = (0.6 + 0.16 * n_foot) / (7 + 0.16 * n_foot)
+    ax = fig.add_axes([0.07, bottom + 0.05, 0.73, 0.88 - bottom])
+    max_params = max((r.params for r in shown), default=1)
+    area = 2500.0 / max_params  # points² per parameter: the largest bubble is 2,500 pt²
+    for r in shown:
+        ax.scatter(getattr(r, x), r.top1, s=max(r.params * area, 4.0), color=colour[r.family],
+                   alpha=0.55, edgecolors="black", linewidths=0.6, zorder=2)
+        ax.annotate(r.label, (getattr(r, x), r.top1), xytext=(5, 4), textcoords="offset points",
+                    fontsize=7, zorder=3)
+    if shown:
+        ax.set_xscale("log")
+        if x == "macs":
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e9:g} G"))
+        xs = [getattr(r, x) for r in shown]
+        ys = [r.top1 for r in shown]
+        ax.set_xlim(min(xs) / 1.8, max(xs) * 2.2)
+        pad = max(2.0, 0.08 * (max(ys) - min(ys)))
+        ax.set_ylim(min(ys) - pad, max(ys) + pad)
+    else:
+        ax.text(0.5, 0.5, "no model here has an accuracy to plot", ha="center", va="center",
+                transform=ax.transAxes)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3, zorder=0)
+    handles = [Line2D([], [], marker="o", ls="", color=colour[f], alpha=0.7, markersize=8, label=f)
+               for f in families if any(r.family == f for r in shown)]
+    legend = ax.legend(handles=handles, title="family", loc="upper left",
+                       bbox_to_anchor=(1.01, 1.0), fontsize=8, title_fontsize=9, frameon=False)
+    ax.add_artist(legend)
+    if shown:
+        refs = _round_sizes(max_params)
+        size_handles = [ax.scatter([], [], s=p * area, color="grey", alpha=0.4, edgecolors="black",
+                                   label=f"{p / 1e6:g} M") for p in refs]
+        ax.legend(handles=size_handles, title="parameters", loc="lower left",
+                  bbox_to_anchor=(1.01, 0.0), fontsize=8, title_fontsize=9, frameon=False,
+                  labelspacing=2.2, borderpad=1.2, handletextpad=2.0)
+    if foot:
+        fig.text(0.01, 0.01, foot, fontsize=7, va="bottom", ha="left", color="#333333")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _round_sizes(max_params: int) -> list[float]:
+    """Three round parameter counts for the size legend, the largest ≤ ``max_params``."""
+    top = 10 ** math.floor(math.log10(max_params))
+    top = max(m * top for m in (1, 2, 5) if m * top <= max_params)
+    return sorted({top, top / 5, top / 25} - {0})
+
+
+def _footnote(rows: Sequence[CompareRow], accuracy: str, extra: Sequence[str] = ()) -> str:
+    by_source: dict[str, list[str]] = {}
+    for r in rows:
+        if r.top1 is not None:
+            by_source.setdefault(r.top1_source or "unknown", []).append(r.label)
+    lines = [f"Accuracy: {accuracy}. Sources: " + "; ".join(
+        f"{src} ({', '.join(labels)})" for src, labels in by_source.items())] if by_source else []
+    missing = [r.label for r in rows if r.top1 is None]
+    if missing:
+        lines.append(f"Not shown (no accuracy): {', '.join(missing)}.")
+    lines.append("Bubble area is proportional to the number of parameters; multiply-adds per "
+                 "image counted by cnnzoo at each model's input size.")
+    return "\n".join(lines + list(extra))
+
+
+# -- the command ---------------------------------------------------------------------------
+def compare(
+    models: Sequence[str] | None = None,
+    *,
+    runs: Sequence[str] | None = None,
+    out: str | Path = "compare",
+    bench_json: Sequence[str] | None = None,
+    measure_speed: bool = True,
+    device: str = "cpu",
+    batch: int = 8,
+    progress: Callable[[str], None] | None = None,
+) -> Comparison:
+    """Compare ``models`` (names or shell patterns; all registered models by default) or the
+    runs in ``runs`` (run directories, accuracy on their dataset), and write into ``out``:
+    ``compare.md``, ``compare.csv``, ``compare.json``, ``accuracy_vs_macs.png`` and (when
+    speeds are known) ``throughput_vs_accuracy.png``.
+
+    Throughput comes from ``bench_json`` files (written by ``cnnzoo bench --json``) when
+    given, else it is measured here with a short :func:`cnnzoo.bench.bench_model` run at
+    ``batch`` on ``device`` (``measure_speed=False`` skips it).
+    """
+    from ..registry import list_models
+
+    say = progress or (lambda msg: None)
+    if runs:
+        rows = _run_rows(runs)
+        if models:
+            wanted = set(_expand(models))
+            rows = [r for r in rows if r.model in wanted]
+        dataset = rows[0].dataset if rows else "?"
+        accuracy = f"test top-1 of the given runs on {dataset}"
+    else:
+        names = _expand(models) if models else list_models()
+        rows = _published_rows(names)
+        accuracy = "published ImageNet top-1 (single crop, validation set)"
+    if not rows:
+        raise ValueError("nothing to compare: no model or run was selected")
+    notes = []
+    missing = [r.label for r in rows if r.top1 is None]
+    if missing:
+        notes.append(f"left out of the charts (no accuracy): {', '.join(missing)}")
+
+    speed_note = ""
+    if bench_json:
+        speeds = _speeds_from_json(bench_json)
+        for r in rows:
+            r.images_per_s = speeds.get(r.model)
+        speed_note = f"throughput from {', '.join(map(str, bench_json))}"
+    elif measure_speed:
+        import torch
+
+        from ..bench import bench_model, machine_info, measure_peak
+        from ..registry import create_model
+
+        peaks = {"float32": measure_peak(device, torch.float32)}
+        for r in rows:
+            if r.top1 is None:
+                continue  # not charted, not worth the time
+            say(f"timing {r.label}")
+            net = load_run(r.run).build_model("cpu") if r.run else create_model(r.model)
+            res = bench_model(net, batch=batch, input_size=r.input_size, device=device,
+                              warmup=1, repeats=3, max_seconds=5.0, peaks=peaks)
+            r.images_per_s = res["images_per_s"]
+        m = machine_info(device)
+        where = m["gpu"] or f"{m['cpu']}, {m['threads']} threads"
+        speed_note = f"throughput measured by cnnzoo's inference path on {where}, batch {batch}"
+
+    out = Path(out)
+    comparison = Comparison(rows, notes=notes, accuracy=accuracy)
+    dataset = rows[0].dataset or "ImageNet"
+    charts = {
+        "accuracy_vs_macs.png": dict(
+            x="macs", xlabel="multiply-adds per image (log scale)",
+            title=f"Top-1 accuracy ({dataset}) against multiply-adds"),
+    }
+    if any(r.images_per_s for r in rows):
+        charts["throughput_vs_accuracy.png"] = dict(
+            x="images_per_s", xlabel="measured throughput, images per second (log scale)",
+            title=f"Top-1 accuracy ({dataset}) against measured throughput")
+        notes.append(speed_note)
+    for fname, spec in charts.items():
+        extra = [speed_note.capitalize() + "."] if spec["x"] == "images_per_s" else []
+        png = bubble_chart(rows, ylabel=f"top-1 accuracy (%), {dataset}",
+                           footnote=_footnote(rows, accuracy, extra), **spec)
+        comparison.files[fname] = write_atomic(out / fname, png)
+    comparison.files["compare.md"] = write_atomic(out / "compare.md", comparison.to_markdown())
+    comparison.files["compare.csv"] = write_atomic(out / "compare.csv", _csv(rows))
+    comparison.files["compare.json"] = write_json(out / "compare.json", {
+        "accuracy": accuracy, "notes": notes, "rows": [asdict(r) for r in rows]})
+    return comparison
+
+
+def _csv(rows: Sequence[CompareRow]) -> str:
+    buf = io.StringIO()
+    fields = list(CompareRow.__dataclass_fields__)
+    writer = csv.DictWriter(buf, fieldnames=fields)
+    writer.writeheader()
+    for r in rows:
+        d = asdict(r)
+        d["input_size"] = "x".join(map(str, r.input_size)) if r.input_size else ""
+        writer.writerow(d)
+    return buf.getvalue()

@@ -1,0 +1,147 @@
+"""`cnnzoo bench`: the JSON's structure and its internal consistency (no wall-clock
+thresholds), the multiply-add counts against torchvision's published figures, clear errors."""
+
+import json
+
+import pytest
+import torch
+import torchvision
+
+import cnnzoo
+from cnnzoo.bench import Timing, bench, bench_model, count_macs, measure_peak, torchvision_counterpart
+from cnnzoo.cli import main
+
+TIMING_KEYS = {"median", "q1", "q3", "min", "max", "runs"}
+
+
+@pytest.fixture(scope="module")
+def peaks():
+    # a small product: these tests check definitions, not the machine's true peak
+    return {"float32": measure_peak("cpu", size=256, repeats=2)}
+
+
+def check_timing(t: dict, max_runs: int):
+    assert set(t) == TIMING_KEYS
+    assert 0 < t["min"] <= t["q1"] <= t["median"] <= t["q3"] <= t["max"]
+    assert min(3, max_runs) <= t["runs"] <= max_runs
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bench") / "out" / "bench.json"
+    rep = bench(["resnet20", "lenet5"], batch=4, repeats=4, warmup=1, max_seconds=5.0,
+                json_path=path)
+    return rep, path
+
+
+def test_json_file_is_the_report(report):
+    rep, path = report
+    assert json.loads(path.read_text()) == json.loads(json.dumps(rep))
+    assert not list(path.parent.glob(".*.tmp"))  # the temporary file was renamed away
+
+
+def test_report_structure(report):
+    rep, _ = report
+    assert set(rep) == {"machine", "peak_macs_per_s", "settings", "results"}
+    assert rep["machine"]["device"] == "cpu" and rep["machine"]["torch"] == torch.__version__
+    assert rep["peak_macs_per_s"]["float32"] > 0
+    assert [r["model"] for r in rep["results"]] == ["resnet20", "lenet5"]
+
+
+def test_result_definitions_hold(report):
+    rep, _ = report
+    for r in rep["results"]:
+        check_timing(r["latency_ms"], 4)
+        check_timing(r["batch_ms"], 4)
+        assert r["batch"] == 4 and r["mode"] == "fast" and r["dtype"] == "float32"
+        # the module docstring's definitions
+        assert r["images_per_s"] == pytest.approx(4 / (r["batch_ms"]["median"] / 1e3))
+        assert r["macs_per_s"] == pytest.approx(r["macs_per_image"] * r["images_per_s"])
+        assert r["fraction_of_peak"] == pytest.approx(r["macs_per_s"] / r["peak_macs_per_s"])
+        assert r["peak_macs_per_s"] == rep["peak_macs_per_s"]["float32"]
+        assert r["params"] == cnnzoo.count_parameters(r["model"])
+
+
+def test_resnet20_settings_record_the_fast_path(report):
+    r = report[0]["results"][0]
+    s = r["settings"]
+    # He et al. 2015 §4.2: 6n+1 = 19 convolutions with batch norm for n = 3, all folded
+    assert s["fold_bn"] == 19 and s["inference_mode"] is True and s["amp"] is None
+    assert isinstance(s["channels_last"], bool) and set(s["channels_last_trial_s"]) == {
+        "contiguous", "channels_last"}
+
+
+@pytest.mark.parametrize("name, weights", [
+    ("mobilenet_v2", torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1),
+    ("resnet50_tv", torchvision.models.ResNet50_Weights.IMAGENET1K_V1),
+    ("densenet121", torchvision.models.DenseNet121_Weights.IMAGENET1K_V1),
+])
+def test_macs_match_torchvision_published_ops(name, weights):
+    # torchvision's "_ops" (labelled GFLOPS) counts one multiply-add as one operation
+    macs, source = count_macs(name)
+    assert source
+    assert macs == pytest.approx(weights.meta["_ops"] * 1e9, rel=0.01)
+
+
+def test_against_torchvision_times_both(peaks):
+    r = bench_model("mobilenet_v2", batch=2, input_size=(3, 64, 64), against="torchvision",
+                    warmup=1, repeats=3, max_seconds=2.0, peaks=peaks)
+    tv = r["torchvision"]
+    assert tv["model"] == "torchvision.models.mobilenet_v2"
+    assert tv["params"] == sum(p.numel() for p in torchvision.models.mobilenet_v2().parameters())
+    assert tv["same_parameter_count"] is True
+    check_timing(tv["latency_ms"], 3)
+    assert r["speedup"] == pytest.approx(r["images_per_s"] / tv["images_per_s"])
+    assert r["latency_speedup"] == pytest.approx(tv["latency_ms"]["median"] / r["latency_ms"]["median"])
+    assert r["input_size"] == [3, 64, 64]
+
+
+def test_plain_mode_and_module_input(peaks):
+    model = cnnzoo.create_model("lenet5")
+    r = bench_model(model, batch=2, fast=False, warmup=0, repeats=2, peaks=peaks)
+    assert r["mode"] == "plain" and r["settings"] == {"plain_eval": True}
+    assert r["model"] == "lenet5" and r["latency_ms"]["runs"] == 2
+
+
+def test_counterpart_mapping():
+    # DESIGN.md: <arch>_tv is torchvision's layout of <arch>
+    assert torchvision_counterpart("resnet50_tv") == "resnet50"
+    assert torchvision_counterpart("googlenet_tv") == "googlenet"
+    assert torchvision_counterpart("vgg16") == "vgg16"
+    assert torchvision_counterpart("densenet121") == "densenet121"
+    with pytest.raises(ValueError, match="no torchvision counterpart"):
+        torchvision_counterpart("lenet5")
+
+
+def test_clear_errors():
+    with pytest.raises(ValueError, match="unknown model 'resnet2O'; closest: .*resnet20"):
+        bench(["resnet2O"])
+    with pytest.raises(ValueError, match="lenet5 has no torchvision counterpart"):
+        bench(["mobilenet_v2", "lenet5"], against="torchvision")
+    with pytest.raises(ValueError, match="batch must be a positive integer"):
+        bench_model("lenet5", batch=0)
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        bench(["lenet5"], threads=0)
+    with pytest.raises(ValueError, match="lenet5 expects 1×32×32 input"):
+        bench_model("lenet5", input_size=(3, 32, 32))
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            bench(["lenet5"], device="cuda")
+
+
+def test_timing_summary():
+    t = Timing.of([0.004, 0.001, 0.003, 0.002, 0.005])
+    assert (t.min, t.q1, t.median, t.q3, t.max, t.runs) == pytest.approx((1, 2, 3, 4, 5, 5))
+
+
+def test_cli_bench_writes_json(tmp_path, capsys):
+    out = tmp_path / "b.json"
+    assert main(["bench", "lenet5", "--batch", "2", "--repeats", "3", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["results"][0]["model"] == "lenet5" and data["settings"]["batch"] == 2
+    assert "lenet5" in capsys.readouterr().out
+
+
+def test_cli_bench_errors_are_one_line(capsys):
+    assert main(["bench", "lenet5", "--against", "torchvision"]) == 2
+    assert "no torchvision counterpart" in capsys.readouterr().out

@@ -1,0 +1,243 @@
+"""`cnnzoo compare` (table and bubble charts) and `cnnzoo report` (the HTML page, rendered
+in headless Chromium when it is installed)."""
+
+import base64
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+import cnnzoo
+from cnnzoo.cli import main
+from cnnzoo.report import SECTIONS, compare, render_report, write_report
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data.startswith(PNG)
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+# -- compare ---------------------------------------------------------------------------------
+def test_compare_published_table_and_chart(tmp_path):
+    models = ["mobilenet_v2", "resnet50_tv", "densenet121", "resnet20"]
+    result = compare(models, out=tmp_path, measure_speed=False)
+    assert [r.label for r in result.rows] == models
+    by = {r.model: r for r in result.rows}
+    # the published figures the registry records (torchvision's weights metadata here)
+    assert by["resnet50_tv"].top1 == cnnzoo.model_info("resnet50_tv").figure("top1").value
+    assert by["resnet50_tv"].params == 25_557_032  # torchvision ResNet50_Weights meta num_params
+    assert by["resnet20"].top1 is None  # a CIFAR network: no ImageNet top-1
+    assert any("resnet20" in n for n in result.notes)
+    w, h = png_size((tmp_path / "accuracy_vs_macs.png").read_bytes())
+    assert w > 500 and h > 300
+    assert not (tmp_path / "throughput_vs_accuracy.png").exists()  # no speeds asked for
+    with open(tmp_path / "compare.csv", newline="") as f:
+        assert [row["model"] for row in csv.DictReader(f)] == models
+    md = (tmp_path / "compare.md").read_text()
+    assert all(f"| {m} |" in md for m in models)
+    assert json.loads((tmp_path / "compare.json").read_text())["rows"][0]["model"] == models[0]
+
+
+def test_compare_throughput_chart_from_bench_json(tmp_path):
+    bench_file = tmp_path / "bench.json"
+    bench_file.write_text(json.dumps({"results": [
+        {"model": "mobilenet_v2", "images_per_s": 120.0},
+        {"model": "densenet121", "images_per_s": 30.0},
+    ]}))
+    result = compare(["mobilenet_v2", "densenet121"], out=tmp_path / "c", bench_json=[bench_file])
+    assert [r.images_per_s for r in result.rows] == [120.0, 30.0]
+    png_size((tmp_path / "c" / "throughput_vs_accuracy.png").read_bytes())
+
+
+def test_compare_measures_throughput(tmp_path):
+    result = compare(["mobilenet_v1_025"], out=tmp_path, batch=2)
+    assert result.rows[0].images_per_s > 0
+    assert (tmp_path / "throughput_vs_accuracy.png").read_bytes().startswith(PNG)
+
+
+def make_run(path, *, model="lenet5", dataset="mnist-sample", top1=91.5, images=True, full=True):
+    """A run directory laid out as CONTRACTS.md describes, written by hand."""
+    path.mkdir(parents=True)
+    classes = [str(i) for i in range(10)]
+    (path / "config.json").write_text(json.dumps({
+        "model": model, "model_options": {}, "dataset": dataset, "classes": classes,
+        "input_size": list(cnnzoo.model_info(model).input_size), "seed": 0, "recipe": {"name": "small", "lr": 0.05}}))
+    if not full:
+        return path
+    (path / "summary.json").write_text(json.dumps({
+        "model": model, "dataset": dataset, "test_top1": top1, "test_top5": 99.0,
+        "best_epoch": 2, "epochs": 2}))
+    (path / "metrics.csv").write_text(
+        "epoch,train_loss,train_top1,test_loss,test_top1,test_top5,lr,images_per_s,seconds\n"
+        "1,1.2,60.0,0.8,80.0,97.0,0.05,900,3.1\n"
+        f"2,0.5,85.0,0.4,{top1},99.0,0.01,950,3.0\n")
+    if images:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib import pyplot as plt
+
+        for name in ("curves", "confusion"):
+            fig, ax = plt.subplots(figsize=(3, 2))
+            ax.plot([1, 2], [0.8, 0.4]) if name == "curves" else ax.imshow([[5, 1], [0, 6]])
+            fig.savefig(path / f"{name}.png")
+            plt.close(fig)
+        (path / "compression").mkdir()
+        (path / "compression" / "report.json").write_text(json.dumps({
+            "ratio": 39.2, "top1_before": top1, "top1_after": top1 - 0.1,
+            "layers": [{"name": "features.c1", "kept": 0.66, "bits": 8}]}))
+        (path / "bench.json").write_text(json.dumps({
+            "machine": {"cpu": "test cpu", "threads": 1, "torch": "x"},
+            "results": [{"model": model, "input_size": [1, 32, 32], "batch": 8,
+                         "images_per_s": 1000.0, "latency_ms": {"median": 1.0, "q1": 0.9, "q3": 1.1},
+                         "macs_per_image": 325680, "fraction_of_peak": 0.01, "mode": "fast"}]}))
+    return path
+
+
+def test_compare_runs(tmp_path):
+    a = make_run(tmp_path / "lenet-a", top1=91.5, images=False)
+    b = make_run(tmp_path / "lenet-b", model="lenet5_relu", top1=93.0, images=False)
+    result = compare(runs=[a, b], out=tmp_path / "out", measure_speed=False)
+    assert [(r.label, r.top1, r.dataset) for r in result.rows] == [
+        ("lenet-a", 91.5, "mnist-sample"), ("lenet-b", 93.0, "mnist-sample")]
+    assert result.rows[0].params == cnnzoo.count_parameters("lenet5")
+    assert "mnist-sample" in result.accuracy
+    png_size((tmp_path / "out" / "accuracy_vs_macs.png").read_bytes())
+
+
+def test_compare_errors(tmp_path):
+    a = make_run(tmp_path / "a", images=False)
+    b = make_run(tmp_path / "b", dataset="fashion-mnist", images=False)
+    with pytest.raises(ValueError, match="different datasets"):
+        compare(runs=[a, b], out=tmp_path / "o", measure_speed=False)
+    with pytest.raises(ValueError, match="unknown model 'resnet5O'"):
+        compare(["resnet5O"], out=tmp_path / "o", measure_speed=False)
+    with pytest.raises(ValueError, match="no registered model matches"):
+        compare(["nothing*"], out=tmp_path / "o", measure_speed=False)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        compare(runs=[tmp_path / "missing"], out=tmp_path / "o")
+
+
+def test_cli_compare(tmp_path, capsys):
+    assert main(["compare", "mobilenet_v2", "resnet20", "--no-speed", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "mobilenet_v2" in out and "resnet20" in out
+    assert (tmp_path / "accuracy_vs_macs.png").is_file()
+
+
+# -- report ----------------------------------------------------------------------------------
+def section(html: str, sid: str) -> str:
+    m = re.search(rf'<section id="{sid}">(.*?)</section>', html, re.S)
+    assert m, f"section {sid} missing"
+    return m.group(1)
+
+
+def test_report_full_run(tmp_path):
+    run = make_run(tmp_path / "run")
+    path = write_report(run)
+    assert path == run / "report.html"
+    html = path.read_text()
+    for sid, heading in SECTIONS:
+        body = section(html, sid)
+        assert heading in body and "Not available" not in body, sid
+    # images embedded, and decodable
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    assert len(images) == 2
+    for data in images:
+        png_size(base64.b64decode(data))
+    # self-contained: nothing fetched from anywhere
+    assert not re.search(r'(src|href)="(https?:|//|file:)', html)
+    assert "<link" not in html and "<script" not in html
+    assert "lenet5" in section(html, "layers") and "156" in section(html, "layers")  # C1: 156 params (LeCun 1998)
+    assert "39.2" in section(html, "compression") and "1,000" in section(html, "speed")
+
+
+def test_report_minimal_run_says_what_is_missing(tmp_path):
+    run = make_run(tmp_path / "bare", full=False)
+    html = render_report(run, measure_speed=False)
+    for sid in ("results", "curves", "confusion", "speed", "compression"):
+        assert "Not available" in section(html, sid), sid
+    assert "lenet5" in section(html, "configuration")
+
+
+def test_report_measures_speed_without_bench_json(tmp_path):
+    run = make_run(tmp_path / "r", images=False)
+    html = render_report(run)
+    assert "measured now" in section(html, "speed")
+
+
+def test_report_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        write_report(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="not a cnnzoo run directory"):
+        write_report(tmp_path / "empty")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        write_report(bad)
+    assert main(["report", str(tmp_path / "nope")]) == 2
+
+
+def test_cli_report(tmp_path, capsys):
+    run = make_run(tmp_path / "run")
+    out = tmp_path / "page.html"
+    assert main(["report", str(run), "--out", str(out)]) == 0
+    assert out.read_text().startswith("<!DOCTYPE html>")
+    assert str(out) in capsys.readouterr().out
+
+
+# -- rendering in a real browser -------------------------------------------------------------
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+# Injected at the top of <head>: records errors and console.error calls, and after load
+# whether every image decoded, into the DOM that --dump-dom prints.
+PROBE = """<script>
+window.__errors = [];
+window.addEventListener('error', function (e) { window.__errors.push('error: ' + e.message); });
+var __ce = console.error;
+console.error = function () { window.__errors.push('console.error: ' + Array.from(arguments).join(' ')); __ce.apply(console, arguments); };
+window.addEventListener('load', function () {
+  var bad = Array.from(document.images).filter(function (i) { return !(i.complete && i.naturalWidth > 0); });
+  var out = document.createElement('pre');
+  out.id = 'probe';
+  out.setAttribute('data-errors', String(window.__errors.length));
+  out.setAttribute('data-images', String(document.images.length));
+  out.setAttribute('data-broken-images', String(bad.length));
+  out.textContent = window.__errors.join('\\n');
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian package `chromium`; .ci/run installs it)")
+def test_report_renders_in_headless_chromium(tmp_path):
+    run = make_run(tmp_path / "run")
+    html = write_report(run).read_text()
+    page = tmp_path / "probed.html"
+    page.write_text(html.replace("<head>", "<head>" + PROBE, 1))
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
+           "--v=0", "--virtual-time-budget=5000", "--dump-dom", page.as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = proc.stdout
+    for sid, heading in SECTIONS:
+        assert f'id="{sid}"' in dom and heading in dom, sid
+    probe = re.search(r'<pre id="probe" data-errors="(\d+)" data-images="(\d+)" '
+                      r'data-broken-images="(\d+)">(.*?)</pre>', dom, re.S)
+    assert probe, "the page's load handler did not run"
+    errors, images, broken, text = probe.groups()
+    assert errors == "0", text
+    assert images == "2" and broken == "0"
+    console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
+    assert not console, console
