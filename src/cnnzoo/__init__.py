@@ -27,3 +27,5 @@ __all__ = [
 # Each capability adds its public entry points below (keep one import line per module).
 from .data import ImageDataset, Loader, load_dataset  # noqa: E402
 __all__ += ["load_dataset", "ImageDataset", "Loader"]
+from .analysis import LayerRecord, Summary, summarize  # noqa: E402
+__all__ += ["summarize", "Summary", "LayerRecord"]

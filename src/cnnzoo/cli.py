@@ -26,6 +26,16 @@ def _parse_chw(text: str) -> tuple[int, int, int]:
     return nums
 
 
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
 # -- models (issue 2) ------------------------------------------------------------------
 def cmd_list(args) -> int:
     from . import count_parameters, list_models, model_info
@@ -65,6 +75,27 @@ def cmd_info(args) -> int:
     return 0
 
 
+# -- explain a network (issue 5) -----------------------------------------------------------
+def cmd_summary(args) -> int:
+    from . import summarize
+
+    model = args.model
+    if os.path.exists(model):  # a trained run or checkpoint
+        from .train.checkpoint import load_model
+
+        model, _ = load_model(model, device="cpu")
+    options = {} if args.num_classes is None else {"num_classes": args.num_classes}
+    if options and not isinstance(model, str):
+        raise ValueError("--num-classes applies to a model name, not to a checkpoint")
+    summary = summarize(model, input_size=args.input, depth=args.depth, **options)
+    if args.format == "table":
+        summary.print(columns=args.columns, console=console)
+    else:
+        render = {"md": summary.to_markdown, "csv": summary.to_csv, "json": summary.to_json}
+        sys.stdout.write(render[args.format](args.columns))
+    return 0
+
+
 # -- subcommands of the other capabilities are added above this line ---------------------
 
 
@@ -83,6 +114,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="paper, input size, options and published figures of a model")
     p.add_argument("name")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser(
+        "summary", help="explain a network layer by layer: shapes, neurons, parameters, "
+        "connections, multiply-adds, memory, receptive field",
+    )
+    p.add_argument("model", help="a registered model name (or a trained run / checkpoint)")
+    p.add_argument("--input", type=_parse_chw, default=None, metavar="CxHxW",
+                   help="input size, e.g. 3x224x224 (default: the model's)")
+    p.add_argument("--depth", type=_non_negative, default=None,
+                   help="group everything below this module depth into one row")
+    p.add_argument("--format", choices=("table", "md", "csv", "json"), default="table")
+    p.add_argument("--columns", default=None,
+                   help="comma-separated columns, or 'all' (name, type, input, output, "
+                   "neurons, params, frozen, buffers, connections, macs, flops, memory, "
+                   "rf, stride, padding, notes)")
+    p.add_argument("--num-classes", type=int, default=None, help="build with this many classes")
+    p.set_defaults(func=cmd_summary)
 
     # -- parsers of the other capabilities are added above this line -----------------------
     return parser

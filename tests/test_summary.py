@@ -1,0 +1,398 @@
+"""``cnnzoo.summarize``: the per-layer numbers of the classic walk-throughs, MACs against
+torchvision's published metadata, receptive fields against the textbook values, and the
+definitions of cnnzoo.analysis.rules checked on small models computed by hand."""
+
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+import cnnzoo
+from cnnzoo.cli import main
+
+from conftest import build_on_meta, n_params
+
+ALL = cnnzoo.list_models()
+
+
+def needs(name):
+    if name not in ALL:
+        pytest.skip(f"{name} is not registered yet")
+
+
+def on_meta(builder, **kwargs):
+    with torch.device("meta"):
+        return builder(**kwargs)
+
+
+# -- LeNet-5 (LeCun et al. 1998, §II.B; the numbers of the foundation issue) -------------------
+LENET5 = [  # row, output C×H×W, neurons, trainable parameters, connections
+    ("c1", (6, 28, 28), 4_704, 156, 122_304),
+    ("s2", (6, 14, 14), 1_176, 12, 5_880),
+    ("c3", (16, 10, 10), 1_600, 1_516, 151_600),
+    ("s4", (16, 5, 5), 400, 32, 2_000),
+    ("c5", (120, 1, 1), 120, 48_120, 48_120),
+    ("f6", (84,), 84, 10_164, 10_164),
+]
+
+
+def test_lenet5_layer_by_layer():
+    needs("lenet5")
+    s = cnnzoo.summarize("lenet5")
+    assert s.input_size == (1, 32, 32)
+    for name, shape, neurons, params, connections in LENET5:
+        row = s[f"features.{name}"]
+        assert (row.output_shape, row.neurons, row.params, row.connections) == (
+            shape, neurons, params, connections), name
+    assert s.totals["trainable_params"] == 60_000
+    # C1 sees 5×5 pixels, S2 6×6 (two of C1's positions), C5 the whole 32×32 image
+    assert s["features.c1"].receptive_field == (5, 5)
+    assert s["features.s2"].receptive_field == (6, 6)
+    assert s["features.c5"].receptive_field == (32, 32)
+
+
+# -- AlexNet (Krizhevsky et al. 2012: Fig. 2, §3.5; parameters of the foundation issue) ---------
+ALEXNET = [  # row, output (Fig. 2 / §3.5), parameters
+    ("features.conv1", (96, 55, 55), 34_944),
+    ("features.conv2", (256, 27, 27), 307_456),
+    ("features.conv3", (384, 13, 13), 885_120),
+    ("features.conv4", (384, 13, 13), 663_936),
+    ("features.conv5", (256, 13, 13), 442_624),
+    ("classifier.fc6", (4096,), 37_752_832),
+    ("classifier.fc7", (4096,), 16_781_312),
+    ("classifier.fc8", (1000,), 4_097_000),
+]
+# §3.5: "the number of neurons in the network's remaining layers is given by
+# 253,440–186,624–64,896–64,896–43,264–4096–4096–1000" (the first figure is the paper's own
+# slip: 96 maps of 55×55 are 290,400).
+ALEXNET_NEURONS = [96 * 55 * 55, 186_624, 64_896, 64_896, 43_264, 4096, 4096, 1000]
+
+
+def test_alexnet_layer_by_layer():
+    needs("alexnet")
+    s = cnnzoo.summarize("alexnet")
+    for (name, shape, params), neurons in zip(ALEXNET, ALEXNET_NEURONS):
+        row = s[name]
+        assert (row.output_shape, row.params, row.neurons) == (shape, params, neurons), name
+    assert s.totals["params"] == 60_965_224
+    assert sum(r.params for r in s.layers if r.type == "Conv2d") == 2_334_080
+    # conv1 on 227×227 without padding: every output reads 11·11·3 inputs and its bias
+    assert s["features.conv1"].connections == 96 * 55 * 55 * (11 * 11 * 3 + 1)
+
+
+# -- MACs against torchvision's published "GFLOPS" ------------------------------------------
+# cnnzoo names whose network is torchvision's (DESIGN.md: `<name>_tv`, or one model serving
+# both); every registered model with layout="torchvision" is added below.
+TORCHVISION = {
+    "alexnet_tv": "alexnet", "vgg11": "vgg11", "vgg13": "vgg13", "vgg16": "vgg16",
+    "vgg19": "vgg19", "vgg11_bn": "vgg11_bn", "vgg13_bn": "vgg13_bn", "vgg16_bn": "vgg16_bn",
+    "vgg19_bn": "vgg19_bn", "resnet18": "resnet18", "resnet34": "resnet34",
+    "resnet50_tv": "resnet50", "resnet101_tv": "resnet101", "resnet152_tv": "resnet152",
+    "googlenet_tv": "googlenet", "inception_v3": "inception_v3", "densenet121": "densenet121",
+    "densenet161": "densenet161", "densenet169": "densenet169", "densenet201": "densenet201",
+    "mobilenet_v2": "mobilenet_v2", "resnext50_32x4d": "resnext50_32x4d",
+    "resnext101_32x8d": "resnext101_32x8d", "resnext101_64x4d": "resnext101_64x4d",
+    "wide_resnet50_2": "wide_resnet50_2", "wide_resnet101_2": "wide_resnet101_2",
+}
+_TV_MODELS = set(torchvision.models.list_models())
+for _name in ALL:
+    if cnnzoo.model_info(_name).layout == "torchvision" and _name.removesuffix("_tv") in _TV_MODELS:
+        TORCHVISION.setdefault(_name, _name.removesuffix("_tv"))
+
+
+def _published_ops(tv_name):
+    """(crop size, GFLOPS) of every weights entry torchvision publishes for ``tv_name``."""
+    return [(w.transforms.keywords["crop_size"], w.meta["_ops"])
+            for w in torchvision.models.get_model_weights(tv_name)]
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION))
+def test_macs_equal_torchvision_metadata(name):
+    needs(name)
+    for crop, gflops in _published_ops(TORCHVISION[name]):
+        s = cnnzoo.summarize(name, input_size=(3, crop, crop))
+        assert round(s.totals["macs"] / 1e9, 3) == gflops
+
+
+@pytest.mark.parametrize("tv_name", ["alexnet", "vgg16", "resnet50", "googlenet",
+                                     "inception_v3", "densenet121", "mobilenet_v2",
+                                     "resnext50_32x4d"])
+@pytest.mark.filterwarnings("ignore:The default weight initialization")
+def test_macs_of_torchvision_modules(tv_name):
+    """The same through torchvision's own constructors, as any user's nn.Module."""
+    model = on_meta(torchvision.models.get_model, name=tv_name)
+    for crop, gflops in _published_ops(tv_name):
+        s = cnnzoo.summarize(model, input_size=(3, crop, crop))
+        assert round(s.totals["macs"] / 1e9, 3) == gflops
+    assert s.totals["params"] == n_params(model)
+
+
+def test_resnet50_and_vgg16_macs_exactly():
+    """The two figures the issue quotes in full."""
+    resnet = cnnzoo.summarize(on_meta(torchvision.models.resnet50), (3, 224, 224))
+    vgg = cnnzoo.summarize(on_meta(torchvision.models.vgg16), (3, 224, 224))
+    assert resnet.totals["macs"] == 4_089_184_256
+    assert vgg.totals["macs"] == 15_470_264_320
+
+
+# -- receptive fields ---------------------------------------------------------------------
+def _last(summary, type_name):
+    return [r for r in summary.layers if r.type == type_name][-1]
+
+
+@pytest.mark.parametrize("source, builder, row, field", [
+    ("alexnet", None, "last pooling", 195),
+    ("alexnet_tv", None, "last pooling", 195),
+    ("torchvision", torchvision.models.alexnet, "last pooling", 195),
+    ("vgg16", None, "last pooling", 212),
+    ("torchvision", torchvision.models.vgg16, "last pooling", 212),
+    ("resnet50_tv", None, "layer4", 427),
+    ("torchvision", torchvision.models.resnet50, "layer4", 427),
+])
+def test_textbook_receptive_fields(source, builder, row, field):
+    """AlexNet's last pooling 195, VGG-16's 212, ResNet-50's last stage 427: stride 32."""
+    depth = 1 if row == "layer4" else None
+    if builder is not None:
+        s = cnnzoo.summarize(on_meta(builder), (3, 224, 224), depth=depth)
+    else:
+        needs(source)
+        s = cnnzoo.summarize(source, depth=depth)
+    rec = _last(s, "MaxPool2d") if row == "last pooling" else s[row]
+    assert (rec.receptive_field, rec.stride) == ((field, field), (32, 32))
+    assert not [w for w in s.warnings if "aligned" in w]  # the branches line up
+
+
+def test_stacked_3x3_convolutions_see_5_and_7():
+    net = nn.Sequential(*[nn.Conv2d(4, 4, 3, padding=1) for _ in range(3)])
+    s = cnnzoo.summarize(net, (4, 16, 16))
+    assert [r.receptive_field for r in s.layers] == [(3, 3), (5, 5), (7, 7)]
+    assert [r.stride for r in s.layers] == [(1, 1)] * 3
+    assert [r.padding for r in s.layers] == [(1, 1), (2, 2), (3, 3)]
+
+
+class _Misaligned(nn.Module):
+    """Two branches of equal output size whose first outputs are centred half a pixel
+    apart: a 3×3 convolution with padding 1, and a 2×2 one after padding top-left by 1."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(2, 2, 3, padding=1)
+        self.b = nn.Conv2d(2, 2, 2)
+
+    def forward(self, x):
+        return self.a(x) + self.b(F.pad(x, (1, 0, 1, 0)))
+
+
+def test_branches_that_disagree_in_alignment_are_flagged():
+    s = cnnzoo.summarize(_Misaligned(), (2, 8, 8))
+    add = s["add()"]
+    assert add.receptive_field == (3, 3)  # the largest over the branches
+    assert any("not aligned" in w for w in s.warnings)
+
+
+def test_inception_branches_take_the_largest_field():
+    model = on_meta(torchvision.models.googlenet, init_weights=True, aux_logits=False)
+    s = cnnzoo.summarize(model, (3, 224, 224), depth=1)
+    # inception3a sits on maxpool2 (field 27, stride 8); its 3×3 branch behind a 1×1
+    # (torchvision's "5×5" branch is 3×3 too) adds 2·8, its pool branch 3×3/1 then 1×1 adds 2·8
+    assert s["maxpool2"].receptive_field == (27, 27)
+    assert s["inception3a"].receptive_field == (27 + 2 * 8, 27 + 2 * 8)
+    assert not [w for w in s.warnings if "aligned" in w]
+
+
+# -- every registered model: parameters of the rows sum to the model's ----------------------
+@pytest.mark.parametrize("name", ALL)
+def test_rows_sum_to_the_totals(name):
+    model = build_on_meta(name)
+    s = cnnzoo.summarize(model)
+    assert sum(r.params + r.frozen_params for r in s.layers) == n_params(model)
+    assert sum(r.buffers for r in s.layers) == sum(b.numel() for b in model.buffers())
+    for key, total in (("macs", "macs"), ("flops", "flops"), ("connections", "connections"),
+                       ("activation_bytes", "activation_bytes")):
+        assert sum(getattr(r, key) for r in s.layers) == s.totals[total], key
+    top = s.at_depth(1)
+    assert sum(r.params + r.frozen_params for r in top.layers) == n_params(model)
+    assert sum(r.macs for r in top.layers) == s.totals["macs"]
+
+
+# -- a user's model, counted by hand from the definitions ---------------------------------------
+class _Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        y = F.relu(self.conv1(x))
+        z = torch.relu(self.conv2(y)) + y
+        z = torch.cat([z, y], dim=1)
+        return self.fc(torch.flatten(z.mean((2, 3), keepdim=True), 1))
+
+
+def test_user_model_with_functional_calls_is_counted_completely():
+    s = cnnzoo.summarize(_Residual(), (3, 8, 8))
+    hw = 8 * 8
+    names = [r.name for r in s.layers]
+    assert names == ["conv1", "relu()", "conv2", "relu()", "add()", "cat()", "mean()",
+                     "flatten()", "fc"]
+    macs_conv1, macs_conv2, macs_fc = 8 * hw * 3 * 9, 8 * hw * 8 * 9, 10 * 16
+    assert s.totals["macs"] == macs_conv1 + macs_conv2 + macs_fc
+    assert s.totals["flops"] == (
+        2 * macs_conv1                      # conv1, no bias
+        + 8 * hw                            # relu
+        + 2 * macs_conv2 + 8 * hw           # conv2 and its bias
+        + 8 * hw                            # relu
+        + 8 * hw                            # residual add
+        + 16 * hw                           # mean over 16×8×8 inputs
+        + 2 * macs_fc + 10                  # fc and its bias
+    )
+    assert s["add()"].flops == 8 * hw and s["add()"].input_shape == [(8, 8, 8), (8, 8, 8)]
+    assert s["cat()"].output_shape == (16, 8, 8) and s["cat()"].flops == 0
+    assert s.breakdown["add"]["elements"] == 8 * hw
+    assert s.breakdown["relu"]["calls"] == 2
+    # receptive field: conv1 3, conv2 5; the add and cat take the larger branch
+    assert s["add()"].receptive_field == (5, 5) and s["cat()"].receptive_field == (5, 5)
+    assert s["mean()"].receptive_field == "whole"
+    assert sum(r.params for r in s.layers) == n_params(_Residual())
+    # connections: padding is no unit. A 3×3/1 kernel with padding 1 on 8 positions reads
+    # 2 + 6·3 + 2 = 22 inputs per axis and output map, per input map.
+    assert s["conv1"].connections == 8 * 3 * 22 * 22
+    assert s["conv2"].connections == 8 * 8 * 22 * 22 + 8 * hw
+    assert s["fc"].connections == 10 * (16 + 1)
+
+
+def test_conv_and_linear_flops_agree_with_flop_counter_mode():
+    for model, size in ((on_meta(torchvision.models.resnet18), (3, 224, 224)),
+                        (_Residual(), (3, 8, 8)),
+                        (build_on_meta("alexnet") if "alexnet" in ALL else
+                         on_meta(torchvision.models.alexnet), None)):
+        size = size or model.default_input_size
+        counter = FlopCounterMode(display=False)
+        with counter:
+            model.eval()(torch.zeros(1, *size, device=next(model.parameters()).device))
+        s = cnnzoo.summarize(model, size)
+        ours = sum(e["flops"] for op, e in s.breakdown.items() if e["kind"] in ("conv", "linear"))
+        assert ours == counter.get_total_flops()
+
+
+# -- memory -------------------------------------------------------------------------------------
+def test_activation_memory_and_peak():
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(inplace=True),
+                        nn.Conv2d(8, 8, 3, padding=1), nn.ReLU())
+    s = cnnzoo.summarize(net, (3, 8, 8))
+    fp32 = 4
+    out = 8 * 8 * 8 * fp32
+    assert [r.activation_bytes for r in s.layers] == [out, 0, out, out]  # in-place aliases
+    # at conv2: the input (held by the caller), conv1's output and conv2's output
+    assert s.totals["peak_activation_bytes"] == 3 * 8 * 8 * fp32 + 2 * out
+
+
+# -- structure: shared and unused modules, depth, meta and real ----------------------------------
+class _SharedAndUnused(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = nn.Linear(6, 6)
+        self.unused = nn.Sequential(nn.Linear(6, 3), nn.Linear(3, 2))
+
+    def forward(self, x):
+        return self.block(self.block(x.flatten(1)))
+
+
+def test_shared_module_counts_once_and_unused_module_has_a_row():
+    s = cnnzoo.summarize(_SharedAndUnused(), (6, 1, 1))
+    calls = [r for r in s.layers if r.name == "block"]
+    assert [r.params for r in calls] == [42, 0] and "called again" in calls[1].notes[0]
+    assert s["unused"].params == 6 * 3 + 3 + 3 * 2 + 2
+    assert s.totals["macs"] == 2 * 36
+    assert sum(r.params for r in s.layers) == n_params(_SharedAndUnused())
+
+
+def test_depth_groups_rows():
+    model = on_meta(torchvision.models.resnet18)
+    full = cnnzoo.summarize(model, (3, 224, 224))
+    top = cnnzoo.summarize(model, (3, 224, 224), depth=1)
+    assert [r.name for r in top.layers] == ["conv1", "bn1", "relu", "maxpool", "layer1",
+                                            "layer2", "layer3", "layer4", "avgpool",
+                                            "flatten()", "fc"]
+    assert "layer1.0.add()" in [r.name for r in full.layers]
+    whole = full.at_depth(0).layers
+    assert len(whole) == 1 and whole[0].macs == full.totals["macs"]
+    with pytest.raises(ValueError, match="depth"):
+        cnnzoo.summarize(model, (3, 224, 224), depth=-1)
+
+
+class _DataDependent(nn.Module):
+    """Reads a value of its input, which the meta device cannot give."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+
+    def forward(self, x):
+        scale = 2.0 if x.abs().sum().item() >= 0 else 1.0
+        return self.conv(x) * scale
+
+
+def test_meta_and_real_agree_and_real_is_the_fallback():
+    model = _Residual()
+    meta, real = cnnzoo.summarize(model, (3, 8, 8)), cnnzoo.summarize(model, (3, 8, 8), real=True)
+    assert meta.to_dict() == real.to_dict()
+    s = cnnzoo.summarize(_DataDependent(), (1, 6, 6))
+    assert s["conv"].macs == 2 * 4 * 4 * 9
+    assert model.conv1.weight.device.type == "cpu"  # the model is left as it was
+
+
+def test_clear_errors():
+    with pytest.raises(ValueError, match="input_size"):
+        cnnzoo.summarize(nn.Conv2d(3, 8, 3))
+    with pytest.raises(ValueError, match="3×2×2"):
+        cnnzoo.summarize(nn.Conv2d(3, 8, 5), (3, 2, 2))
+    with pytest.raises(ValueError, match="input_size"):
+        cnnzoo.summarize(nn.Conv2d(3, 8, 5), (3, 0, 8))
+    if "lenet5" in ALL:
+        with pytest.raises(ValueError, match="1×32×32"):
+            cnnzoo.summarize("lenet5", (3, 32, 32))
+    with pytest.raises(ValueError, match="unknown model"):
+        cnnzoo.summarize("lenet55")
+    with pytest.raises(ValueError, match="unknown column"):
+        cnnzoo.summarize(_Residual(), (3, 8, 8)).to_markdown(["params", "colour"])
+
+
+# -- renderers and the command ------------------------------------------------------------------
+def test_renderers():
+    s = cnnzoo.summarize(_Residual(), (3, 8, 8))
+    md = s.to_markdown()
+    assert "| conv1 | Conv2d | 8×8×8 |" in md and "| **Total** |" in md
+    assert f"{s.totals['flops']:,}" in md
+    csv_text = s.to_csv("name,macs,output")
+    assert csv_text.splitlines()[0] == "name,macs,output_shape"
+    assert csv_text.splitlines()[1] == f"conv1,{8 * 64 * 27},8×8×8"
+    data = json.loads(s.to_json())
+    assert set(data) >= {"layers", "totals", "breakdown"}
+    assert data["layers"][0]["output_shape"] == [8, 8, 8]
+    assert data["layers"][0]["receptive_field"] == [3, 3]
+    assert data["totals"]["macs"] == s.totals["macs"]
+    assert "conv1" in str(s)
+
+
+def test_cli_summary(capsys):
+    if "lenet5" not in ALL:
+        pytest.skip("lenet5 is not registered yet")
+    assert main(["summary", "lenet5", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    c1 = next(r for r in data["layers"] if r["name"] == "features.c1")
+    assert c1["connections"] == 122_304 and c1["output_shape"] == [6, 28, 28]
+    assert main(["summary", "lenet5", "--format", "md", "--columns", "name,params,rf"]) == 0
+    assert "| features.c3 | 1,516 | 14 |" in capsys.readouterr().out
+    assert main(["summary", "lenet5", "--format", "csv", "--depth", "1"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("features,")
+    assert main(["summary", "lenet5", "--input", "3x32x32"]) == 2
+    assert main(["summary", "lenet5", "--columns", "params,colour"]) == 2
+    assert "colour" in capsys.readouterr().out
+    assert main(["summary", "lenet5"]) == 0
