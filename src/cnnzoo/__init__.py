@@ -29,3 +29,8 @@ from .data import ImageDataset, Loader, load_dataset  # noqa: E402
 __all__ += ["load_dataset", "ImageDataset", "Loader"]
 from .analysis import LayerRecord, Summary, summarize  # noqa: E402
 __all__ += ["summarize", "Summary", "LayerRecord"]
+from .inference import fold_batchnorm, optimize_for_inference  # noqa: E402
+from .bench import bench_model, count_macs, measure_peak  # noqa: E402  (cnnzoo.bench.bench: several models)
+from .report import compare, write_report  # noqa: E402
+__all__ += ["fold_batchnorm", "optimize_for_inference", "bench_model", "count_macs", "measure_peak",
+            "compare", "write_report"]

@@ -96,6 +96,71 @@ def cmd_summary(args) -> int:
     return 0
 
 
+# -- speed and comparison (issue 8) -------------------------------------------------------
+def cmd_bench(args) -> int:
+    from .bench import bench
+
+    report = bench(
+        args.models, batch=args.batch, input_size=args.input, device=args.device,
+        threads=args.threads, against=args.against, fast=not args.plain, amp=args.amp,
+        compile=args.compile, repeats=args.repeats, json_path=args.json,
+        progress=lambda msg: console.print(f"[dim]{msg}…[/dim]"),
+    )
+    m = report["machine"]
+    where = m["gpu"] or f"{m['cpu']} ({m['threads']} threads)"
+    peaks = ", ".join(f"{k} {v / 1e9:,.1f} GMAC/s" for k, v in report["peak_macs_per_s"].items())
+    table = Table(title=f"cnnzoo bench on {where} — measured peak: {peaks}")
+    cols = ["model", "params", "GMACs", "latency b=1 ms (IQR)", f"images/s b={args.batch}",
+            "% of peak"]
+    if args.against:
+        cols += ["torchvision images/s", "ratio"]
+    for col in cols:
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for r in report["results"]:
+        lat = r["latency_ms"]
+        row = [r["model"], f"{r['params'] / 1e6:.2f} M", f"{r['macs_per_image'] / 1e9:.3f}",
+               f"{lat['median']:.2f} ({lat['q1']:.2f}–{lat['q3']:.2f})",
+               f"{r['images_per_s']:,.1f}", f"{100 * r['fraction_of_peak']:.1f}"]
+        if args.against:
+            row += [f"{r['torchvision']['images_per_s']:,.1f}", f"{r['speedup']:.2f}×"]
+        table.add_row(*row)
+    console.print(table)
+    if args.json:
+        console.print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .report import compare
+
+    result = compare(
+        args.models or None, runs=args.runs, out=args.out, bench_json=args.bench,
+        measure_speed=not args.no_speed, device=args.device, batch=args.batch,
+        progress=lambda msg: console.print(f"[dim]{msg}…[/dim]"),
+    )
+    table = Table(title=f"accuracy: {result.accuracy}")
+    for col in ("model", "family", "params (M)", "GMACs", "top-1 %", "images/s"):
+        table.add_column(col, justify="left" if col in ("model", "family") else "right")
+    for r in result.rows:
+        table.add_row(r.label, r.family, f"{r.params / 1e6:.2f}", f"{r.macs / 1e9:.3f}",
+                      "—" if r.top1 is None else f"{r.top1:.2f}",
+                      "—" if r.images_per_s is None else f"{r.images_per_s:,.1f}")
+    console.print(table)
+    for note in result.notes:
+        console.print(f"note: {note}")
+    for path in result.files.values():
+        console.print(f"wrote {path}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import write_report
+
+    path = write_report(args.run, args.out, measure_speed=not args.no_speed)
+    console.print(f"wrote {path}")
+    return 0
+
+
 # -- subcommands of the other capabilities are added above this line ---------------------
 
 
@@ -131,6 +196,44 @@ def build_parser() -> argparse.ArgumentParser:
                    "rf, stride, padding, notes)")
     p.add_argument("--num-classes", type=int, default=None, help="build with this many classes")
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("bench", help="latency, throughput and fraction of peak of models")
+    p.add_argument("models", nargs="+", metavar="MODEL")
+    p.add_argument("--batch", type=int, default=16, help="throughput batch size (default 16)")
+    p.add_argument("--input", type=_parse_chw, default=None, metavar="CxHxW",
+                   help="input size (default: each model's own)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--against", choices=["torchvision"], default=None,
+                   help="also time torchvision's model of the same architecture")
+    p.add_argument("--json", default=None, metavar="FILE", help="write the results as JSON")
+    p.add_argument("--compile", action="store_true", help="use torch.compile on the fast path")
+    p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "none"],
+                   help="autocast dtype (auto: bf16 on a GPU, none on a CPU)")
+    p.add_argument("--plain", action="store_true",
+                   help="time the model as built, in plain eval mode (no fast path)")
+    p.add_argument("--repeats", type=int, default=10, help="timed runs per measurement")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("compare", help="accuracy against multiply-adds: table and bubble charts")
+    p.add_argument("models", nargs="*", metavar="MODEL",
+                   help="names or patterns ('resnet*'); default: all models (or all --runs)")
+    p.add_argument("--runs", nargs="+", default=None, metavar="DIR",
+                   help="run directories: accuracy from your runs instead of published figures")
+    p.add_argument("--out", default="compare", help="output folder (default ./compare)")
+    p.add_argument("--bench", nargs="+", default=None, metavar="FILE",
+                   help="throughput from `cnnzoo bench --json` files instead of measuring")
+    p.add_argument("--no-speed", action="store_true", help="do not measure throughput")
+    p.add_argument("--device", default="cpu", help="device for measuring throughput")
+    p.add_argument("--batch", type=int, default=8, help="batch for measuring throughput")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("report", help="a self-contained HTML report of a training run")
+    p.add_argument("run", metavar="RUN", help="a run directory written by `cnnzoo train`")
+    p.add_argument("--out", default=None, help="HTML file (default RUN/report.html)")
+    p.add_argument("--no-speed", action="store_true",
+                   help="without RUN/bench.json, do not measure speed")
+    p.set_defaults(func=cmd_report)
 
     # -- parsers of the other capabilities are added above this line -----------------------
     return parser
