@@ -345,7 +345,7 @@ def test_meta_and_real_agree_and_real_is_the_fallback():
     assert meta.to_dict() == real.to_dict()
     s = cnnzoo.summarize(_DataDependent(), (1, 6, 6))
     assert s["conv"].macs == 2 * 4 * 4 * 9
-    assert model.conv1.weight.device.type == "cpu"  # the model is left as it was
+    assert model.conv1.weight.device.type == "cpu" and model.training  # left as it was
 
 
 def test_clear_errors():

@@ -9,7 +9,7 @@ import io
 import json
 
 __all__ = ["COLUMNS", "DEFAULT_COLUMNS", "resolve_columns", "to_markdown", "to_csv",
-           "to_json", "to_dict", "to_rich", "to_text"]
+           "to_json", "to_dict", "to_rich", "print_rich", "to_text"]
 
 # key -> header. The keys are LayerRecord's fields and the JSON/CSV keys.
 COLUMNS = {
@@ -211,19 +211,22 @@ def to_json(summary, columns=None, indent: int | None = 2) -> str:
 
 
 def to_rich(summary, columns=None):
+    from rich import box
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
     keys = resolve_columns(columns)
-    table = Table(title=_title(summary), show_lines=False)
-    for k in keys:
+    rows = [[cell(r, k) for k in keys] for r in summary.layers]
+    total = _total_cells(summary, keys)
+    table = Table(title=_title(summary), box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    for k in keys:  # nothing is cut: print_rich widens the output to the table
         table.add_column(COLUMNS[k], justify="right" if k in _RIGHT else "left",
                          no_wrap=k != "notes")
-    for r in summary.layers:
-        table.add_row(*[cell(r, k) for k in keys])
+    for row in rows:
+        table.add_row(*row)
     table.add_section()
-    table.add_row(*_total_cells(summary, keys), style="bold")
+    table.add_row(*total, style="bold")
 
     totals = Table(show_header=False, box=None)
     totals.add_column(style="bold")
@@ -241,9 +244,29 @@ def to_rich(summary, columns=None):
     return Group(*parts)
 
 
-def to_text(summary, width: int = 200) -> str:
+def _width(renderable, console) -> int:
+    natural = console.measure(renderable, options=console.options.update_width(100_000))
+    return max(console.width, natural.maximum)
+
+
+def print_rich(summary, columns=None, console=None) -> None:
+    """Print the rich rendering as wide as the table needs: a narrower terminal folds the
+    lines rather than cropping numbers."""
     from rich.console import Console
 
-    console = Console(file=io.StringIO(), width=width, record=True, color_system=None)
-    console.print(to_rich(summary))
-    return console.export_text()
+    console = console or Console()
+    renderable = to_rich(summary, columns)
+    wide = Console(file=console.file, width=_width(renderable, console),
+                   color_system=console.color_system, force_terminal=console.is_terminal,
+                   no_color=console.no_color)
+    wide.print(renderable)
+
+
+def to_text(summary, columns=None) -> str:
+    from rich.console import Console
+
+    renderable = to_rich(summary, columns)
+    probe = Console(file=io.StringIO(), color_system=None)
+    console = Console(file=io.StringIO(), width=_width(renderable, probe), color_system=None)
+    console.print(renderable)
+    return console.file.getvalue()

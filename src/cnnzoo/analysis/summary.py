@@ -535,9 +535,9 @@ class Summary:
         return to_rich(self, columns)
 
     def print(self, columns=None, console=None) -> None:
-        from rich.console import Console
+        from .render import print_rich
 
-        (console or Console()).print(self.to_rich(columns))
+        print_rich(self, columns, console)
 
     def __str__(self) -> str:
         from .render import to_text
