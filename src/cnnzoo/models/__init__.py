@@ -9,6 +9,7 @@ from . import (  # noqa: F401
     googlenet,
     inception,
     resnet,
+    senet,
     highway,
     densenet,
     mobilenet,
