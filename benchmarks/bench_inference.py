@@ -58,7 +58,8 @@ def markdown(report: dict) -> str:
         if st.get("amp"):
             path.append(st["amp"])
         if st.get("compile"):
-            path.append("compiled")
+            mode = st["compile"]
+            path.append(f"compiled ({mode})" if isinstance(mode, str) else "compiled")
         lines.append(
             f"| {r['model']} | {tv['model'].removeprefix('torchvision.models.')} "
             f"| {r['images_per_s']:,.1f} | {tv['images_per_s']:,.1f} | {r['speedup']:.2f}× "
@@ -76,7 +77,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--max-seconds", type=float, default=60.0, help="time cap per measurement")
-    ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--compile", nargs="?", const=True, default=False, metavar="MODE")
     ap.add_argument("--json", default=None)
     ap.add_argument("--markdown", default=None)
     args = ap.parse_args(argv)

@@ -66,15 +66,20 @@ def test_folded_model_matches_unfolded(name):
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "preact_resnet18", "googlenet_tv"])
 def test_module_pair_fallback_matches_unfolded(name, monkeypatch):
-    """Where torch.fx cannot trace, pairs come from the module structure (Sequential
-    neighbours; conv<s>/bn<s> siblings confirmed by a run): still exact, and pre-activation
-    blocks (bn1 *before* conv1) are not folded by name."""
+    """Where torch.fx cannot trace, pairs come from Sequential neighbours and from one
+    forward pass: still exact, and they are the pairs the traced graph gives (two
+    independent methods agree); pre-activation blocks (bn1 *before* conv1) are not folded."""
+    model = randomize_bn(cnnzoo.create_model(name))
+    x = torch.randn(2, 3, 64, 64)
+    traced, method = find_conv_bn_pairs(model)
+    assert method == "fx"
+
     def untraceable(model):
         raise RuntimeError("pretend torch.fx cannot trace this model")
 
     monkeypatch.setattr(inference, "_pairs_from_fx", untraceable)
-    model = randomize_bn(cnnzoo.create_model(name))
-    x = torch.randn(2, 3, 64, 64)
+    pairs, method = find_conv_bn_pairs(model, x)
+    assert method == "modules" and sorted(pairs) == sorted(traced)
     folded = fold_batchnorm(model, example=x)
     assert folded.fold_method == "modules"
     assert_same_outputs(model, folded, x)
@@ -92,10 +97,11 @@ def test_densenet121_folds_only_post_conv_norms():
     # Huang et al. 2017, Table 1: 6+12+24+16 = 58 dense layers, each BN-ReLU-Conv(1×1)-
     # BN-ReLU-Conv(3×3): the second BN of each layer follows a conv, as does the stem's
     # norm0; the first BN of each layer, the 3 transitions' and the final one do not.
-    model = cnnzoo.create_model("densenet121")
+    model = randomize_bn(cnnzoo.create_model("densenet121"))
     folded = fold_batchnorm(model)
     assert folded.folded_bn == 58 + 1
     assert n_bn(folded) == 58 + 3 + 1
+    assert_same_outputs(model, folded, torch.randn(1, 3, 64, 64))
 
 
 def test_fold_leaves_the_original_alone():
@@ -192,3 +198,15 @@ def test_optimize_rejects_bad_options():
         optimize_for_inference(cnnzoo.create_model("resnet20"), channels_last="yes")
     with pytest.raises(TypeError, match="nn.Module"):
         optimize_for_inference("resnet20")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_fast_path_bf16_matches_fp32_eval():
+    model = randomize_bn(cnnzoo.create_model("resnet50_tv", num_classes=10))
+    fast = optimize_for_inference(model, device="cuda")  # amp="auto": bf16 on a GPU
+    assert fast.amp_dtype in (torch.bfloat16, torch.float16)
+    x = torch.randn(4, 3, 64, 64)
+    with torch.no_grad():
+        ref = model.eval()(x)
+    out = fast(x).cpu()
+    assert (out - ref).abs().max() <= 0.05 * ref.abs().max()

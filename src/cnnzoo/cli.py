@@ -207,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--against", choices=["torchvision"], default=None,
                    help="also time torchvision's model of the same architecture")
     p.add_argument("--json", default=None, metavar="FILE", help="write the results as JSON")
-    p.add_argument("--compile", action="store_true", help="use torch.compile on the fast path")
+    p.add_argument("--compile", nargs="?", const=True, default=False, metavar="MODE",
+                   help="use torch.compile on the fast path (optional mode: reduce-overhead, "
+                   "max-autotune)")
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "none"],
                    help="autocast dtype (auto: bf16 on a GPU, none on a CPU)")
     p.add_argument("--plain", action="store_true",

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
@@ -64,14 +64,15 @@ class _Traced(nn.Module):
         return self.m.forward_head(self.m.forward_features(x))
 
 
+_EVAL_IDENTITY = (F.dropout, torch.dropout, F.dropout2d, F.dropout1d, F.dropout3d)
+
+
 def _identity_at_eval(node, root: nn.Module) -> bool:
     """Whether a traced node is the identity in eval mode (dropout, ``nn.Identity``), so a
     conv → dropout → BN chain folds like conv → BN (the folded model is for inference)."""
-    from torch.nn import functional as F
-
     if node.op == "call_module":
         return isinstance(root.get_submodule(node.target), (nn.Identity, nn.Dropout))
-    return node.op == "call_function" and node.target in (F.dropout, torch.dropout)
+    return node.op == "call_function" and node.target in _EVAL_IDENTITY
 
 
 def _pairs_from_fx(model: nn.Module) -> list[tuple[str, str]]:
@@ -107,31 +108,18 @@ def _pairs_from_fx(model: nn.Module) -> list[tuple[str, str]]:
     return pairs
 
 
-_CONV_NAME = re.compile(r"^conv(\w*)$")
-
-
-def _candidate_pairs(model: nn.Module) -> list[tuple[str, str, bool]]:
-    """Conv → BN candidates from the module structure: consecutive children of a plain
-    ``nn.Sequential`` (``ConvNormAct``, torchvision's ``Conv2dNormActivation`` and
-    ``downsample``) — certain; and sibling attributes ``conv<s>``/``bn<s>`` (torchvision's
-    ``conv1``/``bn1``, GoogLeNet's ``BasicConv2d.conv``/``.bn``) — only a naming convention,
-    so these are marked uncertain and confirmed by a run (pre-activation blocks name
-    their layers the same way but apply ``bn1`` *before* ``conv1``)."""
+def _sequential_pairs(model: nn.Module) -> list[tuple[str, str]]:
+    """Conv → BN neighbours in a plain ``nn.Sequential`` (``ConvNormAct``, torchvision's
+    ``Conv2dNormActivation`` and ``downsample``): the Sequential's own forward feeds each
+    child's output to the next child only, so these pairs need no run to be sure of."""
     found = []
     for parent_name, parent in model.named_modules():
-        prefix = f"{parent_name}." if parent_name else ""
-        children = list(parent.named_children())
         if isinstance(parent, nn.Sequential) and type(parent).forward is nn.Sequential.forward:
+            prefix = f"{parent_name}." if parent_name else ""
+            children = list(parent.named_children())
             for (a, conv), (b, bn) in zip(children, children[1:]):
                 if _foldable(conv, bn):
-                    found.append((prefix + a, prefix + b, True))
-            continue
-        named = dict(children)
-        for a, conv in children:
-            m = _CONV_NAME.match(a)
-            bn = named.get(f"bn{m.group(1)}") if m else None
-            if bn is not None and _foldable(conv, bn):
-                found.append((prefix + a, f"{prefix}bn{m.group(1)}", False))
+                    found.append((prefix + a, prefix + b))
     return found
 
 
@@ -149,9 +137,9 @@ def _example_input(model: nn.Module, example: Tensor | None) -> Tensor | None:
 
 
 class _UseCounter(TorchFunctionMode):
-    """Counts the torch calls that read a watched tensor while no candidate BN is running:
-    a conv output read there has a consumer besides its BN (``bn(y) + y``), and folding
-    would change what that consumer sees."""
+    """Counts the torch calls that read a watched tensor while no batch norm is running:
+    a conv output read there has a consumer besides its BN (``bn(y) + y``, or an in-place
+    ``y += 1`` before the BN), and folding would change what that consumer sees."""
 
     def __init__(self):
         super().__init__()
@@ -163,40 +151,47 @@ class _UseCounter(TorchFunctionMode):
         self.watched[id(tensor)] = (tensor, conv)
         self.uses.setdefault(conv, 0)
 
+    def producer(self, tensor: Tensor) -> str | None:
+        seen = self.watched.get(id(tensor))
+        return seen[1] if seen is not None and seen[0] is tensor else None
+
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if func in _EVAL_IDENTITY and args and isinstance(args[0], Tensor):
+            conv = self.producer(args[0])
+            out = func(*args, **kwargs)
+            if conv is not None:  # dropout is the identity in eval: its output stands for y
+                self.watched[id(out)] = (out, conv)
+            return out
         if not self.in_bn:
             for leaf in tree_leaves((args, kwargs)):
-                seen = self.watched.get(id(leaf))
-                if seen is not None and seen[0] is leaf:
-                    self.uses[seen[1]] += 1
+                conv = self.producer(leaf) if isinstance(leaf, Tensor) else None
+                if conv is not None:
+                    self.uses[conv] += 1
         return func(*args, **kwargs)
 
 
-def _confirm_by_run(model: nn.Module, candidates, example: Tensor | None) -> list[tuple[str, str]]:
-    """Keep the uncertain candidates that a real forward pass (eval mode, batch 1) confirms:
-    conv and BN each called once, the BN's input the very tensor the conv returned, and no
-    other call reading that tensor."""
-    sure = [(c, b) for c, b, certain in candidates if certain]
-    unsure = [(c, b) for c, b, certain in candidates if not certain]
-    if not unsure:
-        return sure
+def _pairs_by_run(model: nn.Module, example: Tensor | None, skip: set[str]) -> list[tuple[str, str]]:
+    """Conv → BN pairs seen in one real forward pass (eval mode, batch 1): a BN called once
+    whose input is the very tensor a conv called once returned, with no other call reading
+    that tensor. Modules named in ``skip`` are left out."""
     x = _example_input(model, example)
     if x is None:
-        return sure
+        return []
     counter = _UseCounter()
-    outputs: dict[str, list[Tensor]] = {}
-    inputs: dict[str, list[Tensor]] = {}
+    calls: dict[str, int] = {}
+    bn_input: dict[str, Tensor] = {}
 
     def conv_done(name):
         def hook(module, args, out):
-            outputs.setdefault(name, []).append(out)
+            calls[name] = calls.get(name, 0) + 1
             counter.watch(name, out)
         return hook
 
     def bn_enter(name):
         def hook(module, args):
-            inputs.setdefault(name, []).append(args[0])
+            calls[name] = calls.get(name, 0) + 1
+            bn_input[name] = args[0]
             counter.in_bn += 1
         return hook
 
@@ -204,10 +199,13 @@ def _confirm_by_run(model: nn.Module, candidates, example: Tensor | None) -> lis
         counter.in_bn -= 1
 
     hooks = []
-    for c, b in unsure:
-        bn = model.get_submodule(b)
-        hooks += [model.get_submodule(c).register_forward_hook(conv_done(c)),
-                  bn.register_forward_pre_hook(bn_enter(b)), bn.register_forward_hook(bn_leave)]
+    for name, m in model.named_modules():
+        if name in skip:
+            continue
+        if isinstance(m, _CONVS):
+            hooks.append(m.register_forward_hook(conv_done(name)))
+        elif isinstance(m, _NORMS):
+            hooks += [m.register_forward_pre_hook(bn_enter(name)), m.register_forward_hook(bn_leave)]
     was_training = model.training
     try:
         model.eval()
@@ -217,23 +215,28 @@ def _confirm_by_run(model: nn.Module, candidates, example: Tensor | None) -> lis
         model.train(was_training)
         for h in hooks:
             h.remove()
-    return sure + [
-        (c, b) for c, b in unsure
-        if len(outputs.get(c, ())) == 1 and len(inputs.get(b, ())) == 1
-        and inputs[b][0] is outputs[c][0] and counter.uses[c] == 0
-    ]
+    pairs = []
+    for bn, inp in bn_input.items():
+        conv = counter.producer(inp)
+        if (conv is not None and calls[bn] == 1 and calls[conv] == 1 and counter.uses[conv] == 0
+                and _foldable(model.get_submodule(conv), model.get_submodule(bn))):
+            pairs.append((conv, bn))
+    return pairs
 
 
 def find_conv_bn_pairs(model: nn.Module, example: Tensor | None = None) -> tuple[list[tuple[str, str]], str]:
     """The (conv, batch norm) module names that can be folded, and how they were found:
     ``"fx"`` when the model traces with :mod:`torch.fx` (the graph proves each conv feeds
-    only its BN), else ``"modules"`` (Sequential neighbours, and ``conv<s>``/``bn<s>``
-    siblings confirmed by one forward pass on ``example`` or a random default-size input;
-    without such an input only the Sequential neighbours)."""
+    only its BN), else ``"modules"``: neighbours in a plain ``nn.Sequential``, and every other
+    pair (torchvision's ``conv1``/``bn1``, DenseNet's ``conv1``/``norm2``) confirmed by one
+    forward pass on ``example`` (or a random input of the model's default size; without
+    either, only the Sequential neighbours)."""
     try:
         return _pairs_from_fx(model), "fx"
     except Exception:  # tracing fails on data-dependent Python; fall back to module pairs
-        return _confirm_by_run(model, _candidate_pairs(model), example), "modules"
+        sure = _sequential_pairs(model)
+        skip = {name for pair in sure for name in pair}
+        return sure + _pairs_by_run(model, example, skip), "modules"
 
 
 @torch.no_grad()
@@ -359,7 +362,7 @@ def optimize_for_inference(
     fold_bn: bool = True,
     channels_last: bool | str = "auto",
     amp: str | None = "auto",
-    compile: bool = False,
+    compile: bool | str = False,
     example: Tensor | None = None,
     inplace: bool = False,
 ) -> InferenceModel:
@@ -368,7 +371,8 @@ def optimize_for_inference(
     ``channels_last``: ``True``/``False``, or ``"auto"`` to time both memory formats on
     ``example`` (a batch of the size you will run; a random batch of 8 at the model's default
     input size when omitted) and keep the faster. ``amp``: see :func:`autocast_dtype`.
-    ``compile``: wrap the prepared model in :func:`torch.compile` (the first calls compile).
+    ``compile``: wrap the prepared model in :func:`torch.compile` (the first calls compile);
+    a string is the compile mode (``"reduce-overhead"`` uses CUDA graphs, ``"max-autotune"``).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"optimize_for_inference expects an nn.Module, got {type(model).__name__}")
@@ -396,14 +400,20 @@ def optimize_for_inference(
             example = torch.randn(8, *size)
         channels_last, trial = _faster_channels_last(model, example.to(device), amp_dtype)
     model = model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    fn = torch.compile(model) if compile else model
+    if compile and device.type == "cpu":
+        # Inductor's freezing folds the (now constant) weights into the graph and prepacks them
+        # for oneDNN; it applies to inference graphs only, so training compiles are unaffected.
+        import torch._inductor.config as inductor_config
+
+        inductor_config.freezing = True
+    fn = torch.compile(model, mode=compile if isinstance(compile, str) else None) if compile else model
     settings = {
         "fold_bn": folded,
         "fold_method": method,
         "channels_last": bool(channels_last),
         "channels_last_trial_s": trial,
         "amp": str(amp_dtype).removeprefix("torch.") if amp_dtype else None,
-        "compile": bool(compile),
+        "compile": compile if isinstance(compile, str) else bool(compile),
         "inference_mode": True,
     }
     return InferenceModel(model, device, bool(channels_last), amp_dtype, bool(compile), settings, fn)
