@@ -2,6 +2,7 @@
 thresholds), the multiply-add counts against torchvision's published figures, clear errors."""
 
 import json
+import stat
 
 import pytest
 import torch
@@ -38,6 +39,13 @@ def test_json_file_is_the_report(report):
     rep, path = report
     assert json.loads(path.read_text()) == json.loads(json.dumps(rep))
     assert not list(path.parent.glob(".*.tmp"))  # the temporary file was renamed away
+
+
+def test_json_file_has_the_permissions_open_gives(report):
+    _, path = report
+    reference = path.parent / "reference.txt"
+    reference.write_text("written by open()")
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(reference.stat().st_mode)
 
 
 def test_report_structure(report):

@@ -53,7 +53,7 @@ class Comparison:
 
     def to_markdown(self) -> str:
         head = ["model", "family", "params (M)", "MACs (G)", "top-1 %", "images/s", "accuracy source"]
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines = ["| " + " | ".join(head) + " |", "|---|---|---:|---:|---:|---:|---|"]
         for r in self.rows:
             lines.append("| " + " | ".join([
                 r.label, r.family, f"{r.params / 1e6:.2f}", f"{r.macs / 1e9:.3f}",
@@ -129,8 +129,11 @@ def _run_rows(run_dirs: Sequence[str]) -> list[CompareRow]:
     return rows
 
 
-def _speeds_from_json(paths: Sequence[str]) -> dict[str, float]:
+def _speeds_from_json(paths: Sequence[str]) -> tuple[dict[str, float], str]:
+    """Images per second by model from ``cnnzoo bench --json`` files, and a line saying
+    where they were measured."""
     speeds: dict[str, float] = {}
+    where = []
     for p in paths:
         path = Path(p)
         if not path.is_file():
@@ -142,7 +145,13 @@ def _speeds_from_json(paths: Sequence[str]) -> dict[str, float]:
                 speeds[r["model"]] = float(r["images_per_s"])
         except (json.JSONDecodeError, KeyError, TypeError) as err:
             raise ValueError(f"{path} is not a `cnnzoo bench --json` file: {err}") from err
-    return speeds
+        m = data.get("machine", {}) if isinstance(data, dict) else {}
+        st = data.get("settings", {}) if isinstance(data, dict) else {}
+        on = m.get("gpu") or (f"{m['cpu']}, {m.get('threads')} threads" if m.get("cpu") else None)
+        detail = ", ".join(x for x in (on, f"batch {st['batch']}" if st.get("batch") else None,
+                                       "compiled" if st.get("compile") else None) if x)
+        where.append(f"{path.name} ({detail})" if detail else path.name)
+    return speeds, f"throughput from {'; '.join(where)}"
 
 
 # -- charts --------------------------------------------------------------------------------
@@ -162,22 +171,21 @@ def bubble_chart(rows: Sequence[CompareRow], *, x: str, xlabel: str, ylabel: str
     families = sorted({r.family for r in rows})
     cmap = plt.get_cmap("tab10" if len(families) <= 10 else "tab20")
     colour = {f: cmap(i % cmap.N) for i, f in enumerate(families)}
-    foot = "\n".join(textwrap.fill(p, 150) for p in footnote.split("\n") if p)
-    n_foot = foot.count("\n") + 1 if foot else 0
-    fig = plt.figure(figsize=(11, 7 + 0.16 * n_foot), dpi=130)
-    bottom = (0.6 + 0.16 * n_foot) / (7 + 0.16 * n_foot)
-    ax = fig.add_axes([0.07, bottom + 0.05, 0.73, 0.88 - bottom])
+    foot = "\n".join(textwrap.fill(p, 190) for p in footnote.split("\n") if p)
+    foot_h = 0.12 * (foot.count("\n") + 1) if foot else 0.0  # inches: 7-point lines
+    height = 6.5 + foot_h
+    fig = plt.figure(figsize=(11, height), dpi=130)
+    bottom = (foot_h + 0.75) / height
+    ax = fig.add_axes([0.07, bottom, 0.73, 1 - bottom - 0.45 / height])
     max_params = max((r.params for r in shown), default=1)
     area = 2500.0 / max_params  # points² per parameter: the largest bubble is 2,500 pt²
     for r in shown:
         ax.scatter(getattr(r, x), r.top1, s=max(r.params * area, 4.0), color=colour[r.family],
                    alpha=0.55, edgecolors="black", linewidths=0.6, zorder=2)
-        ax.annotate(r.label, (getattr(r, x), r.top1), xytext=(5, 4), textcoords="offset points",
-                    fontsize=7, zorder=3)
     if shown:
         ax.set_xscale("log")
-        if x == "macs":
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e9:g} G"))
+        scale, unit = (1e9, " G") if x == "macs" else (1.0, "")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / scale:g}{unit}"))
         xs = [getattr(r, x) for r in shown]
         ys = [r.top1 for r in shown]
         ax.set_xlim(min(xs) / 1.8, max(xs) * 2.2)
@@ -202,12 +210,45 @@ def bubble_chart(rows: Sequence[CompareRow], *, x: str, xlabel: str, ylabel: str
         ax.legend(handles=size_handles, title="parameters", loc="lower left",
                   bbox_to_anchor=(1.01, 0.0), fontsize=8, title_fontsize=9, frameon=False,
                   labelspacing=2.2, borderpad=1.2, handletextpad=2.0)
+    if shown:
+        _place_labels(fig, ax, [(r.label, getattr(r, x), r.top1,
+                                 math.sqrt(max(r.params * area, 4.0) / math.pi)) for r in shown])
     if foot:
-        fig.text(0.01, 0.01, foot, fontsize=7, va="bottom", ha="left", color="#333333")
+        fig.text(0.01, 0.15 / height, foot, fontsize=7, va="bottom", ha="left", color="#333333")
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
     return buf.getvalue()
+
+
+def _label_offsets(radius: float) -> list[tuple[float, float]]:
+    """Label positions tried around a bubble of ``radius`` points, nearest first."""
+    r = radius * 0.75 + 3
+    return [(dx * k, dy * k) for k in (1.0, 1.8, 2.6) for dx, dy in
+            ((r, 2), (r, -9), (-r, 2), (-r, -9), (0, r + 2), (0, -r - 9))]
+
+
+def _place_labels(fig, ax, points) -> None:
+    """Label each bubble (``(label, x, y, radius in points)``) at the first offset whose text
+    box overlaps no label placed before, or else at the nearest offset."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    placed = []
+    for label, px, py, radius in sorted(points, key=lambda p: (-p[2], p[1])):
+        offsets = _label_offsets(radius)
+        for i, (dx, dy) in enumerate(offsets):
+            text = ax.annotate(label, (px, py), xytext=(dx, dy), textcoords="offset points",
+                               fontsize=7, zorder=3, ha="right" if dx < 0 else "left")
+            box = text.get_window_extent(renderer).expanded(1.05, 1.15)
+            if not any(box.overlaps(b) for b in placed):
+                placed.append(box)
+                break
+            text.remove()
+        else:  # nowhere free: the nearest spot
+            dx, dy = offsets[0]
+            text = ax.annotate(label, (px, py), xytext=(dx, dy), textcoords="offset points",
+                               fontsize=7, zorder=3)
+            placed.append(text.get_window_extent(renderer))
 
 
 def _round_sizes(max_params: int) -> list[float]:
@@ -266,7 +307,7 @@ def compare(
     else:
         names = _expand(models) if models else list_models()
         rows = _published_rows(names)
-        accuracy = "published ImageNet top-1 (single crop, validation set)"
+        accuracy = "published ImageNet top-1 (validation set; crops and protocol as each source states)"
     if not rows:
         raise ValueError("nothing to compare: no model or run was selected")
     notes = []
@@ -276,10 +317,9 @@ def compare(
 
     speed_note = ""
     if bench_json:
-        speeds = _speeds_from_json(bench_json)
+        speeds, speed_note = _speeds_from_json(bench_json)
         for r in rows:
             r.images_per_s = speeds.get(r.model)
-        speed_note = f"throughput from {', '.join(map(str, bench_json))}"
     elif measure_speed:
         import torch
 
@@ -313,7 +353,7 @@ def compare(
             title=f"Top-1 accuracy ({dataset}) against measured throughput")
         notes.append(speed_note)
     for fname, spec in charts.items():
-        extra = [speed_note.capitalize() + "."] if spec["x"] == "images_per_s" else []
+        extra = [speed_note[:1].upper() + speed_note[1:] + "."] if spec["x"] == "images_per_s" else []
         png = bubble_chart(rows, ylabel=f"top-1 accuracy (%), {dataset}",
                            footnote=_footnote(rows, accuracy, extra), **spec)
         comparison.files[fname] = write_atomic(out / fname, png)
