@@ -99,6 +99,7 @@ def cmd_summary(args) -> int:
 # -- speed and comparison (issue 8) -------------------------------------------------------
 def cmd_bench(args) -> int:
     from .bench import bench
+    from .report import human_count
 
     report = bench(
         args.models, batch=args.batch, input_size=args.input, device=args.device,
@@ -110,7 +111,7 @@ def cmd_bench(args) -> int:
     where = m["gpu"] or f"{m['cpu']} ({m['threads']} threads)"
     peaks = ", ".join(f"{k} {v / 1e9:,.1f} GMAC/s" for k, v in report["peak_macs_per_s"].items())
     table = Table(title=f"cnnzoo bench on {where} — measured peak: {peaks}")
-    cols = ["model", "params", "GMACs", "latency b=1 ms (IQR)", f"images/s b={args.batch}",
+    cols = ["model", "params", "MACs", "latency b=1 ms (IQR)", f"images/s b={args.batch}",
             "% of peak"]
     if args.against:
         cols += ["torchvision images/s", "ratio"]
@@ -118,7 +119,7 @@ def cmd_bench(args) -> int:
         table.add_column(col, justify="left" if col == "model" else "right")
     for r in report["results"]:
         lat = r["latency_ms"]
-        row = [r["model"], f"{r['params'] / 1e6:.2f} M", f"{r['macs_per_image'] / 1e9:.3f}",
+        row = [r["model"], human_count(r["params"]), human_count(r["macs_per_image"]),
                f"{lat['median']:.2f} ({lat['q1']:.2f}–{lat['q3']:.2f})",
                f"{r['images_per_s']:,.1f}", f"{100 * r['fraction_of_peak']:.1f}"]
         if args.against:
@@ -131,7 +132,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .report import compare
+    from .report import compare, human_count
 
     result = compare(
         args.models or None, runs=args.runs, out=args.out, bench_json=args.bench,
@@ -139,10 +140,10 @@ def cmd_compare(args) -> int:
         progress=lambda msg: console.print(f"[dim]{msg}…[/dim]"),
     )
     table = Table(title=f"accuracy: {result.accuracy}")
-    for col in ("model", "family", "params (M)", "GMACs", "top-1 %", "images/s"):
+    for col in ("model", "family", "params", "MACs", "top-1 %", "images/s"):
         table.add_column(col, justify="left" if col in ("model", "family") else "right")
     for r in result.rows:
-        table.add_row(r.label, r.family, f"{r.params / 1e6:.2f}", f"{r.macs / 1e9:.3f}",
+        table.add_row(r.label, r.family, human_count(r.params), human_count(r.macs),
                       "—" if r.top1 is None else f"{r.top1:.2f}",
                       "—" if r.images_per_s is None else f"{r.images_per_s:,.1f}")
     console.print(table)

@@ -5,7 +5,7 @@
 - :func:`write_report`: one self-contained HTML page for a training run.
 """
 
-from .compare import Comparison, CompareRow, bubble_chart, compare
+from .compare import Comparison, CompareRow, bubble_chart, compare, human_count
 from .html import SECTIONS, render_report, write_report
 from .runs import Run, load_run
 
@@ -14,6 +14,7 @@ __all__ = [
     "Comparison",
     "CompareRow",
     "bubble_chart",
+    "human_count",
     "write_report",
     "render_report",
     "SECTIONS",

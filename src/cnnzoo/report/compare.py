@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 from .._files import write_atomic, write_json
 from .runs import load_run
 
-__all__ = ["compare", "Comparison", "CompareRow", "bubble_chart"]
+__all__ = ["compare", "Comparison", "CompareRow", "bubble_chart", "human_count"]
 
 
 @dataclass
@@ -52,16 +52,24 @@ class Comparison:
     accuracy: str = ""  # what the accuracy column is, for titles and footnotes
 
     def to_markdown(self) -> str:
-        head = ["model", "family", "params (M)", "MACs (G)", "top-1 %", "images/s", "accuracy source"]
+        head = ["model", "family", "params", "MACs", "top-1 %", "images/s", "accuracy source"]
         lines = ["| " + " | ".join(head) + " |", "|---|---|---:|---:|---:|---:|---|"]
         for r in self.rows:
             lines.append("| " + " | ".join([
-                r.label, r.family, f"{r.params / 1e6:.2f}", f"{r.macs / 1e9:.3f}",
+                r.label, r.family, human_count(r.params), human_count(r.macs),
                 "—" if r.top1 is None else f"{r.top1:.2f}",
                 "—" if r.images_per_s is None else f"{r.images_per_s:.1f}",
                 r.top1_source or "—",
             ]) + " |")
         return "\n".join(lines + [""] + [f"- {n}" for n in self.notes]) + "\n"
+
+
+def human_count(n: float) -> str:
+    """``4089184256`` → ``4.09 G``; ``325680`` → ``326 k``: three significant digits."""
+    for scale, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:.3g}"
 
 
 # -- rows ----------------------------------------------------------------------------------

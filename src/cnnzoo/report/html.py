@@ -286,7 +286,8 @@ def _compression(run: Run, **_) -> str:
         return _na(f"{path} does not hold a JSON object")
     scalars = {k: v for k, v in data.items() if not isinstance(v, (dict, list))}
     parts = [_kv_table(scalars)] if scalars else []
-    for key, value in data.items():
+    order = sorted(data, key=lambda k: {"stages": 0, "layers": 2}.get(k, 1))  # summary first
+    for key, value in ((k, data[k]) for k in order):
         if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
             header = list(dict.fromkeys(k for r in value for k in r))
             parts.append(f"<h3>{_esc(key)}</h3>{_table(header, [[r.get(h) for h in header] for r in value])}")
