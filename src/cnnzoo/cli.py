@@ -136,7 +136,7 @@ def cmd_compare(args) -> int:
 
     result = compare(
         args.models or None, runs=args.runs, out=args.out, bench_json=args.bench,
-        measure_speed=not args.no_speed, device=args.device, batch=args.batch,
+        measure_speed=args.speed, device=args.device, batch=args.batch,
         progress=lambda msg: console.print(f"[dim]{msg}…[/dim]"),
     )
     table = Table(title=f"accuracy: {result.accuracy}")
@@ -226,7 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="compare", help="output folder (default ./compare)")
     p.add_argument("--bench", nargs="+", default=None, metavar="FILE",
                    help="throughput from `cnnzoo bench --json` files instead of measuring")
-    p.add_argument("--no-speed", action="store_true", help="do not measure throughput")
+    speed = p.add_mutually_exclusive_group()
+    speed.add_argument("--speed", dest="speed", action="store_const", const=True, default=None,
+                       help="measure throughput (default when models or runs are named)")
+    speed.add_argument("--no-speed", dest="speed", action="store_const", const=False,
+                       help="do not measure throughput")
     p.add_argument("--device", default="cpu", help="device for measuring throughput")
     p.add_argument("--batch", type=int, default=8, help="batch for measuring throughput")
     p.set_defaults(func=cmd_compare)

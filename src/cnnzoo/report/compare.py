@@ -288,7 +288,7 @@ def compare(
     runs: Sequence[str] | None = None,
     out: str | Path = "compare",
     bench_json: Sequence[str] | None = None,
-    measure_speed: bool = True,
+    measure_speed: bool | None = None,
     device: str = "cpu",
     batch: int = 8,
     progress: Callable[[str], None] | None = None,
@@ -300,7 +300,8 @@ def compare(
 
     Throughput comes from ``bench_json`` files (written by ``cnnzoo bench --json``) when
     given, else it is measured here with a short :func:`cnnzoo.bench.bench_model` run at
-    ``batch`` on ``device`` (``measure_speed=False`` skips it).
+    ``batch`` on ``device``. ``measure_speed``: ``None`` (default) measures when models or
+    runs are named and skips it for the whole zoo (minutes of timing); ``True``/``False`` force.
     """
     from ..registry import list_models
 
@@ -319,6 +320,11 @@ def compare(
     if not rows:
         raise ValueError("nothing to compare: no model or run was selected")
     notes = []
+    if measure_speed is None:
+        measure_speed = bool(models or runs)
+        if not measure_speed and not bench_json:
+            notes.append("throughput not measured for the whole zoo; name the models, or give "
+                         "--bench files, for the throughput chart")
     missing = [r.label for r in rows if r.top1 is None]
     if missing:
         notes.append(f"left out of the charts (no accuracy): {', '.join(missing)}")
