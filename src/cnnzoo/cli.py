@@ -97,6 +97,13 @@ def cmd_summary(args) -> int:
 
 
 # -- speed and comparison (issue 8) -------------------------------------------------------
+def _print_whole(table) -> None:
+    """Print a table as wide as it needs (a narrow terminal wraps lines; no cell is cut)."""
+    natural = console.measure(table, options=console.options.update_width(10_000)).maximum
+    Console(file=console.file, width=max(console.width, natural), no_color=console.no_color,
+            color_system=console.color_system, force_terminal=console.is_terminal).print(table)
+
+
 def cmd_bench(args) -> int:
     from .bench import bench
     from .report import human_count
@@ -125,7 +132,7 @@ def cmd_bench(args) -> int:
         if args.against:
             row += [f"{r['torchvision']['images_per_s']:,.1f}", f"{r['speedup']:.2f}×"]
         table.add_row(*row)
-    console.print(table)
+    _print_whole(table)
     if args.json:
         console.print(f"wrote {args.json}")
     return 0
@@ -146,7 +153,7 @@ def cmd_compare(args) -> int:
         table.add_row(r.label, r.family, human_count(r.params), human_count(r.macs),
                       "—" if r.top1 is None else f"{r.top1:.2f}",
                       "—" if r.images_per_s is None else f"{r.images_per_s:,.1f}")
-    console.print(table)
+    _print_whole(table)
     for note in result.notes:
         console.print(f"note: {note}")
     for path in result.files.values():
