@@ -34,3 +34,6 @@ from .bench import bench_model, count_macs, measure_peak  # noqa: E402  (cnnzoo.
 from .report import compare, write_report  # noqa: E402
 __all__ += ["fold_batchnorm", "optimize_for_inference", "bench_model", "count_macs", "measure_peak",
             "compare", "write_report"]
+from . import compress  # noqa: E402  (callable module: cnnzoo.compress(run, data, ...) compresses)
+from .compress import is_compressed_file, load_compressed  # noqa: E402
+__all__ += ["compress", "load_compressed", "is_compressed_file"]

@@ -169,6 +169,24 @@ def cmd_report(args) -> int:
     return 0
 
 
+# -- compress (issue 7) ---------------------------------------------------------------------
+def cmd_compress(args) -> int:
+    from .compress import compress
+
+    options = {
+        key: getattr(args, key) for key in (
+            "sparsity", "quality", "bits", "index_bits", "init", "prune_iterations", "retrain_epochs",
+            "finetune_epochs", "optimizer", "lr", "finetune_lr", "augment", "batch_size", "seed",
+        ) if getattr(args, key) is not None
+    }
+    result = compress(args.source, args.data, out=args.out, overwrite=args.overwrite, device=args.device,
+                      float16=args.float16, log=lambda msg: console.print(f"[dim]{msg}[/dim]"), **options)
+    result.print(console)
+    console.print(f"wrote {result.path} ({result.report['file_bytes']:,} bytes, "
+                  f"{result.ratio:.1f}× smaller than float32) and {result.report_path}")
+    return 0
+
+
 # -- subcommands of the other capabilities are added above this line ---------------------
 
 
@@ -248,6 +266,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-speed", action="store_true",
                    help="without RUN/bench.json, do not measure speed")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("compress", help="Deep Compression: prune, quantize and Huffman-code a "
+                       "trained model into a small file")
+    p.add_argument("source", metavar="RUN_OR_CHECKPOINT", help="a run directory or a checkpoint")
+    p.add_argument("--data", default=None, help="dataset for retraining and testing (default: the "
+                   "one the model was trained on)")
+    p.add_argument("--sparsity", default=None, help="fraction of weights pruned: 0.9, conv=0.6,fc=0.92 "
+                   "or per layer (classifier.fc1=0.93); default: the paper's per-layer figures for "
+                   "lenet_300_100 and lenet5_caffe, else conv=0.6,fc=0.9")
+    p.add_argument("--quality", default=None, help="prune below quality × the layer's weight std "
+                   "instead (e.g. 1.5 or conv=1,fc=2)")
+    p.add_argument("--bits", default=None, help="cluster-index bits b, 2^b shared weights per layer "
+                   "(default conv=8,fc=5)")
+    p.add_argument("--index-bits", default=None, help="relative-index bits g (default conv=8,fc=5; "
+                   "'auto': the smallest file)")
+    p.add_argument("--init", choices=("linear", "random", "density"), default=None,
+                   help="centroid initialization (default linear)")
+    p.add_argument("--prune-iterations", type=_non_negative, default=None)
+    p.add_argument("--retrain-epochs", type=_non_negative, default=None, help="epochs per pruning round")
+    p.add_argument("--finetune-epochs", type=_non_negative, default=None,
+                   help="epochs of centroid fine-tuning")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default=None)
+    p.add_argument("--lr", type=float, default=None, help="learning rate of the pruning retraining")
+    p.add_argument("--finetune-lr", type=float, default=None, help="learning rate of the centroids")
+    p.add_argument("--augment", default=None, help="augmentation preset for retraining (default: "
+                   "the run's own)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--float16", action="store_true",
+                   help="store codebooks, biases and other raw tensors in half precision")
+    p.add_argument("--out", default=None, help="compressed file (default RUN/compression/MODEL.cnnzc)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file and report")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=cmd_compress)
 
     # -- parsers of the other capabilities are added above this line -----------------------
     return parser

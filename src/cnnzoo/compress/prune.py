@@ -1,0 +1,179 @@
+"""Magnitude pruning with masks that hold through retraining.
+
+Han, Pool, Tran & Dally, "Learning both Weights and Connections for Efficient Neural
+Networks" (NeurIPS 2015, §3), the first stage of Deep Compression (Han, Mao & Dally, ICLR
+2016, §2): connections whose weight magnitude falls below a per-layer threshold are removed,
+the network is retrained so that the remaining ones compensate, and prune → retrain is
+iterated. The threshold is a quality parameter times the standard deviation of the layer's
+weights (Han et al. 2015, §4.3), or, here, the magnitude that leaves a target fraction of
+the layer pruned.
+
+A :class:`Pruner` keeps one boolean mask per layer. During retraining it zeroes the pruned
+weights' gradients in the backward pass (:meth:`Pruner.masked_gradients`) and writes zeros
+into the pruned weights again after every optimizer step (:meth:`Pruner.apply`), so
+neither momentum nor weight decay revives them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+
+import torch
+from torch import nn
+
+__all__ = [
+    "PAPER_SPARSITY",
+    "compressible_layers",
+    "layer_kind",
+    "resolve_per_layer",
+    "parse_layer_spec",
+    "sparsity_schedule",
+    "Pruner",
+]
+
+# Weights kept after pruning, per layer in the network's order, as Deep Compression reports
+# them (Han, Mao & Dally 2016): Table 2 (LeNet-300-100) and Table 3 (LeNet-5, the Caffe
+# network cnnzoo calls lenet5_caffe). Stored as the fraction pruned.
+PAPER_SPARSITY = {
+    "lenet_300_100": (1 - 0.08, 1 - 0.09, 1 - 0.26),  # Table 2: ip1 8%, ip2 9%, ip3 26%
+    "lenet5_caffe": (1 - 0.66, 1 - 0.12, 1 - 0.08, 1 - 0.19),  # Table 3: conv1, conv2, ip1, ip2
+}
+
+
+def layer_kind(module: nn.Module) -> str | None:
+    """``"conv"`` or ``"fc"`` for a layer whose weight Deep Compression compresses: a
+    weight matrix (fully-connected) or a bank of kernels (convolutional, LeNet-5's partially
+    connected C3 included); ``None`` for layers without one (normalisation, pooling)."""
+    weight = getattr(module, "weight", None)
+    if not isinstance(weight, nn.Parameter) or weight.dim() < 2:
+        return None
+    return "fc" if weight.dim() == 2 else "conv"
+
+
+def compressible_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """The convolutional and fully-connected layers whose weights are pruned and
+    quantized, by module path in the network's order. Biases, normalisation layers and
+    buffers are stored as they are (Deep Compression compresses the weights, §2–4)."""
+    return {name: m for name, m in model.named_modules()
+            if layer_kind(m) is not None and m.weight.requires_grad}
+
+
+def parse_layer_spec(text, cast=float):
+    """A per-layer setting as the command line writes it: ``"0.9"`` (every layer),
+    ``"conv=8,fc=5"`` (by kind) or ``"fc1=0.92,features.*=0.6"`` (module paths or
+    shell patterns). Numbers and dicts pass through unchanged."""
+    if text is None or isinstance(text, (int, float, dict)):
+        return text
+    if not isinstance(text, str):
+        raise TypeError(f"expected a number, a dict or a string like 'conv=8,fc=5', got {text!r}")
+    try:
+        if "=" not in text:
+            return cast(text)
+        spec = {}
+        for item in text.split(","):
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise ValueError
+            spec[key.strip()] = cast(value)
+        return spec
+    except ValueError:
+        raise ValueError(
+            f"expected a value or 'key=value,...' (keys: conv, fc, a layer name or pattern), "
+            f"got {text!r}"
+        ) from None
+
+
+def resolve_per_layer(spec, layers: dict[str, nn.Module], default, what: str) -> dict[str, object]:
+    """One value per layer from ``spec``: ``None`` (use ``default``), a single value, or a
+    dict whose keys are layer kinds (``conv``, ``fc``), ``*``, module paths or shell
+    patterns of module paths — the most specific key wins (path, pattern, kind, ``*``).
+    ``default`` is a single value, a dict by kind, or a sequence in layer order."""
+    names = list(layers)
+    if isinstance(default, (list, tuple)):
+        if len(default) != len(names):
+            raise ValueError(f"default {what} lists {len(default)} layers, the model has {len(names)}")
+        base = dict(zip(names, default))
+    elif isinstance(default, dict):
+        base = {n: default.get(layer_kind(layers[n]), default.get("*")) for n in names}
+    else:
+        base = dict.fromkeys(names, default)
+    if spec is None:
+        return base
+    if not isinstance(spec, dict):
+        return dict.fromkeys(names, spec)
+    for key in spec:
+        if key not in ("conv", "fc", "*") and not fnmatch.filter(names, key):
+            raise ValueError(
+                f"{what}: {key!r} names no compressible layer; the layers are {', '.join(names)} "
+                "(or use the kinds conv and fc)"
+            )
+    out = {}
+    for n in names:
+        kind = layer_kind(layers[n])
+        patterns = [k for k in spec if k not in ("conv", "fc", "*") and k != n and fnmatch.fnmatch(n, k)]
+        for key in ([n] if n in spec else []) + patterns + [kind, "*"]:
+            if key in spec:
+                out[n] = spec[key]
+                break
+        else:
+            out[n] = base[n]
+    return out
+
+
+def sparsity_schedule(target: float, iteration: int, iterations: int) -> float:
+    """Sparsity after ``iteration`` of ``iterations`` prune–retrain rounds: every round
+    prunes the same fraction of the weights still alive, reaching ``target`` at the end."""
+    return 1.0 - (1.0 - target) ** (iteration / iterations)
+
+
+class Pruner:
+    """Pruning masks of a model's compressible layers (``True`` = the weight is kept)."""
+
+    def __init__(self, model: nn.Module, layers: dict[str, nn.Module] | None = None):
+        self.layers = compressible_layers(model) if layers is None else dict(layers)
+        self.masks = {n: torch.ones_like(m.weight, dtype=torch.bool) for n, m in self.layers.items()}
+        # σ of each layer's weights before pruning, for the quality-parameter threshold.
+        self.std = {n: float(m.weight.detach().float().std()) for n, m in self.layers.items()}
+
+    def prune_to_sparsity(self, name: str, sparsity: float) -> None:
+        """Prune the smallest-magnitude weights of a layer until ``sparsity`` of them are
+        zero (already pruned weights stay pruned)."""
+        if not 0.0 <= sparsity < 1.0:
+            raise ValueError(f"sparsity of {name} must lie in [0, 1), got {sparsity}")
+        weight, mask = self.layers[name].weight.detach(), self.masks[name]
+        magnitude = torch.where(mask, weight.abs(), torch.full_like(weight, -1.0)).flatten()
+        n_prune = max(int(round(sparsity * mask.numel())), int((~mask).sum()))
+        order = torch.argsort(magnitude, stable=True)
+        flat = torch.ones(mask.numel(), dtype=torch.bool, device=mask.device)
+        flat[order[:n_prune]] = False
+        self.masks[name] = flat.view_as(mask)
+
+    def prune_below(self, name: str, quality: float) -> None:
+        """Prune the weights whose magnitude is below ``quality × σ`` (σ: the layer's
+        weight standard deviation before pruning; Han et al. 2015, §4.3)."""
+        if quality < 0:
+            raise ValueError(f"quality parameter of {name} must be ≥ 0, got {quality}")
+        weight = self.layers[name].weight.detach()
+        self.masks[name] = self.masks[name] & (weight.abs() >= quality * self.std[name])
+
+    @torch.no_grad()
+    def apply(self) -> None:
+        """Write zeros into the pruned weights (after pruning and after every step)."""
+        for name, m in self.layers.items():
+            m.weight.mul_(self.masks[name])
+
+    @contextlib.contextmanager
+    def masked_gradients(self):
+        """While active, the gradient reaching each layer's weight is multiplied by its
+        mask, so that momentum and weight decay never see a pruned weight move."""
+        handles = [m.weight.register_hook(lambda grad, n=n: grad * self.masks[n])
+                   for n, m in self.layers.items()]
+        try:
+            yield self
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def sparsity(self) -> dict[str, float]:
+        return {n: 1.0 - float(mask.float().mean()) for n, mask in self.masks.items()}

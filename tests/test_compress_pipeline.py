@@ -1,0 +1,161 @@
+"""The Deep Compression pipeline end to end on a slice of the bundled MNIST sample: the
+compressed file, its report, loading it back, the command line and ``cnnzoo eval``."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import cnnzoo
+from cnnzoo.cli import main
+from cnnzoo.compress import CompressedFileError, load_compressed, read_compressed
+
+LENET_300_100_PARAMS = 266_610  # the issue: the 784-300-100-10 perceptron
+# Deep Compression, Table 2: LeNet-300-100 keeps 8%, 9% and 26% of ip1, ip2, ip3.
+KEPT = {"classifier.fc1.weight": 0.08, "classifier.fc2.weight": 0.09, "classifier.fc3.weight": 0.26}
+FAST = dict(prune_iterations=1, retrain_epochs=1, finetune_epochs=1, batch_size=64, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def data():
+    train = cnnzoo.load_dataset("mnist-sample", train=True)
+    test = cnnzoo.load_dataset("mnist-sample", train=False)
+    return train.subset(range(0, 4000, 10)), test.subset(range(0, 1000, 5))
+
+
+@pytest.fixture(scope="module")
+def compressed(tmp_path_factory, data):
+    torch.manual_seed(0)
+    model = cnnzoo.create_model("lenet_300_100")
+    out = tmp_path_factory.mktemp("dc") / "lenet.cnnzc"
+    lines = []
+    result = cnnzoo.compress(model, data, out=out, log=lines.append, **FAST)
+    return model, result, lines
+
+
+def test_file_and_report_are_written(compressed):
+    _, result, lines = compressed
+    assert result.path.is_file() and result.report_path == result.path.with_suffix(".report.json")
+    on_disk = json.loads(result.report_path.read_text())
+    assert on_disk["file_bytes"] == os.path.getsize(result.path)
+    assert [s["stage"] for s in on_disk["stages"]][0] == "original"
+    assert {"original", "pruned", "quantized", "finetuned", "file"} <= set(on_disk["top1"])
+    assert len(lines) == 5  # a line per stage
+
+
+def test_ratio_is_measured_on_the_file_on_disk(compressed):
+    _, result, _ = compressed
+    size = os.path.getsize(result.path)
+    assert result.report["original_bytes"] == 4 * LENET_300_100_PARAMS
+    assert result.ratio == pytest.approx(4 * LENET_300_100_PARAMS / size)
+    assert result.report["stages"][-1]["bytes"] == size
+
+
+def test_compressed_weights_are_pruned_and_shared(compressed):
+    _, result, _ = compressed
+    header, state = read_compressed(result.path)
+    assert dict(header["sections"])["classifier.fc1.weight"] == "shared"
+    for name, kept in KEPT.items():
+        w = state[name]
+        assert (w != 0).float().mean() <= kept + 1e-6  # the paper's per-layer sparsity
+        assert len(torch.unique(w[w != 0])) <= 2 ** 5  # 5-bit fc codebooks (§3)
+    assert torch.equal(state["classifier.fc1.bias"], result.model.classifier.fc1.bias.detach())
+
+
+def test_loaded_model_is_the_compressed_model(compressed, data):
+    model, result, _ = compressed
+    again, meta = load_compressed(result.path)
+    assert meta["model"] == "lenet_300_100" and meta["num_classes"] == 10
+    assert meta["classes"] == [str(i) for i in range(10)]
+    x = torch.randn(8, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(again(x), result.model(x))
+        assert not torch.equal(again(x), model(x))  # the caller's model is left as it was
+    assert cnnzoo.evaluate(again, data[1])["top1"] == result.report["top1"]["file"]
+
+
+def test_existing_file_is_not_overwritten(compressed, data):
+    _, result, _ = compressed
+    before = result.path.read_bytes()
+    with pytest.raises(FileExistsError, match="overwrite"):
+        cnnzoo.compress(cnnzoo.create_model("lenet_300_100"), data, out=result.path, **FAST)
+    assert result.path.read_bytes() == before
+
+
+def test_bad_options_are_named(data, tmp_path):
+    model = cnnzoo.create_model("lenet_300_100")
+    with pytest.raises(ValueError, match="fc9.*classifier.fc1"):
+        cnnzoo.compress(model, data, sparsity={"fc9": 0.5}, out=tmp_path / "x.cnnzc", **FAST)
+    with pytest.raises(ValueError, match="bits of classifier.fc1 must be an integer in 1..12"):
+        cnnzoo.compress(model, data, bits="fc=40", out=tmp_path / "x.cnnzc", **FAST)
+    with pytest.raises(ValueError, match="either sparsity or quality"):
+        cnnzoo.compress(model, data, sparsity=0.5, quality=1.0, out=tmp_path / "x.cnnzc", **FAST)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, data):
+    """An (untrained) lenet_300_100 checkpoint and a small .npz dataset for the CLI."""
+    from cnnzoo.train.checkpoint import save_weights
+
+    folder = tmp_path_factory.mktemp("cli")
+    save_weights(folder / "lenet.safetensors", cnnzoo.create_model("lenet_300_100"))
+    train, test = data
+    np.savez(folder / "digits.npz", x_train=train.images.numpy(), y_train=train.labels.numpy(),
+             x_test=test.images.numpy(), y_test=test.labels.numpy())
+    return folder
+
+
+def test_cli_compress_then_eval(checkpoint, capsys):
+    ckpt, npz = checkpoint / "lenet.safetensors", checkpoint / "digits.npz"
+    argv = ["compress", str(ckpt), "--data", str(npz), "--prune-iterations", "1", "--retrain-epochs", "1",
+            "--finetune-epochs", "1", "--bits", "fc=4", "--index-bits", "auto", "--device", "cpu"]
+    assert main(argv) == 0
+    out = checkpoint / "lenet.cnnzc"  # beside the checkpoint
+    assert out.is_file() and (checkpoint / "lenet.report.json").is_file()
+    printed = capsys.readouterr().out
+    assert "total" in printed and "Huffman-coded file" in printed
+    assert f"{os.path.getsize(out):,} bytes" in printed
+    _, state = read_compressed(out)
+    w = state["classifier.fc2.weight"]
+    assert len(torch.unique(w[w != 0])) <= 2 ** 4
+    # `cnnzoo eval` and evaluate() take the compressed file like any checkpoint
+    report = json.loads((checkpoint / "lenet.report.json").read_text())
+    assert cnnzoo.evaluate(str(out), str(npz))["top1"] == report["top1"]["file"]
+    assert main(argv) == 2  # the file exists: a clear error, not a stack trace
+    assert "overwrite" in capsys.readouterr().out
+
+
+def test_truncated_compressed_file_is_a_clear_cli_error(checkpoint, tmp_path, capsys):
+    if not (checkpoint / "lenet.cnnzc").is_file():
+        pytest.skip("needs the file of test_cli_compress_then_eval")
+    bad = tmp_path / "cut.cnnzc"
+    bad.write_bytes((checkpoint / "lenet.cnnzc").read_bytes()[:-50])
+    with pytest.raises(CompressedFileError, match="truncated"):
+        load_compressed(bad)
+    with pytest.raises(CompressedFileError, match="truncated"):
+        cnnzoo.evaluate(str(bad), str(checkpoint / "digits.npz"))
+
+
+def test_a_network_with_batch_norm(tmp_path):
+    """Any registered model goes through: resnet20's batch-norm statistics and counters are
+    stored raw, its convolutions (60% pruned by default, 8-bit codebooks) and its fc shared."""
+    from cnnzoo.data import ImageDataset
+
+    g = torch.Generator().manual_seed(0)
+
+    def toy(n):
+        images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+        return ImageDataset(images, torch.arange(n) % 10, [str(i) for i in range(10)], "toy")
+
+    result = cnnzoo.compress(cnnzoo.create_model("resnet20"), (toy(64), toy(32)), out=tmp_path / "r20.cnnzc",
+                             **FAST)
+    header, state = read_compressed(result.path)
+    kinds = dict(header["sections"])
+    assert kinds["layer1.0.conv1.weight"] == "shared" and kinds["layer1.0.bn1.running_var"] == "raw"
+    assert state["layer1.0.bn1.num_batches_tracked"].dtype == torch.int64
+    w = state["layer3.2.conv2.weight"]
+    assert (w == 0).float().mean() >= 0.6 - 1e-3 and len(torch.unique(w)) <= 2 ** 8 + 1
+    assert result.report["exact"]  # the file's model gives the compressed model's outputs
