@@ -300,3 +300,13 @@ def test_bad_loader_arguments():
         Loader(ds, batch_size=4, input_size=(2, 8, 8), train=True)
     with pytest.raises(ValueError, match="unknown augmentation"):
         Loader(ds, batch_size=4, train=True, augment="mixup")
+
+
+def test_affine_distortion_turns_about_the_centre():
+    ds = ImageDataset(torch.full((8, 1, 9, 9), 255, dtype=torch.uint8), torch.zeros(8), ["a"], "ones")
+    loader = Loader(ds, batch_size=8, train=True, augment=Augment(distort=0.2), mean=[0], std=[1])
+    x, _ = next(iter(loader))
+    assert x.shape == (8, 1, 9, 9)
+    torch.testing.assert_close(x[:, 0, 4, 4], torch.ones(8))  # the centre maps to itself
+    with pytest.raises(ValueError, match="distort"):
+        Augment(distort=1.5)

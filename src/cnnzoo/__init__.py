@@ -29,6 +29,9 @@ from .data import ImageDataset, Loader, load_dataset  # noqa: E402
 __all__ += ["load_dataset", "ImageDataset", "Loader"]
 from .analysis import LayerRecord, Summary, summarize  # noqa: E402
 __all__ += ["summarize", "Summary", "LayerRecord"]
+from . import train  # noqa: E402  (callable module: cnnzoo.train(model, data, ...) runs training)
+from .train import evaluate, load_model, predict  # noqa: E402
+__all__ += ["train", "evaluate", "predict", "load_model"]
 from .inference import fold_batchnorm, optimize_for_inference  # noqa: E402
 from .bench import bench_model, count_macs, measure_peak  # noqa: E402  (cnnzoo.bench.bench: several models)
 from .report import compare, write_report  # noqa: E402

@@ -187,6 +187,106 @@ def cmd_compress(args) -> int:
     return 0
 
 
+# -- train, evaluate, predict (issue 6) ----------------------------------------------------
+def _is_main_rank() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def cmd_train(args) -> int:
+    from .train import TrainingDiverged, train
+    from .train.recipes import parse_overrides
+
+    cl = {"auto": None, "on": True, "off": False}[args.channels_last]
+    fields = parse_overrides(args.set)  # recipe fields; the flags below win
+    fields.update({k: getattr(args, k) for k in ("epochs", "batch_size", "lr") if getattr(args, k) is not None})
+    try:
+        result = train(
+            args.model, args.data, recipe=args.recipe, out=args.out, resume=args.resume, overwrite=args.overwrite,
+            device=args.device, seed=args.seed, data_root=args.data_root, download=args.download,
+            model_options=parse_overrides(args.option), precision=args.precision, channels_last=cl,
+            compile=args.compile, threads=args.threads, checkpoint_every=args.checkpoint_every,
+            progress=not args.no_progress, console=console, **fields,
+        )
+    except TrainingDiverged as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False)
+        console.print(f"the last good checkpoint stays in {err.run_dir}", highlight=False)
+        return 1
+    if _is_main_rank():
+        _print_result(result)
+    return 0
+
+
+def _print_result(result) -> None:
+    console.print(f"test accuracy: [bold]{result.test_top1:.2f}%[/bold] top-1, {result.test_top5:.2f}% top-5 "
+                  f"on {result.summary['test_images']:,} test images (best {result.best_top1:.2f}% at epoch "
+                  f"{result.best_epoch})", highlight=False)
+    console.print(f"run directory: {result.run_dir}", highlight=False)
+
+
+def cmd_demo(args) -> int:
+    from . import summarize
+    from .train import train
+
+    console.rule("cnnzoo demo: LeNet-5 (LeCun et al. 1998) on 4,000 real MNIST digits, on the CPU")
+    summarize("lenet5").print(console=console)
+    result = train("lenet5", "mnist-sample", recipe="small", out=args.out, device="cpu", seed=args.seed,
+                   epochs=args.epochs, threads=args.threads, console=console)
+    _print_result(result)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    import json
+
+    from .train import evaluate
+
+    r = evaluate(args.run, args.data, batch_size=args.batch_size, device=args.device, split=args.split,
+                 ten_crop=args.ten_crop, root=args.data_root, download=args.download)
+    if args.json:
+        sys.stdout.write(json.dumps(r, indent=2) + "\n")
+        return 0
+    console.print(f"{r['dataset']} ({args.split}, {r['n']:,} images): top-1 [bold]{r['top1']:.2f}%[/bold], "
+                  f"top-5 {r['top5']:.2f}%, loss {r['loss']:.4f}", highlight=False)
+    classes, confusion = r["classes"], r["confusion"]
+    if len(classes) <= 20:
+        table = Table(title="confusion matrix (rows: true class, columns: predicted) and per-class accuracy")
+        table.add_column("class")
+        for c in classes:
+            table.add_column(c, justify="right")
+        table.add_column("accuracy", justify="right")
+        for c, row, acc in zip(classes, confusion, r["per_class"]):
+            table.add_row(c, *[str(v) if v else "·" for v in row], "—" if acc is None else f"{acc:.1f}%")
+    else:
+        table = Table(title="per-class accuracy")
+        for col in ("class", "images", "accuracy"):
+            table.add_column(col, justify="left" if col == "class" else "right")
+        for c, row, acc in zip(classes, confusion, r["per_class"]):
+            table.add_row(c, str(sum(row)), "—" if acc is None else f"{acc:.1f}%")
+    console.print(table)
+    return 0
+
+
+def cmd_predict(args) -> int:
+    import json
+
+    from .train import predict
+
+    results = predict(args.checkpoint, args.images, topk=args.topk, device=args.device)
+    if args.json:
+        out = [{"image": str(p), "top": [{"class": c, "probability": v} for c, v in r]}
+               for p, r in zip(args.images, results)]
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return 0
+    for path, top in zip(args.images, results):
+        table = Table(title=str(path))
+        table.add_column("class")
+        table.add_column("probability", justify="right")
+        for c, v in top:
+            table.add_row(c, f"{100 * v:.2f}%")
+        console.print(table)
+    return 0
+
+
 # -- subcommands of the other capabilities are added above this line ---------------------
 
 
@@ -300,6 +400,65 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=cmd_compress)
+
+    p = sub.add_parser("train", help="train a model on a dataset into a run directory")
+    p.add_argument("model", help="a registered model name (`cnnzoo list`)")
+    p.add_argument("--data", default=None,
+                   help="mnist-sample (bundled), mnist, fashion-mnist, cifar10, cifar100, a folder "
+                   "of class sub-folders, or an .npz with x and y (default mnist-sample; on --resume the run's)")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None, help="global batch size")
+    p.add_argument("--lr", type=float, default=None, help="base learning rate")
+    p.add_argument("--recipe", choices=["small", "paper"], default=None,
+                   help="small-data recipe (default) or the paper's")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe field, e.g. --set optimizer=adam --set milestones=[30,60]")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a model builder option, e.g. --option batch_norm=true")
+    p.add_argument("--out", default=None, help="run directory (default runs/MODEL-DATA-TIME)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="replace the run in --out")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    p.add_argument("--data-root", default=None, help="dataset cache (default $CNNZOO_DATA or ~/.cache/cnnzoo)")
+    p.add_argument("--download", action="store_true", help="download a torchvision dataset if missing")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default=None,
+                   help="auto: bf16/fp16 autocast on a GPU, fp32 on a CPU")
+    p.add_argument("--channels-last", choices=["auto", "on", "off"], default="auto",
+                   help="auto: on a GPU; on a CPU where a short trial finds it faster")
+    p.add_argument("--compile", action="store_true", help="torch.compile the training step")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    p.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
+                   help="also checkpoint every STEPS steps within an epoch")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("demo", help="train LeNet-5 on the bundled MNIST digits (about a minute on a CPU)")
+    p.add_argument("--out", default=None, help="run directory (default runs/lenet5-mnist-sample-TIME)")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("eval", help="top-1, top-5, per-class accuracy and confusion matrix of a trained model")
+    p.add_argument("run", metavar="RUN_OR_CHECKPOINT")
+    p.add_argument("--data", default=None, help="dataset (default: the one the model was trained on)")
+    p.add_argument("--split", choices=["test", "train"], default="test")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--ten-crop", action="store_true", help="average AlexNet's ten crops")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--download", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("predict", help="the most probable classes of image files")
+    p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--topk", type=int, default=5)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(func=cmd_predict)
 
     # -- parsers of the other capabilities are added above this line -----------------------
     return parser

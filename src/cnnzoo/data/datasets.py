@@ -25,6 +25,7 @@ __all__ = [
     "data_root",
     "holdout_split",
     "IMAGE_EXTENSIONS",
+    "resize_center_crop",
 ]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -237,12 +238,13 @@ def _npz(path: Path, train: bool) -> ImageDataset:
         else:
             raise ValueError(f"{path}: expected arrays 'x' and 'y' (or x_train, y_train, x_test, y_test), found {sorted(keys)}")
         classes = [str(c) for c in z["classes"]] if "classes" in keys else None
+        top = max((int(z[k].max()) for k in ("y", "y_train", "y_test") if k in keys and z[k].size), default=-1)
     images = _as_nchw_uint8(x, path)
     if not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"{path}: labels 'y' must be integers 0..K-1, got dtype {y.dtype}")
     labels = torch.from_numpy(y.astype(np.int64)).flatten()
-    if classes is None:
-        classes = [str(i) for i in range(int(labels.max()) + 1 if len(labels) else 0)]
+    if classes is None:  # both splits name the same classes, 0..K-1
+        classes = [str(i) for i in range(top + 1)]
     ds = ImageDataset(images, labels, classes, str(path))
     return ds if both else _select(ds, train)
 
@@ -295,22 +297,25 @@ def _read_images(files: list[Path], image_size: int | None) -> Tensor:
         except Exception as err:  # PIL raises many types for bad files
             raise ValueError(f"cannot read image {f}: {err}") from None
     gray = all(p.mode in ("1", "L", "I", "I;16", "F") for p in pics)
-    pics = [p.convert("L" if gray else "RGB") for p in pics]
-    sizes = {p.size for p in pics}
+    arrays = [np.asarray(p.convert("L" if gray else "RGB")) for p in pics]
+    tensors = [torch.from_numpy((a[None] if gray else a.transpose(2, 0, 1)).copy()) for a in arrays]
+    sizes = {tuple(t.shape[1:]) for t in tensors}
     if len(sizes) > 1 or image_size is not None:
-        side = image_size or min(256, int(np.median([min(s) for s in (p.size for p in pics)])))
-        pics = [_resize_center_crop(p, side) for p in pics]
-    arrays = [np.asarray(p) for p in pics]
-    x = np.stack(arrays)
-    return torch.from_numpy(x[:, None] if gray else x.transpose(0, 3, 1, 2).copy())
+        side = image_size or min(256, int(np.median([min(s) for s in sizes])))
+        tensors = [resize_center_crop(t, (side, side)) for t in tensors]
+    return torch.stack(tensors)
 
 
-def _resize_center_crop(img, side: int):
-    from PIL import Image
+def resize_center_crop(image: Tensor, size: tuple[int, int]) -> Tensor:
+    """A uint8 C×H×W image scaled (bilinear, antialiased) so that it covers ``size`` and
+    centre-cropped to it."""
+    import torch.nn.functional as F
 
-    w, h = img.size
-    scale = side / min(w, h)
-    img = img.resize((max(side, round(w * scale)), max(side, round(h * scale))), Image.BILINEAR)
-    w, h = img.size
-    left, top = (w - side) // 2, (h - side) // 2
-    return img.crop((left, top, left + side, top + side))
+    h, w = image.shape[1:]
+    H, W = size
+    scale = max(H / h, W / w)
+    sh, sw = max(H, round(h * scale)), max(W, round(w * scale))
+    x = F.interpolate(image[None].float(), size=(sh, sw), mode="bilinear", align_corners=False,
+                      antialias=scale < 1)[0]
+    top, left = (sh - H) // 2, (sw - W) // 2
+    return x[:, top:top + H, left:left + W].round().clamp(0, 255).to(torch.uint8)

@@ -46,12 +46,17 @@ PAD_LIMIT = 1.25  # pad rather than resize when the target is at most this much 
 class Augment:
     """Training-time augmentation (and the test-time view), applied batched on the device.
 
-    crop_padding: random translation by up to this many pixels of the model's input, the
-        uncovered border filled with black ("4 pixels are padded on each side, and a 32×32
-        crop is randomly sampled", He et al. 2015, §4.2).
+    crop_padding: random translation by up to this many pixels of the stored images (before
+        they are fitted to the model's input), the uncovered border filled with black ("4
+        pixels are padded on each side, and a 32×32 crop is randomly sampled", He et al.
+        2015, §4.2).
     flip: random horizontal flips (off for digits: a mirrored digit is another glyph).
     resized_crop: (min, max) area fraction of a random crop that is then resized to the
         model's input; ``ratio`` bounds its aspect ratio.
+    distort: strength of a random planar affine distortion about the centre (scaling,
+        squeezing, shearing, a little rotation): each entry of the 2×2 matrix moves from the
+        identity by up to this much. LeCun et al. 1998, §III.C distort the training digits
+        with such transformations.
     pca_jitter: standard deviation of AlexNet's colour noise along the principal components
         of the RGB pixel values (0.1 in Krizhevsky et al. 2012, §4.1).
     test_crop: side fraction of the centre crop taken at test time (224/256 on the
@@ -62,6 +67,7 @@ class Augment:
     flip: bool = False
     resized_crop: tuple[float, float] | None = None
     ratio: tuple[float, float] = (1.0, 1.0)
+    distort: float = 0.0
     pca_jitter: float = 0.0
     test_crop: float = 1.0
 
@@ -76,6 +82,8 @@ class Augment:
         if not 0 < self.ratio[0] <= self.ratio[1]:
             raise ValueError(f"ratio must be (min, max) with 0 < min ≤ max, got {self.ratio}")
         object.__setattr__(self, "ratio", tuple(float(r) for r in self.ratio))
+        if not 0 <= self.distort < 1:
+            raise ValueError(f"distort must be in [0, 1), got {self.distort}")
         if not 0 < self.test_crop <= 1:
             raise ValueError(f"test_crop must be in (0, 1], got {self.test_crop}")
 
@@ -106,6 +114,9 @@ AUGMENTS: dict[str, Augment] = {
     "none": Augment(),
     # Small shifts only; LeCun et al. 1998 (§III.C) distort the digits to enlarge the set.
     "digits": Augment(crop_padding=2),
+    # Shifts and random planar affine distortions, as LeCun et al. 1998 (§III.C) distort the
+    # training digits.
+    "lecun": Augment(crop_padding=2, distort=0.15),
     # He et al. 2015, §4.2 (CIFAR-10): 4-pixel padding, random crops, horizontal flips.
     "cifar": Augment(crop_padding=4, flip=True),
     # Krizhevsky et al. 2012, §4.1: random 224×224 patches of the 256×256 image and their
@@ -345,16 +356,21 @@ class Loader:
     def _augment(self, x: Tensor, size: tuple[int, int], aug: Augment, gen: torch.Generator) -> Tensor:
         b = x.shape[0]
         flip = (torch.rand(b, generator=gen) < 0.5) if aug.flip else torch.zeros(b, dtype=torch.bool)
+        if aug.crop_padding:
+            p = aug.crop_padding
+            shifts = torch.randint(-p, p + 1, (2, b), generator=gen).to(x.device)
+            x = _translate(x, p, shifts[0], shifts[1])
         if aug.resized_crop is not None:
             x = _resized_crop(x, size, aug, gen, flip)
         else:
             x = fit_size(x, size)
             if aug.flip:
                 x = torch.where(flip.to(x.device)[:, None, None, None], x.flip(-1), x)
-        if aug.crop_padding:
-            p = aug.crop_padding
-            shifts = torch.randint(-p, p + 1, (2, b), generator=gen).to(x.device)
-            x = _translate(x, p, shifts[0], shifts[1])
+        if aug.distort:
+            theta = torch.zeros(b, 2, 3)
+            theta[:, :, :2] = torch.eye(2) + aug.distort * (2 * torch.rand(b, 2, 2, generator=gen) - 1)
+            grid = F.affine_grid(theta.to(device=x.device, dtype=x.dtype), list(x.shape), align_corners=False)
+            x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         if self._pca is not None:
             val, vec = self._pca
             alpha = (torch.randn(b, 3, generator=gen) * aug.pca_jitter).to(x.device)

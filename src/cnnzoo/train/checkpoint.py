@@ -1,0 +1,198 @@
+"""Checkpoints: weights in safetensors, full training state through ``torch.load(weights_only=True)``.
+
+A run directory holds ``best.safetensors`` (the weights of the epoch with the best test
+accuracy, with a JSON description of the model and its data in the file's metadata) and
+``last.ckpt`` (everything needed to continue: model, optimiser, schedule, loss scaler,
+random-number-generator states of every rank, epoch and step, history, configuration).
+Both are written atomically (a temporary file in the same folder, then a rename), so a
+run killed while writing keeps its previous checkpoint; neither can execute code when
+loaded. A truncated file, a file that is not a cnnzoo checkpoint, or the weights of
+another model give a :class:`ValueError` that says which.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .._files import write_atomic
+
+__all__ = [
+    "BEST",
+    "LAST",
+    "FORMAT",
+    "save_weights",
+    "read_weights",
+    "save_checkpoint",
+    "load_checkpoint",
+    "resolve_checkpoint",
+    "model_meta",
+    "load_model",
+    "load_weights",
+]
+
+FORMAT = "cnnzoo"
+VERSION = 1
+BEST = "best.safetensors"
+LAST = "last.ckpt"
+
+
+def model_meta(model: nn.Module, **extra) -> dict:
+    """What a checkpoint records about its model: registry name and builder options (so
+    :func:`load_model` can rebuild it), classes, input size, preprocessing."""
+    from ..registry import list_models
+
+    cls = type(model)
+    name = getattr(model, "name", None)
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": name if isinstance(name, str) and name in list_models() else None,
+        "model_class": f"{cls.__module__}.{cls.__qualname__}",
+        "model_options": dict(getattr(model, "model_options", {}) or {}),
+        "num_classes": getattr(model, "num_classes", None),
+        "in_chans": getattr(model, "in_chans", None),
+        "input_size": list(getattr(model, "default_input_size", ()) or ()) or None,
+    }
+    data_config = getattr(model, "data_config", None)
+    if data_config:
+        meta["data_config"] = data_config
+        meta["input_size"] = list(data_config.get("input_size") or meta["input_size"] or [])
+        meta["dataset"] = data_config.get("dataset")
+        meta["classes"] = data_config.get("classes")
+    meta.update(extra)
+    return json.loads(json.dumps(meta))  # plain JSON types only
+
+
+# -- weights ------------------------------------------------------------------------------
+def _plain_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict as separate contiguous CPU tensors (safetensors refuses shared ones)."""
+    seen, out = set(), {}
+    for k, v in model.state_dict().items():
+        v = v.detach().cpu()
+        key = (v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape))
+        out[k] = v.clone().contiguous() if key in seen or not v.is_contiguous() else v
+        seen.add(key)
+    return out
+
+
+def save_weights(path: str | os.PathLike, model: nn.Module, meta: dict | None = None) -> Path:
+    """The model's weights as safetensors, with ``meta`` (JSON) in the file's metadata."""
+    from safetensors.torch import save
+
+    meta = meta if meta is not None else model_meta(model)
+    return write_atomic(path, save(_plain_state(model), metadata={FORMAT: json.dumps(meta)}))
+
+
+def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """State dict and metadata of a cnnzoo safetensors file."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta_text = (f.metadata() or {}).get(FORMAT)
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as err:  # safetensors raises its own error types for bad files
+        raise ValueError(f"{path} is not a readable safetensors file (truncated or corrupt?): {err}") from None
+    if meta_text is None:
+        raise ValueError(f"{path} is a safetensors file but not a cnnzoo checkpoint (no '{FORMAT}' metadata); "
+                         f"load its weights into your model with load_state_dict")
+    return state, json.loads(meta_text)
+
+
+# -- full training state ------------------------------------------------------------------
+def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
+    """``state`` (tensors, numbers, strings, lists, dicts) with the cnnzoo format tag."""
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, "version": VERSION, **state}, buffer)
+    return write_atomic(path, buffer.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
+    """A checkpoint written by :func:`save_checkpoint`, loaded without executing code."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # zip, pickle and EOF errors alike: a bad file
+        raise ValueError(f"{path} is not a readable checkpoint (truncated, corrupt or not written by "
+                         f"torch.save): {str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{path} is a PyTorch file but not a cnnzoo checkpoint")
+    return state
+
+
+# -- models -------------------------------------------------------------------------------
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """A checkpoint file, or a run directory's best checkpoint (its last one if no best)."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        for name in (BEST, LAST):
+            if (path / name).is_file():
+                return path / name
+        raise FileNotFoundError(f"{path} holds no checkpoint ({BEST} or {LAST}); is it a cnnzoo run directory?")
+    if not path.exists():
+        raise FileNotFoundError(f"no run directory or checkpoint at {path}")
+    return path
+
+
+def _read_any(path: Path) -> tuple[dict, dict]:
+    if path.suffix == ".safetensors":
+        return read_weights(path)
+    state = load_checkpoint(path)
+    if "model" not in state or "meta" not in state:
+        raise ValueError(f"{path} is a cnnzoo checkpoint without model weights")
+    return state["model"], state["meta"]
+
+
+def _fit_state(model: nn.Module, state: dict, meta: dict, path) -> None:
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        what = meta.get("model") or meta.get("model_class")
+        mine = getattr(model, "name", type(model).__name__)
+        lines = [line.strip() for line in str(err).splitlines()[1:3]]
+        raise ValueError(f"{path} holds weights of {what}, which do not fit {mine}: {' '.join(lines)}") from None
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike) -> dict:
+    """Load a checkpoint's weights into ``model`` (strictly) and return its metadata."""
+    path = resolve_checkpoint(path)
+    state, meta = _read_any(path)
+    _fit_state(model, state, meta, path)
+    if meta.get("data_config"):
+        model.data_config = meta["data_config"]
+    return meta
+
+
+def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+    """Rebuild the registered model a checkpoint (or run directory: its best checkpoint)
+    holds, load its weights, and return ``(model in eval mode, metadata)``. The metadata
+    has ``model``, ``model_options``, ``num_classes``, ``in_chans``, ``input_size``,
+    ``dataset``, ``classes`` and ``data_config`` (the preprocessing)."""
+    from ..compress import is_compressed_file, load_compressed
+    from ..registry import create_model
+
+    path = resolve_checkpoint(path)
+    if is_compressed_file(path):  # a Deep Compression file (`cnnzoo compress`, issue 7)
+        return load_compressed(path, device=device)
+    state, meta = _read_any(path)
+    if not meta.get("model"):
+        raise ValueError(f"{path} holds the weights of a user module ({meta.get('model_class')}), which "
+                         f"cnnzoo cannot rebuild; build it and call cnnzoo.train.load_weights(module, path)")
+    options = dict(meta.get("model_options") or {})
+    model = create_model(meta["model"], **options)
+    _fit_state(model, state, meta, path)
+    model.model_options = options
+    if meta.get("data_config"):
+        model.data_config = meta["data_config"]
+    meta.setdefault("dataset", (meta.get("data_config") or {}).get("dataset"))
+    meta.setdefault("classes", (meta.get("data_config") or {}).get("classes"))
+    return model.to(device).eval(), meta

@@ -1,0 +1,144 @@
+"""Evaluate a trained model on a dataset, and predict the classes of image files.
+
+Both preprocess exactly as training did: the model's ``data_config`` (set by the trainer
+and stored in every checkpoint) gives the input size, the training set's mean and
+standard deviation, and the test crop.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from ..data import Augment, ImageDataset, Loader, default_input_size, load_dataset
+from ..data.datasets import resize_center_crop
+from ..models.base import Classifier
+from .checkpoint import load_model
+from .loop import _scores, evaluate_loader, resolve_device
+
+__all__ = ["evaluate", "predict"]
+
+
+def _model(model, device) -> nn.Module:
+    if isinstance(model, (str, os.PathLike)):
+        model, _ = load_model(model, device=device)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected a model, a checkpoint or a run directory, got {type(model).__name__}")
+    return model.to(device).eval()
+
+
+def _input_size(model: nn.Module, cfg: dict, image_size) -> tuple[int, int, int]:
+    if cfg.get("input_size"):
+        return tuple(cfg["input_size"])
+    if isinstance(model, Classifier):
+        return default_input_size(model.default_input_size, image_size, model.min_input_size)
+    return tuple(image_size)
+
+
+def evaluate(
+    model,
+    dataset_or_name=None,
+    *,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+    split: str = "test",
+    ten_crop: bool = False,
+    root: str | None = None,
+    download: bool = False,
+) -> dict:
+    """Accuracy of ``model`` (a module, a checkpoint, or a run directory) on a dataset (an
+    :class:`~cnnzoo.data.ImageDataset`, or a name/path for :func:`~cnnzoo.data.load_dataset`,
+    by default the one the model was trained on; ``split`` ``"test"`` or ``"train"``).
+
+    Returns ``top1``, ``top5`` (percent), ``per_class`` (percent per class), ``confusion``
+    (rows: true class, columns: predicted), ``loss``, ``n``, ``classes`` and ``dataset``.
+    ``ten_crop`` averages AlexNet's ten crops (Krizhevsky et al. 2012, §4.1).
+    """
+    if split not in ("test", "train"):
+        raise ValueError(f"split must be 'test' or 'train', got {split!r}")
+    dev = resolve_device(device)
+    model = _model(model, dev)
+    cfg = dict(getattr(model, "data_config", None) or {})
+    if dataset_or_name is None:
+        dataset_or_name = cfg.get("dataset")
+        if dataset_or_name is None:
+            raise ValueError("the model does not record its dataset; pass one")
+    ds = dataset_or_name if isinstance(dataset_or_name, ImageDataset) else \
+        load_dataset(dataset_or_name, train=split == "train", root=root, download=download)
+    k = getattr(model, "num_classes", None)
+    if k is not None and k != ds.num_classes:
+        raise ValueError(f"the model predicts {k} classes but {ds.name} has {ds.num_classes}")
+    loader = Loader(ds, batch_size=batch_size, input_size=_input_size(model, cfg, ds.image_size), train=False,
+                    device=dev, mean=cfg.get("mean"), std=cfg.get("std"), ten_crop=ten_crop,
+                    augment=Augment(test_crop=cfg.get("test_crop", 1.0)))
+    result = evaluate_loader(model, loader, num_classes=ds.num_classes)
+    return {**result, "classes": list(ds.classes), "dataset": ds.name}
+
+
+def _read_image(item, channels: int) -> Tensor:
+    """A path, a PIL image or a C×H×W tensor (uint8, or float in [0, 1]) as uint8 C×H×W."""
+    if isinstance(item, Tensor):
+        x = item if item.dim() == 3 else item.unsqueeze(0)
+        if x.dtype != torch.uint8:
+            x = (x.float().clamp(0, 1) * 255).round().to(torch.uint8)
+        return x
+    from PIL import Image
+
+    if isinstance(item, (str, os.PathLike)):
+        path = Path(item)
+        if not path.is_file():
+            raise FileNotFoundError(f"image {path} does not exist")
+        try:
+            with Image.open(path) as im:
+                im.load()
+                item = im.copy()
+        except Exception as err:  # PIL raises many types for bad files
+            raise ValueError(f"cannot read image {path}: {err}") from None
+    if not isinstance(item, Image.Image):
+        raise TypeError(f"expected an image path, a PIL image or a tensor, got {type(item).__name__}")
+    import numpy as np
+
+    array = np.asarray(item.convert("L" if channels == 1 else "RGB"))
+    return torch.from_numpy((array[None] if channels == 1 else array.transpose(2, 0, 1)).copy())
+
+
+def predict(model, images, *, topk: int = 5, device: str | torch.device = "cpu") -> list[list[tuple[str, float]]]:
+    """The ``topk`` most probable classes of each image, as ``(class name, probability)``.
+
+    ``model`` is a module, a checkpoint or a run directory; ``images`` a list of paths, PIL
+    images or tensors. Each image is resized (shorter side) and centre-cropped to the size of
+    the training images, then preprocessed as the test set was: an MNIST model expects a
+    light digit on a dark background, as MNIST's are.
+    """
+    dev = resolve_device(device)
+    model = _model(model, dev)
+    cfg = dict(getattr(model, "data_config", None) or {})
+    k = getattr(model, "num_classes", None)
+    classes = cfg.get("classes") or [str(i) for i in range(k or 0)]
+    image_size = cfg.get("image_size") or list(getattr(model, "default_input_size", ()) or ())
+    if not image_size:
+        raise ValueError("the model records no input size; train it with cnnzoo or set model.data_config")
+    if isinstance(images, (str, os.PathLike, Tensor)) and not (isinstance(images, Tensor) and images.dim() == 4):
+        images = [images]
+    c, h, w = image_size
+    batch = []
+    for item in images:
+        x = _read_image(item, c)
+        if tuple(x.shape[1:]) != (h, w):
+            x = resize_center_crop(x, (h, w))
+        batch.append(x)
+    if not batch:
+        return []
+    ds = ImageDataset(torch.stack(batch), torch.zeros(len(batch), dtype=torch.long), classes, "images")
+    loader = Loader(ds, batch_size=256, input_size=_input_size(model, cfg, ds.image_size), train=False, device=dev,
+                    mean=cfg.get("mean"), std=cfg.get("std"), augment=Augment(test_crop=cfg.get("test_crop", 1.0)))
+    out = []
+    with torch.no_grad():
+        for x, _ in loader:
+            probs = _scores(model, model(x).float())
+            p, idx = probs.topk(min(topk, probs.shape[1]), dim=1)
+            out += [[(classes[i], float(v)) for v, i in zip(pr.tolist(), ix.tolist())] for pr, ix in zip(p, idx)]
+    return out

@@ -1,0 +1,114 @@
+"""The optimiser and the learning-rate schedule a :class:`~cnnzoo.train.recipes.Recipe` names.
+
+The schedule is a pure function of the optimiser step count (plus, for ``plateau``, the
+decays taken so far), so its whole state is a few numbers that a checkpoint stores.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+
+import torch
+
+from .recipes import Recipe
+
+__all__ = ["build_optimizer", "Schedule"]
+
+
+def build_optimizer(params, recipe: Recipe) -> torch.optim.Optimizer:
+    """SGD (momentum, Nesterov), RMSProp, Adam or AdamW with the recipe's settings.
+
+    PyTorch's RMSProp adds ε outside the square root (TensorFlow, which the Inception and
+    MobileNet papers used, adds it inside); with the papers' ε = 1.0 both damp the first
+    steps strongly, which is what that setting is for.
+    """
+    r = recipe
+    if r.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay,
+                               nesterov=r.nesterov and r.momentum > 0)
+    if r.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=r.lr, alpha=r.rmsprop_decay, eps=r.eps or 1e-8,
+                                   momentum=r.momentum, weight_decay=r.weight_decay)
+    cls = torch.optim.Adam if r.optimizer == "adam" else torch.optim.AdamW
+    return cls(params, lr=r.lr, weight_decay=r.weight_decay, eps=r.eps or 1e-8)
+
+
+class Schedule:
+    """Sets the optimiser's learning rate before every step from the recipe's schedule.
+
+    Call :meth:`step` after each optimiser step and :meth:`epoch_end` with the epoch's test
+    accuracy (used by ``plateau``).
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_epoch: int):
+        if steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch must be ≥ 1, got {steps_per_epoch}")
+        self.optimizer, self.recipe, self.steps_per_epoch = optimizer, recipe, steps_per_epoch
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+        self.t = 0
+        self.decays, self.best, self.bad = 0, -math.inf, 0
+        self._apply()
+
+    def _units(self, steps: float) -> float:
+        return steps / self.steps_per_epoch if self.recipe.unit == "epoch" else steps
+
+    def factor(self, t: int) -> float:
+        """Multiplier of the base learning rate at optimiser step ``t`` (0-based)."""
+        r = self.recipe
+        u, w = self._units(t), r.warmup
+        if u < w:
+            return r.warmup_factor if r.warmup_mode == "constant" else r.warmup_factor + (1 - r.warmup_factor) * u / w
+        if r.schedule == "multistep":
+            k = bisect.bisect_right(r.milestones, u)
+            return (r.factors[k - 1] if k else 1.0) if r.factors else r.gamma**k
+        if r.schedule == "exponential":
+            return r.gamma ** math.floor(u / r.step_size)
+        if r.schedule == "inv":
+            return (1 + r.gamma * u) ** -r.power
+        if r.schedule == "plateau":
+            return r.gamma**self.decays
+        if r.schedule in ("cosine", "linear"):
+            total = self._units(r.epochs * self.steps_per_epoch)
+            p = min(1.0, max(0.0, (u - w) / max(total - w, 1e-12)))
+            return 0.5 * (1 + math.cos(math.pi * p)) if r.schedule == "cosine" else 1 - p
+        return 1.0
+
+    def _apply(self) -> None:
+        f = self.factor(self.t)
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["initial_lr"] * f
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def lr_at(self, t: int) -> float:
+        """The (first parameter group's) learning rate at optimiser step ``t``."""
+        return self.optimizer.param_groups[0]["initial_lr"] * self.factor(t)
+
+    def step(self) -> None:
+        self.t += 1
+        self._apply()
+
+    def epoch_end(self, test_top1: float | None) -> None:
+        """``plateau``: divide by 1/gamma once the test accuracy has not improved for
+        ``patience`` epochs (at most ``max_decays`` times)."""
+        if self.recipe.schedule != "plateau" or test_top1 is None:
+            return
+        if test_top1 > self.best + 1e-9:
+            self.best, self.bad = test_top1, 0
+        else:
+            self.bad += 1
+            if self.bad >= self.recipe.patience and self.decays < self.recipe.max_decays:
+                self.decays, self.bad = self.decays + 1, 0
+        self._apply()
+
+    def state_dict(self) -> dict:
+        return {"t": self.t, "decays": self.decays, "best": self.best, "bad": self.bad}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.t, self.decays = int(state["t"]), int(state["decays"])
+        self.best, self.bad = float(state["best"]), int(state["bad"])
+        self._apply()

@@ -1,0 +1,329 @@
+"""Training recipes as data: each paper's, and a small-data one that is fast on a CPU.
+
+A :class:`Recipe` holds every hyper-parameter of a run. :func:`get_recipe` picks the one for
+a model (``kind="paper"`` or ``"small"``) and applies the user's overrides; any field can be
+overridden (``cnnzoo train ... --lr 0.05 --set milestones=[30,60]``).
+
+The paper recipes (:data:`PAPER_RECIPES`) give each paper's optimiser, learning rate,
+schedule, weight decay, batch size, epochs, auxiliary-loss weight, label smoothing and
+augmentation, with the section they come from. Where a paper leaves a value open, the
+comment says what is used instead. Learning rates are the papers' for their batch sizes;
+the user who changes the batch size should scale them (Goyal et al. 2017: linearly).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import json
+from dataclasses import dataclass, field
+
+__all__ = ["Recipe", "PAPER_RECIPES", "SMALL_RECIPE", "get_recipe", "parse_overrides", "RECIPE_KINDS"]
+
+RECIPE_KINDS = ("small", "paper")
+OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
+SCHEDULES = ("constant", "multistep", "exponential", "plateau", "cosine", "linear", "inv")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Every hyper-parameter of a training run.
+
+    ``schedule``: ``constant``; ``multistep`` (× ``gamma`` at each of ``milestones``, or ×
+    ``factors[k]`` after the k-th milestone); ``exponential`` (× ``gamma`` every
+    ``step_size``); ``plateau`` (× ``gamma`` when the test accuracy has not improved for
+    ``patience`` epochs, at most ``max_decays`` times); ``cosine`` and ``linear`` (decay to
+    zero at the end); ``inv`` (Caffe's: × (1 + ``gamma``·t)^−``power``). ``unit`` says whether milestones, ``step_size`` and ``warmup`` count
+    epochs or optimiser steps (iterations). ``warmup`` runs at ``warmup_factor``·lr, rising
+    linearly to lr (``warmup_mode="linear"``) or held there (``"constant"``).
+    ``aux_weight`` None keeps the model's own auxiliary-loss weight. ``augment`` is a preset
+    of :data:`cnnzoo.data.AUGMENTS`, a dict of :class:`cnnzoo.data.Augment` fields, or
+    ``"auto"``: the recipe's ``augment_rgb`` preset for colour images and ``"digits"``
+    (small shifts, no flips) for grey ones. ``input_size`` None lets the model decide.
+    """
+
+    name: str
+    source: str
+    epochs: int
+    batch_size: int
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    rmsprop_decay: float = 0.9
+    eps: float | None = None
+    schedule: str = "constant"
+    milestones: tuple[float, ...] = ()
+    factors: tuple[float, ...] = ()
+    gamma: float = 0.1
+    step_size: float = 1.0
+    power: float = 0.75
+    patience: int = 5
+    max_decays: int = 3
+    unit: str = "epoch"
+    warmup: float = 0.0
+    warmup_factor: float = 0.1
+    warmup_mode: str = "linear"
+    label_smoothing: float = 0.0
+    aux_weight: float | None = None
+    grad_clip: float = 0.0
+    augment: object = "auto"
+    augment_rgb: str = "cifar"
+    input_size: tuple[int, int, int] | None = None
+    model_options: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        checks = [
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}"),
+            (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}, got {self.schedule!r}"),
+            (self.unit in ("epoch", "step"), f"unit must be 'epoch' or 'step', got {self.unit!r}"),
+            (self.warmup_mode in ("linear", "constant"), f"warmup_mode must be 'linear' or 'constant', got {self.warmup_mode!r}"),
+            (isinstance(self.epochs, int) and self.epochs >= 1, f"epochs must be a positive integer, got {self.epochs!r}"),
+            (isinstance(self.batch_size, int) and self.batch_size >= 1, f"batch_size must be a positive integer, got {self.batch_size!r}"),
+            (self.lr > 0, f"lr must be positive, got {self.lr}"),
+            (self.weight_decay >= 0, f"weight_decay must be ≥ 0, got {self.weight_decay}"),
+            (0 <= self.label_smoothing < 1, f"label_smoothing must lie in [0, 1), got {self.label_smoothing}"),
+            (not self.factors or len(self.factors) == len(self.milestones),
+             f"factors ({len(self.factors)}) must match milestones ({len(self.milestones)})"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"recipe {self.name}: {message}")
+        object.__setattr__(self, "milestones", tuple(self.milestones))
+        object.__setattr__(self, "factors", tuple(self.factors))
+        if self.input_size is not None:
+            object.__setattr__(self, "input_size", tuple(self.input_size))
+
+    def replace(self, **changes) -> "Recipe":
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"unknown recipe field(s) {', '.join(unknown)}; fields: {', '.join(sorted(known))}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Recipe":
+        return cls(**data)
+
+
+# The small-data recipe: Nesterov SGD with a short linear warm-up and a cosine decay, label
+# smoothing, the shift/flip augmentation; a few minutes on a laptop CPU for the small nets.
+SMALL_RECIPE = Recipe(
+    name="small", source="cnnzoo small-data recipe (not a paper's)",
+    epochs=15, batch_size=128, optimizer="sgd", lr=0.05, momentum=0.9, nesterov=True,
+    weight_decay=5e-4, schedule="cosine", warmup=1, warmup_factor=0.1, label_smoothing=0.1,
+)
+
+# Per-model changes to the small recipe (first match wins).
+SMALL_OVERRIDES: list[tuple[str, dict]] = [
+    # LeNet-5 with its RBF output and eq. 9 criterion (tanh units, no normalisation): Adam
+    # copes with its large output penalties; the distortions of §III.C keep the 60,000
+    # weights from memorising 4,000 digits. `cnnzoo demo` runs this (README: measured).
+    ("lenet5", dict(optimizer="adam", lr=5e-3, weight_decay=0.0, epochs=40, batch_size=64,
+                    label_smoothing=0.0, warmup=0.5, augment="lecun")),
+    ("lenet*", dict(optimizer="adam", lr=2e-3, weight_decay=0.0, epochs=12, batch_size=64)),
+    # Networks without batch norm diverge at SGD 0.05 on small data: Adam.
+    ("alexnet*", dict(optimizer="adam", lr=2e-4, weight_decay=0.0)),
+    ("zfnet*", dict(optimizer="adam", lr=2e-4, weight_decay=0.0)),
+    ("vgg*", dict(optimizer="adam", lr=2e-4, weight_decay=0.0)),
+    ("nin*", dict(optimizer="adam", lr=1e-3, weight_decay=0.0)),
+    ("googlenet*", dict(optimizer="adam", lr=5e-4, weight_decay=0.0)),
+    ("highway*", dict(optimizer="adam", lr=1e-3, weight_decay=0.0)),
+]
+
+_IMAGENET_SGD = dict(optimizer="sgd", momentum=0.9, augment_rgb="alexnet")
+# Lin et al. 2013, §4.1: batch 128; the lr is lowered by 10 when the accuracy stops improving;
+# other hyper-parameters "as Krizhevsky et al.": momentum 0.9, weight decay 5e-4.
+_NIN = Recipe(
+    name="paper", source="Lin et al. 2013, §4.1 (Krizhevsky et al.'s procedure)", epochs=90, batch_size=128,
+    lr=0.01, weight_decay=5e-4, schedule="plateau", gamma=0.1, max_decays=3, **_IMAGENET_SGD)
+# He et al. 2015, §4.2: the CIFAR-10 ResNets (and the warm-up of ResNet-110 and deeper).
+_CIFAR_RESNET = Recipe(
+    name="paper", source="He et al. 2015, §4.2", epochs=182, batch_size=128, lr=0.1, weight_decay=1e-4,
+    schedule="multistep", milestones=(32_000, 48_000), unit="step", augment_rgb="cifar")
+_CIFAR_WARMUP = dict(warmup=400, warmup_factor=0.1, warmup_mode="constant")
+# He et al. 2015, §3.4 (ImageNet): batch 256, lr 0.1 divided by 10 when the error plateaus,
+# up to 60×10^4 iterations, weight decay 1e-4, momentum 0.9; scale augmentation (shorter side
+# in [256, 480]), crops, flips.
+_IMAGENET_RESNET = Recipe(
+    name="paper", source="He et al. 2015, §3.4", epochs=120, batch_size=256, lr=0.1, weight_decay=1e-4,
+    schedule="plateau", gamma=0.1, max_decays=3, augment_rgb="resnet")
+# Caffe's MNIST example (examples/mnist/lenet_solver.prototxt), which Han et al. train their
+# LeNets with: SGD, lr 0.01, momentum 0.9, weight decay 5e-4, the "inv" policy
+# lr·(1 + 1e-4·iter)^-0.75, batch 64, 10,000 iterations (about 11 epochs of MNIST).
+_CAFFE_LENET = Recipe(
+    name="paper", source="Caffe's MNIST LeNet solver (as Han et al. 2015/2016 use)", epochs=11, batch_size=64,
+    lr=0.01, momentum=0.9, weight_decay=5e-4, schedule="inv", gamma=1e-4, power=0.75, unit="step", augment="none")
+
+# Paper recipes, matched by model-name pattern in this order (first match wins).
+PAPER_RECIPES: list[tuple[str, Recipe]] = [
+    # LeCun et al. 1998, §III.C and Appendix C: 20 passes; global step sizes 0.0005 (2
+    # passes), 0.0002 (3), 0.0001 (3), 0.00005 (4), 0.00001 thereafter, scaled per weight by
+    # the stochastic diagonal Levenberg-Marquardt method, whose steps are at most η/μ with
+    # μ = 0.02. cnnzoo uses plain SGD (no SDLM) at that bound, η/μ = 0.025, with the same
+    # relative schedule, on mini-batches of 32 instead of single examples.
+    ("lenet5", Recipe(
+        name="paper", source="LeCun et al. 1998, §III.C, Appendix C (SGD in place of SDLM)",
+        epochs=20, batch_size=32, optimizer="sgd", lr=0.025, momentum=0.0,
+        schedule="multistep", milestones=(2, 5, 8, 12), factors=(0.4, 0.2, 0.1, 0.02),
+        augment="none")),
+    # Zhang et al., Dive into Deep Learning, §7.6: SGD, lr 0.9, batch 256, 10 epochs.
+    ("lenet5_textbook", Recipe(
+        name="paper", source="Zhang et al., Dive into Deep Learning, §7.6", epochs=10, batch_size=256,
+        optimizer="sgd", lr=0.9, momentum=0.0, augment="none")),
+    ("lenet5_caffe|lenet_300_100|lenet5_relu", _CAFFE_LENET),
+    # Krizhevsky et al. 2012, §5: batch 128, momentum 0.9, weight decay 0.0005, lr 0.01
+    # divided by 10 when the validation error stopped improving (three times), ~90 epochs;
+    # §4.1: random 224 crops of the 256 image, flips, PCA colour noise; dropout 0.5 (model).
+    ("alexnet*", Recipe(
+        name="paper", source="Krizhevsky et al. 2012, §4.1, §5", epochs=90, batch_size=128,
+        lr=0.01, weight_decay=5e-4, schedule="plateau", gamma=0.1, max_decays=3, **_IMAGENET_SGD)),
+    # Zeiler & Fergus 2013, §3: batch 128, lr 0.01 annealed by hand when the validation
+    # error plateaus, momentum 0.9, dropout 0.5, 70 epochs, crops and flips. Weight decay is
+    # not given: AlexNet's 5e-4.
+    ("zfnet*", Recipe(
+        name="paper", source="Zeiler & Fergus 2013, §3", epochs=70, batch_size=128, lr=0.01,
+        weight_decay=5e-4, schedule="plateau", gamma=0.1, max_decays=3, **_IMAGENET_SGD)),
+    # Simonyan & Zisserman 2014, §3.1: batch 256, momentum 0.9, weight decay 5e-4, dropout
+    # 0.5, lr 0.01 divided by 10 when validation accuracy stopped improving (3 times), 74
+    # epochs; crops of rescaled images, flips, RGB colour shift.
+    ("vgg*", Recipe(
+        name="paper", source="Simonyan & Zisserman 2014, §3.1", epochs=74, batch_size=256,
+        lr=0.01, weight_decay=5e-4, schedule="plateau", gamma=0.1, max_decays=3, **_IMAGENET_SGD)),
+    ("nin", _NIN.replace(augment_rgb="cifar")),  # the CIFAR-10 network: translations and flips
+    ("nin_imagenet", _NIN),
+    # Szegedy et al. 2014, §5-6: momentum 0.9, lr decreased by 4% every 8 epochs, auxiliary
+    # losses weighted 0.3 (model), patches of 8%-100% area. The initial lr, weight decay,
+    # batch size and length are not given: BVLC's Caffe reproduction's 0.01, 0.0002, 32.
+    ("googlenet*", Recipe(
+        name="paper", source="Szegedy et al. 2014, §5-6 (lr 0.01, wd 2e-4 from BVLC's Caffe model)",
+        epochs=250, batch_size=32, optimizer="sgd", lr=0.01, weight_decay=2e-4,
+        schedule="exponential", gamma=0.96, step_size=8, augment_rgb="inception")),
+    # Ioffe & Szegedy 2015, §4.2.1: the BN-x5 network: lr increased 5× to 0.0075, lr decay
+    # 6× faster than GoogLeNet's (4% every 8/6 epochs), L2 weight reduced 5×, no dropout.
+    ("bn_inception*", Recipe(
+        name="paper", source="Ioffe & Szegedy 2015, §4.2.1 (BN-x5)", epochs=60, batch_size=32,
+        lr=0.0075, weight_decay=4e-5, schedule="exponential", gamma=0.96, step_size=8 / 6,
+        augment_rgb="inception")),
+    # Szegedy et al. 2015 (Inception v3), §8: batch 32 per replica, 100 epochs, RMSProp
+    # decay 0.9, ε 1.0, lr 0.045 decayed every two epochs by 0.94, gradient clipping at 2.0;
+    # §7: label smoothing ε = 0.1. Weight decay is not given: TF-slim's 4e-5.
+    ("inception_v3*", Recipe(
+        name="paper", source="Szegedy et al. 2015, §7-8", epochs=100, batch_size=32,
+        optimizer="rmsprop", lr=0.045, momentum=0.9, rmsprop_decay=0.9, eps=1.0,
+        weight_decay=4e-5, schedule="exponential", gamma=0.94, step_size=2, grad_clip=2.0,
+        label_smoothing=0.1, augment_rgb="inception")),
+    # Szegedy et al. 2016 (Inception-v4, Inception-ResNet), §4: RMSProp decay 0.9, ε 1.0,
+    # lr 0.045 decayed every two epochs by 0.94 (batch, length, wd as Inception v3).
+    ("inception_*", Recipe(
+        name="paper", source="Szegedy et al. 2016, §4", epochs=100, batch_size=32,
+        optimizer="rmsprop", lr=0.045, momentum=0.9, rmsprop_decay=0.9, eps=1.0,
+        weight_decay=4e-5, schedule="exponential", gamma=0.94, step_size=2,
+        augment_rgb="inception")),
+    # He et al. 2015, §4.2 (CIFAR-10): batch 128, weight decay 1e-4, momentum 0.9, lr 0.1
+    # divided by 10 at 32k and 48k iterations, stop at 64k; 4-pixel padding, crops, flips.
+    # ResNet-110 (and deeper) warm up at 0.01 for about 400 iterations.
+    ("resnet20|resnet32|resnet44|resnet56", _CIFAR_RESNET),
+    ("resnet110|resnet1202", _CIFAR_RESNET.replace(**_CIFAR_WARMUP)),
+    # He et al. 2016 (identity mappings), §5 (CIFAR): as the CIFAR ResNets, with the warm-up.
+    ("preact_resnet110|preact_resnet164|preact_resnet1001",
+     _CIFAR_RESNET.replace(source="He et al. 2016, §5; He et al. 2015, §4.2", **_CIFAR_WARMUP)),
+    # Xie et al. 2016 (ResNeXt), §5.3 (CIFAR): batch 128, 300 epochs, lr 0.1 divided by 10 at
+    # epochs 150 and 225, weight decay 5e-4, momentum 0.9.
+    ("resnext29*", Recipe(
+        name="paper", source="Xie et al. 2016, §5.3", epochs=300, batch_size=128, lr=0.1,
+        weight_decay=5e-4, schedule="multistep", milestones=(150, 225), augment_rgb="cifar")),
+    # Xie et al. 2016 (ResNeXt), §5: batch 256, lr 0.1 divided by 10 three times with the
+    # schedule of Gross & Wilber's fb.resnet.torch (every 30 epochs), weight decay 1e-4,
+    # momentum 0.9.
+    ("resnext*", Recipe(
+        name="paper", source="Xie et al. 2016, §5", epochs=100, batch_size=256, lr=0.1,
+        weight_decay=1e-4, schedule="multistep", milestones=(30, 60, 90), augment_rgb="inception")),
+    # Hu et al. 2017 (SENet), §6: momentum 0.9, batch 1024, lr 0.6 divided by 10 every 30
+    # epochs, 100 epochs (weight decay not given: 1e-4 as ResNet).
+    ("se_*|senet*", Recipe(
+        name="paper", source="Hu et al. 2017, §6", epochs=100, batch_size=1024, lr=0.6,
+        weight_decay=1e-4, schedule="multistep", milestones=(30, 60, 90), augment_rgb="inception")),
+    # He et al. 2015, §3.4 (ImageNet), and He et al. 2016 for the ImageNet pre-activation
+    # networks, trained "as in" it.
+    ("resnet*|preact_resnet*", _IMAGENET_RESNET),
+    # Huang et al. 2017 (DenseNet), §4.2, CIFAR: batch 64, 300 epochs, lr 0.1 divided by 10
+    # at 50% and 75% of training; Nesterov momentum 0.9 without dampening, weight decay 1e-4.
+    ("densenet40*|densenet100*|densenet_bc_*", Recipe(
+        name="paper", source="Huang et al. 2017, §4.2 (CIFAR)", epochs=300, batch_size=64, lr=0.1,
+        nesterov=True, weight_decay=1e-4, schedule="multistep", milestones=(150, 225), augment_rgb="cifar")),
+    # Huang et al. 2017 (DenseNet), §4.2: Nesterov momentum 0.9 without dampening, weight
+    # decay 1e-4; ImageNet: batch 256, 90 epochs, lr 0.1 ÷10 at epochs 30 and 60. (CIFAR:
+    # batch 64, 300 epochs, ÷10 at 50% and 75%: override epochs and milestones.)
+    ("densenet*", Recipe(
+        name="paper", source="Huang et al. 2017, §4.2 (ImageNet)", epochs=90, batch_size=256,
+        lr=0.1, nesterov=True, weight_decay=1e-4, schedule="multistep", milestones=(30, 60),
+        augment_rgb="resnet")),
+    # Sandler et al. 2018 (MobileNetV2), §6.1: RMSProp decay 0.9, momentum 0.9, weight decay
+    # 4e-5, lr 0.045 decayed 0.98 per epoch, batch 96.
+    ("mobilenet_v2*", Recipe(
+        name="paper", source="Sandler et al. 2018, §6.1", epochs=300, batch_size=96,
+        optimizer="rmsprop", lr=0.045, momentum=0.9, rmsprop_decay=0.9, eps=1.0,
+        weight_decay=4e-5, schedule="exponential", gamma=0.98, step_size=1, augment_rgb="inception")),
+    # Howard et al. 2017 (MobileNet), §3.4: RMSProp with asynchronous gradient descent as
+    # Inception V3, little weight decay (the paper puts none on the depthwise filters;
+    # cnnzoo decays all weights alike).
+    ("mobilenet*", Recipe(
+        name="paper", source="Howard et al. 2017, §3.4 (Inception v3's RMSProp settings)",
+        epochs=100, batch_size=32, optimizer="rmsprop", lr=0.045, momentum=0.9,
+        rmsprop_decay=0.9, eps=1.0, weight_decay=4e-5, schedule="exponential", gamma=0.94,
+        step_size=2, augment_rgb="inception")),
+    # Srivastava et al. 2015 (Highway networks) train with SGD and momentum on CIFAR-10 with
+    # crops and flips; cnnzoo does not reproduce their per-network hyper-parameter search
+    # and uses the CIFAR ResNets' schedule (He et al. 2015, §4.2) instead.
+    ("highway*", Recipe(
+        name="paper", source="Srivastava et al. 2015 (SGD with momentum); schedule of He et al. 2015, §4.2",
+        epochs=182, batch_size=128, lr=0.1, weight_decay=5e-4, schedule="multistep",
+        milestones=(32_000, 48_000), unit="step", augment_rgb="cifar")),
+]
+
+
+def _matches(name: str, pattern: str) -> bool:
+    """Shell-style patterns, several separated by ``|``."""
+    return any(fnmatch.fnmatch(name, p) for p in pattern.split("|"))
+
+
+def _paper_recipe(model_name: str) -> Recipe:
+    for pattern, recipe in PAPER_RECIPES:
+        if _matches(model_name, pattern):
+            return recipe
+    # A network with no published recipe of its own: ResNet's ImageNet procedure.
+    return _IMAGENET_RESNET.replace(source="He et al. 2015, §3.4 (the model has no recipe of its own)")
+
+
+def get_recipe(model_name: str | None, kind: str = "small", **overrides) -> Recipe:
+    """The ``kind`` recipe (``"small"`` or ``"paper"``) for a registered model name (None
+    for a user's module), with ``overrides`` applied."""
+    if kind not in RECIPE_KINDS:
+        raise ValueError(f"recipe must be one of {', '.join(RECIPE_KINDS)}, got {kind!r}")
+    name = (model_name or "").lower()
+    if kind == "paper":
+        recipe = _paper_recipe(name)
+    else:
+        changes = next((c for p, c in SMALL_OVERRIDES if _matches(name, p)), {})
+        recipe = SMALL_RECIPE.replace(**changes)
+    return recipe.replace(**overrides) if overrides else recipe
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``["lr=0.05", "milestones=[30,60]", "optimizer=adam"]`` as a dict: values are read as
+    JSON where they parse (numbers, lists, true/false/null), else kept as strings."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"expected key=value, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out

@@ -1,0 +1,445 @@
+"""``cnnzoo.train``: a whole training run, written to a run directory.
+
+The run directory (layout in notes/CONTRACTS.md)::
+
+    config.json        the resolved configuration: model and options, data, recipe, seed ...
+    metrics.csv        one row per epoch (accuracies in percent)
+    best.safetensors   weights of the epoch with the best test top-1, with their metadata
+    last.ckpt          the full training state, to resume from
+    curves.png         learning curves          confusion.png   the final confusion matrix
+    summary.json       final metrics            summary.txt     the same for people
+
+Everything random is a function of the seed: the model's initialisation, the data order and
+augmentation (of ``(seed, epoch, step, rank)``), and dropout (the generator states are
+saved in ``last.ckpt``), so a run resumed after being killed, even in the middle of an
+epoch, ends where an uninterrupted run on the same machine ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..data import ImageDataset, Loader, default_input_size, load_dataset
+from ..data.loader import _mix
+from ..models.base import Classifier
+from . import distributed
+from .._files import write_atomic
+from .checkpoint import BEST, LAST, load_checkpoint, model_meta, save_checkpoint, save_weights
+from .loop import Trainer, TrainingDiverged, channels_last_is_faster, machine_threads, resolve_device, resolve_precision
+from .metrics import plot_confusion, plot_curves, write_metrics, write_summary
+from .optim import Schedule, build_optimizer
+from .recipes import Recipe, get_recipe
+
+__all__ = ["train", "RunResult", "RUN_FILES"]
+
+CONFIG = "config.json"
+# Files a run writes (and --overwrite removes), with what other commands derive from them.
+RUN_FILES = (CONFIG, "metrics.csv", BEST, LAST, "curves.png", "confusion.png", "summary.json",
+             "summary.txt", "bench.json", "compression")
+
+
+@dataclass
+class RunResult:
+    """What a run produced. ``test_top1``/``test_top5`` are the final epoch's (percent);
+    ``best_top1`` the best epoch's, whose weights are ``run_dir / "best.safetensors"``."""
+
+    run_dir: Path
+    model: nn.Module
+    history: list[dict]
+    test_top1: float
+    test_top5: float
+    best_top1: float
+    best_epoch: int
+    evaluation: dict = field(repr=False)
+    config: dict = field(repr=False)
+    summary: dict = field(repr=False)
+
+
+def _data_name(data) -> str:
+    if isinstance(data, (tuple, list)):
+        return data[0].name
+    text = os.fspath(data)
+    return text if not os.path.exists(text) or text == "mnist-sample" else str(Path(text).resolve())
+
+
+def _default_run_dir(model_name: str, data_name: str) -> Path:
+    stem = Path(data_name).stem if os.sep in data_name else data_name
+    base = Path("runs") / f"{model_name}-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def _prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> dict | None:
+    """Check what is at ``run_dir``; return the saved configuration when resuming."""
+    if resume:
+        if not (run_dir / CONFIG).is_file():
+            raise FileNotFoundError(f"nothing to resume at {run_dir}: no {CONFIG} (start the run without --resume)")
+        return json.loads((run_dir / CONFIG).read_text())
+    if run_dir.exists() and not run_dir.is_dir():
+        raise FileExistsError(f"{run_dir} exists and is not a directory")
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        if not (run_dir / CONFIG).is_file():
+            raise FileExistsError(f"{run_dir} is not empty and is not a cnnzoo run; choose another --out")
+        if not overwrite:
+            raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it or "
+                                  f"--overwrite to replace it")
+        for name in RUN_FILES:
+            target = run_dir / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return None
+
+
+def _check_same(saved: dict, asked: dict, run_dir: Path) -> None:
+    """A resumed run keeps its configuration: explicit arguments must agree with it."""
+    clashes = [f"{k}: run has {saved.get(k)!r}, asked {v!r}" for k, v in asked.items()
+               if v is not None and saved.get(k) != v]
+    if clashes:
+        raise ValueError(f"--resume continues {run_dir} with its own configuration; these differ: "
+                         + "; ".join(clashes) + ". Start a new run (another --out) to change them.")
+
+
+def _load_data(data, root, download, info) -> tuple[ImageDataset, ImageDataset]:
+    if isinstance(data, (tuple, list)):
+        return data[0], data[1]
+    if download and info.active:  # rank 0 downloads, the others then read the files
+        def fetch():
+            load_dataset(data, train=True, root=root, download=True)
+
+        distributed.from_rank0(info, fetch)
+    return (load_dataset(data, train=True, root=root, download=download),
+            load_dataset(data, train=False, root=root, download=download))
+
+
+def _build_model(model, num_classes: int, options: dict, seed: int) -> tuple[nn.Module, str | None]:
+    torch.manual_seed(seed)
+    if isinstance(model, str):
+        from ..registry import create_model
+
+        built = create_model(model, **{"num_classes": num_classes, **options})
+        built.model_options = {"num_classes": num_classes, **options}
+        return built, built.name
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a registered name or an nn.Module, got {type(model).__name__}")
+    if options:
+        raise ValueError("model_options apply to registered models built by name, not to a module")
+    k = getattr(model, "num_classes", None)
+    if k is not None and k != num_classes:
+        raise ValueError(f"the model has {k} outputs but the data has {num_classes} classes; "
+                         f"call model.reset_classifier({num_classes}) first")
+    return model, getattr(model, "name", None) if isinstance(model, Classifier) else None
+
+
+def _input_size(model: nn.Module, recipe: Recipe, train_ds: ImageDataset) -> tuple[int, int, int]:
+    if recipe.input_size:
+        return tuple(recipe.input_size)
+    if isinstance(model, Classifier):
+        return default_input_size(model.default_input_size, train_ds.image_size, model.min_input_size)
+    return train_ds.image_size
+
+
+def _augment(recipe: Recipe, train_ds: ImageDataset):
+    if recipe.augment != "auto":
+        return recipe.augment
+    if train_ds.image_size[0] == 1:
+        return "digits"
+    if recipe.augment_rgb == "cifar" and min(train_ds.image_size[1:]) > 64:
+        return "resnet"  # 4-pixel shifts are for CIFAR-sized images
+    return recipe.augment_rgb
+
+
+def _macs(model: nn.Module, input_size) -> int | None:
+    try:
+        from ..analysis import summarize
+
+        return int(summarize(model, input_size=tuple(input_size)).totals["macs"])
+    except Exception:  # a user module the summary cannot walk: leave the figure out
+        return None
+
+
+def _rng_state(device: torch.device) -> dict:
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def train(
+    model="lenet5",
+    data=None,
+    *,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    recipe: str | None = None,
+    out: str | os.PathLike | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    device: str | None = None,
+    seed: int | None = None,
+    data_root: str | None = None,
+    download: bool = False,
+    model_options: dict | None = None,
+    precision: str | None = None,
+    channels_last: bool | str | None = None,
+    compile: bool = False,
+    threads: int | None = None,
+    checkpoint_every: int = 0,
+    progress: bool = True,
+    console=None,
+    **overrides,
+) -> RunResult:
+    """Train ``model`` (a registered name or an ``nn.Module``) on ``data`` (a dataset name,
+    folder or ``.npz``; see :func:`cnnzoo.data.load_dataset`; or a ``(train, test)`` pair of
+    :class:`~cnnzoo.data.ImageDataset`; default ``mnist-sample``, or the resumed run's) and
+    write the run directory ``out`` (default ``runs/MODEL-DATA-TIME``).
+
+    ``recipe`` is ``"small"`` (default) or ``"paper"``; ``epochs``, ``batch_size`` (the
+    global batch, split over distributed ranks), ``lr`` and any other :class:`Recipe` field
+    given as a keyword override it. ``model_options`` go to the model's builder.
+    ``resume=True`` continues the run in ``out`` from its last checkpoint; ``overwrite=True``
+    replaces the run there. ``device``: ``cpu``, ``cuda`` or None (CUDA when present);
+    ``precision``: ``auto`` (bf16/fp16 autocast on a GPU, fp32 on a CPU), ``fp32``,
+    ``bf16`` or ``fp16``; ``channels_last``: ``auto`` (on a GPU; on a CPU where a timed trial
+    finds it faster), True or False; ``compile``: :func:`torch.compile` the training step;
+    ``threads``: CPU threads (default: this process's share of the machine's cores);
+    ``checkpoint_every``: also checkpoint every N steps within an epoch.
+    Under ``torchrun`` the run is distributed (see :mod:`cnnzoo.train.distributed`).
+    """
+    dev = resolve_device(device)
+    info, dev = distributed.setup(dev)
+    old_threads = torch.get_num_threads()
+    if dev.type == "cpu":
+        torch.set_num_threads(threads or machine_threads())
+    try:
+        return _train(model, data, info, dev, locals_=dict(
+            epochs=epochs, batch_size=batch_size, lr=lr, recipe=recipe, out=out, resume=resume,
+            overwrite=overwrite, seed=seed, data_root=data_root, download=download,
+            model_options=dict(model_options or {}), precision=precision, channels_last=channels_last,
+            compile=compile, checkpoint_every=checkpoint_every, progress=progress, console=console,
+            overrides=overrides))
+    finally:
+        torch.set_num_threads(old_threads)
+        distributed.teardown(info)
+
+
+def _train(model, data, info, dev, locals_) -> RunResult:
+    a = locals_
+    main = info.main
+    if data is None and not a["resume"]:
+        data = "mnist-sample"
+    if not isinstance(a["checkpoint_every"], int) or a["checkpoint_every"] < 0:
+        raise ValueError(f"checkpoint_every must be a number of steps ≥ 0, got {a['checkpoint_every']!r}")
+    data_name = _data_name(data) if data is not None else None
+    model_label = model if isinstance(model, str) else getattr(model, "name", type(model).__name__)
+
+    # -- the run directory and the configuration (rank 0 decides) ------------------------
+    def decide():
+        run_dir = Path(a["out"]).expanduser() if a["out"] else _default_run_dir(model_label, data_name)
+        if a["resume"] and not a["out"]:
+            raise ValueError("--resume needs --out RUN_DIR, the run to continue")
+        return run_dir.resolve(), _prepare_run_dir(run_dir, resume=a["resume"], overwrite=a["overwrite"])
+
+    run_dir, saved = distributed.from_rank0(info, decide)
+    recipe_fields = {k: a[k] for k in ("epochs", "batch_size", "lr")} | a["overrides"]
+    if saved is not None:
+        _check_same({"model": saved["model"], "dataset": saved["dataset"], "seed": saved["seed"],
+                     "recipe": saved["recipe"]["name"], "model_options": saved["model_options"]},
+                    {"model": model if isinstance(model, str) else None, "dataset": data_name,
+                     "seed": a["seed"], "recipe": a["recipe"],
+                     "model_options": a["model_options"] or None}, run_dir)
+        _check_same(saved["recipe"], {k: list(v) if isinstance(v, tuple) else v
+                                      for k, v in recipe_fields.items()}, run_dir)
+        recipe = Recipe.from_dict(saved["recipe"])
+        seed, options = saved["seed"], saved["model_options"]
+        if data is None:
+            data = data_name = saved["dataset"]
+    else:
+        seed = 0 if a["seed"] is None else int(a["seed"])
+        options = a["model_options"]
+        recipe = None
+
+    # -- data and model (every rank, identically) -----------------------------------------
+    train_ds, test_ds = _load_data(data, a["data_root"], a["download"], info)
+    if train_ds.classes != test_ds.classes:
+        raise ValueError(f"{data_name}: the training and test splits have different classes")
+    if recipe is None:
+        name = model if isinstance(model, str) else getattr(model, "name", None)
+        recipe = get_recipe(name if isinstance(model, str) else None, a["recipe"] or "small",
+                            **{k: v for k, v in recipe_fields.items() if v is not None})
+        options = {**recipe.model_options, **options}
+    net, registered = _build_model(model, train_ds.num_classes, options, seed)
+    if recipe.aux_weight is not None and hasattr(net, "aux_loss_weight"):
+        net.aux_loss_weight = recipe.aux_weight
+    input_size = _input_size(net, recipe, train_ds)
+
+    # -- the machine ---------------------------------------------------------------------
+    runtime = (saved or {}).get("runtime", {})
+    precision = resolve_precision(a["precision"] or runtime.get("precision") or "auto", dev)
+    cl = a["channels_last"] if a["channels_last"] is not None else runtime.get("channels_last", "auto")
+    if cl == "auto":
+        cl = dev.type == "cuda" or distributed.from_rank0(
+            info, lambda: channels_last_is_faster(net, input_size, dev))
+    cl = bool(cl)
+
+    per_rank_batch = max(1, recipe.batch_size // info.world_size)
+    augment = _augment(recipe, train_ds)
+    train_loader = Loader(train_ds, batch_size=per_rank_batch, input_size=input_size, train=True, device=dev,
+                          seed=seed, augment=augment, rank=info.rank, world_size=info.world_size)
+    test_loader = Loader(test_ds, batch_size=max(per_rank_batch, 256), input_size=input_size, train=False,
+                         device=dev, augment=augment, mean=train_loader.mean, std=train_loader.std,
+                         rank=info.rank, world_size=info.world_size)
+    net.data_config = {**train_loader.data_config, "dataset": data_name, "classes": list(train_ds.classes)}
+
+    config = {
+        "model": registered or model_label,
+        "model_class": f"{type(net).__module__}.{type(net).__qualname__}",
+        "model_options": options,
+        "dataset": data_name,
+        "classes": list(train_ds.classes),
+        "train_images": len(train_ds),
+        "test_images": len(test_ds),
+        "seed": seed,
+        "recipe": recipe.to_dict(),
+        "augment": augment if isinstance(augment, str) else dict(augment),
+        "input_size": list(input_size),
+        "data_config": net.data_config,
+        "world_size": info.world_size,
+        "batch_size_per_rank": per_rank_batch,
+        "checkpoint_every": a["checkpoint_every"],
+        "runtime": {"device": str(dev), "precision": precision, "channels_last": cl, "compile": a["compile"],
+                    "threads": torch.get_num_threads() if dev.type == "cpu" else None,
+                    "torch": torch.__version__},
+    }
+    config = json.loads(json.dumps(config))
+    if main:
+        write_atomic(run_dir / CONFIG, (json.dumps(config, indent=2) + "\n").encode())
+
+    # -- the trainer ---------------------------------------------------------------------
+    optimizer = build_optimizer(net.parameters(), recipe)
+    schedule = Schedule(optimizer, recipe, len(train_loader))
+    trainer = Trainer(net, optimizer, schedule=schedule, device=dev, precision=precision, channels_last=cl,
+                      compile=a["compile"], label_smoothing=recipe.label_smoothing, grad_clip=recipe.grad_clip)
+    state = {"epoch": 0, "step": 0, "totals": None, "history": [], "best_top1": -1.0, "best_epoch": 0}
+    torch.manual_seed(_mix("train", seed, info.rank))
+    ckpt = run_dir / LAST
+    if saved is not None and distributed.from_rank0(info, ckpt.is_file):
+        last = distributed.from_rank0(info, lambda: load_checkpoint(ckpt))
+        if last.get("meta", {}).get("model_class") != config["model_class"]:
+            raise ValueError(f"{ckpt} holds a {last.get('meta', {}).get('model_class')}, not this run's "
+                             f"{config['model_class']}")
+        net.load_state_dict(last["model"])
+        optimizer.load_state_dict(last["optimizer"])
+        schedule.load_state_dict(last["schedule"])
+        trainer.scaler.load_state_dict(last["scaler"])
+        rngs = last["rng"]
+        if len(rngs) == info.world_size:
+            _set_rng_state(rngs[info.rank], dev)
+        state = {k: last[k] for k in state}
+    metas = dict(epoch=0, test_top1=None)
+
+    def save_last(epoch: int, step: int, totals: dict | None) -> None:
+        rngs = distributed.gather(info, _rng_state(dev))
+        if not main:
+            return
+        save_checkpoint(ckpt, {
+            "meta": model_meta(net, **metas), "model": net.state_dict(), "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict(), "scaler": trainer.scaler.state_dict(), "rng": rngs,
+            "epoch": epoch, "step": step, "totals": totals, "history": state["history"],
+            "best_top1": state["best_top1"], "best_epoch": state["best_epoch"], "config": config,
+        })
+
+    # -- the epochs ----------------------------------------------------------------------
+    show = a["progress"] and main
+    bar = None
+    if show:
+        from .progress import TrainProgress
+
+        bar = TrainProgress(epochs=recipe.epochs, steps=len(train_loader), start_epoch=state["epoch"],
+                            console=a["console"])
+        if state["epoch"] or state["step"]:
+            bar.console.print(f"resuming {run_dir} at epoch {state['epoch'] + 1}, step {state['step']}")
+    evaluation = None
+    start_epoch = state["epoch"]
+    try:
+        if bar:
+            bar.__enter__()
+        for epoch in range(start_epoch, recipe.epochs):
+            lr = schedule.lr_at(epoch * len(train_loader))  # the epoch's first step, also when resumed mid-epoch
+            row = trainer.train_epoch(
+                train_loader, epoch, start_step=state["step"], totals=state["totals"],
+                checkpoint_every=a["checkpoint_every"],
+                on_sync=(lambda s, t, e=epoch: bar.update(e, s, t)) if bar else None,
+                on_checkpoint=lambda s, t, e=epoch: save_last(e, s, t),
+            )
+            evaluation = trainer.evaluate(test_loader)
+            row = {"epoch": epoch + 1, **row, "test_loss": evaluation["loss"], "test_top1": evaluation["top1"],
+                   "test_top5": evaluation["top5"], "lr": lr}
+            state["history"].append(row)
+            state.update(epoch=epoch + 1, step=0, totals=None)
+            schedule.epoch_end(evaluation["top1"])
+            metas.update(epoch=epoch + 1, test_top1=evaluation["top1"])
+            if evaluation["top1"] > state["best_top1"]:
+                state.update(best_top1=evaluation["top1"], best_epoch=epoch + 1)
+                if main:
+                    save_weights(run_dir / BEST, net, model_meta(net, **metas))
+            save_last(epoch + 1, 0, None)
+            if main:
+                write_metrics(run_dir / "metrics.csv", state["history"])
+            if bar:
+                bar.epoch_done(row)
+    except TrainingDiverged as err:
+        err.run_dir = run_dir  # where the last good checkpoint stays
+        raise
+    finally:
+        if bar:
+            bar.__exit__(None, None, None)
+
+    # -- the end -------------------------------------------------------------------------
+    if evaluation is None:  # the run had already finished: measure its final model again
+        evaluation = trainer.evaluate(test_loader)
+    net.eval()
+    history = state["history"]
+    final = history[-1]
+    summary = {
+        "model": config["model"], "dataset": data_name, "recipe": recipe.name,
+        "test_top1": final["test_top1"], "test_top5": final["test_top5"], "test_loss": final["test_loss"],
+        "best_top1": state["best_top1"], "best_epoch": state["best_epoch"], "epochs": len(history),
+        "params": sum(p.numel() for p in net.parameters() if p.requires_grad),
+        "macs": _macs(net, input_size) if main else None,
+        "train_images": len(train_ds), "test_images": len(test_ds),
+        "train_seconds": sum(r["seconds"] for r in history), "images_per_s": final["images_per_s"],
+        "device": str(dev), "world_size": info.world_size, "seed": seed,
+        "files": {"config": CONFIG, "metrics": "metrics.csv", "best": BEST, "last": LAST,
+                  "curves": "curves.png", "confusion": "confusion.png", "summary": "summary.txt"},
+    }
+    if main:
+        write_metrics(run_dir / "metrics.csv", history)
+        title = f"{config['model']} on {Path(data_name).name}"
+        plot_curves(run_dir / "curves.png", history, title)
+        plot_confusion(run_dir / "confusion.png", evaluation["confusion"], list(train_ds.classes),
+                       f"{title}: test top-1 {evaluation['top1']:.2f}%")
+        write_summary(run_dir, summary)
+    return RunResult(run_dir=run_dir, model=net, history=history, test_top1=final["test_top1"],
+                     test_top5=final["test_top5"], best_top1=state["best_top1"], best_epoch=state["best_epoch"],
+                     evaluation=evaluation, config=config, summary=summary)

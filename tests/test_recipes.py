@@ -1,0 +1,134 @@
+"""Training recipes and learning-rate schedules against the papers' numbers (issue 6)."""
+
+import math
+
+import pytest
+import torch
+
+from cnnzoo.train.optim import Schedule, build_optimizer
+from cnnzoo.train.recipes import Recipe, get_recipe, parse_overrides
+
+
+def _lrs(recipe: Recipe, steps_per_epoch: int, steps):
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=recipe.lr)
+    sched = Schedule(opt, recipe, steps_per_epoch)
+    out = {}
+    for t in range(max(steps) + 1):
+        if t in steps:
+            out[t] = opt.param_groups[0]["lr"]
+        sched.step()
+    return out
+
+
+def test_alexnet_paper_recipe():
+    # Krizhevsky et al. 2012, §5: batch 128, momentum 0.9, weight decay 0.0005, lr 0.01,
+    # divided by 10 when the validation error stops improving, three times.
+    r = get_recipe("alexnet", "paper")
+    assert (r.batch_size, r.momentum, r.weight_decay, r.lr) == (128, 0.9, 0.0005, 0.01)
+    assert (r.schedule, r.gamma, r.max_decays) == ("plateau", 0.1, 3)
+
+
+def test_vgg_paper_recipe():
+    # Simonyan & Zisserman 2014, §3.1: batch 256, momentum 0.9, wd 5e-4, lr 1e-2, 74 epochs.
+    r = get_recipe("vgg16", "paper")
+    assert (r.batch_size, r.momentum, r.weight_decay, r.lr, r.epochs) == (256, 0.9, 5e-4, 0.01, 74)
+
+
+def test_cifar_resnet_schedule_divides_at_32k_and_48k_iterations():
+    # He et al. 2015, §4.2: lr 0.1, divided by 10 at 32k and 48k iterations; batch 128,
+    # weight decay 0.0001, momentum 0.9.
+    r = get_recipe("resnet20", "paper")
+    assert (r.lr, r.batch_size, r.weight_decay, r.momentum) == (0.1, 128, 1e-4, 0.9)
+    lrs = _lrs(r, 391, {0, 31_999, 32_000, 47_999, 48_000})
+    assert lrs[0] == pytest.approx(0.1) and lrs[31_999] == pytest.approx(0.1)
+    assert lrs[32_000] == pytest.approx(0.01) and lrs[47_999] == pytest.approx(0.01)
+    assert lrs[48_000] == pytest.approx(0.001)
+
+
+def test_resnet110_warms_up_at_0_01():
+    # He et al. 2015, §4.2: ResNet-110 starts at 0.01 for about 400 iterations, then 0.1.
+    lrs = _lrs(get_recipe("resnet110", "paper"), 391, {0, 399, 400})
+    assert lrs[0] == pytest.approx(0.01) and lrs[399] == pytest.approx(0.01) and lrs[400] == pytest.approx(0.1)
+
+
+def test_inception_v3_recipe():
+    # Szegedy et al. 2015, §7-8: RMSProp decay 0.9, ε 1.0, lr 0.045 decayed every two epochs
+    # by 0.94, gradient clipping 2.0, label smoothing 0.1.
+    r = get_recipe("inception_v3", "paper")
+    assert (r.optimizer, r.rmsprop_decay, r.eps, r.lr, r.grad_clip, r.label_smoothing) == \
+        ("rmsprop", 0.9, 1.0, 0.045, 2.0, 0.1)
+    lrs = _lrs(r, 10, {19, 20, 40})
+    assert lrs[19] == pytest.approx(0.045) and lrs[20] == pytest.approx(0.045 * 0.94)
+    assert lrs[40] == pytest.approx(0.045 * 0.94**2)
+    opt = build_optimizer([torch.nn.Parameter(torch.zeros(1))], r)
+    assert isinstance(opt, torch.optim.RMSprop) and opt.defaults["alpha"] == 0.9 and opt.defaults["eps"] == 1.0
+
+
+def test_googlenet_lr_falls_4_percent_every_8_epochs():
+    # Szegedy et al. 2014, §6: "decreasing the learning rate by 4% every 8 epochs".
+    lrs = _lrs(get_recipe("googlenet", "paper"), 5, {39, 40, 80})
+    assert lrs[40] / lrs[39] == pytest.approx(0.96) and lrs[80] / lrs[39] == pytest.approx(0.96**2)
+
+
+def test_lenet5_paper_step_sizes():
+    # LeCun et al. 1998, §III.C: 0.0005 for 2 passes, 0.0002 for 3, 0.0001 for 3, 0.00005 for
+    # 4, then 0.00001: the recipe keeps these ratios.
+    paper = [0.0005] * 2 + [0.0002] * 3 + [0.0001] * 3 + [0.00005] * 4 + [0.00001] * 8
+    r = get_recipe("lenet5", "paper")
+    assert r.epochs == 20
+    lrs = _lrs(r, 3, {3 * e for e in range(20)})
+    for e, eta in enumerate(paper):
+        assert lrs[3 * e] / lrs[0] == pytest.approx(eta / paper[0])
+
+
+def test_densenet_uses_nesterov_momentum():
+    # Huang et al. 2017, §4.2: Nesterov momentum 0.9 without dampening, weight decay 1e-4.
+    r = get_recipe("densenet121", "paper")
+    opt = build_optimizer([torch.nn.Parameter(torch.zeros(1))], r)
+    assert opt.defaults["nesterov"] and opt.defaults["momentum"] == 0.9 and opt.defaults["dampening"] == 0
+    assert r.weight_decay == 1e-4 and r.milestones == (30, 60)
+
+
+def test_plateau_divides_after_patience_at_most_max_decays_times():
+    r = Recipe(name="t", source="test", epochs=50, batch_size=1, lr=1.0, schedule="plateau",
+               patience=2, gamma=0.1, max_decays=2)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    s = Schedule(opt, r, 1)
+    for acc in [50, 60, 60, 60]:  # improves, then stalls for 2 epochs
+        s.epoch_end(acc)
+    assert s.lr == pytest.approx(0.1)
+    for acc in [60] * 10:
+        s.epoch_end(acc)
+    assert s.lr == pytest.approx(0.01)  # never below max_decays divisions
+
+
+def test_cosine_warmup_starts_low_and_ends_at_zero():
+    r = Recipe(name="t", source="test", epochs=10, batch_size=1, lr=1.0, schedule="cosine", warmup=1,
+               warmup_factor=0.1)
+    lrs = _lrs(r, 10, {0, 5, 10, 55, 99})
+    assert lrs[0] == pytest.approx(0.1) and lrs[5] == pytest.approx(0.55) and lrs[10] == pytest.approx(1.0)
+    assert lrs[55] == pytest.approx(0.5) and lrs[99] == pytest.approx(0.5 * (1 + math.cos(math.pi * 89 / 90)))
+
+
+def test_overrides_and_errors():
+    r = get_recipe("resnet20", "paper", lr=0.05, milestones=[10, 20])
+    assert r.lr == 0.05 and r.milestones == (10, 20)
+    with pytest.raises(ValueError, match="unknown recipe field"):
+        get_recipe("resnet20", "paper", learning_rate=0.1)
+    with pytest.raises(ValueError, match="recipe must be"):
+        get_recipe("resnet20", "fast")
+    with pytest.raises(ValueError, match="optimizer"):
+        get_recipe("resnet20", optimizer="lbfgs")
+    assert parse_overrides(["lr=0.5", "milestones=[1,2]", "optimizer=adam", "nesterov=true"]) == \
+        {"lr": 0.5, "milestones": [1, 2], "optimizer": "adam", "nesterov": True}
+    with pytest.raises(ValueError, match="key=value"):
+        parse_overrides(["lr"])
+
+
+def test_every_registered_model_has_both_recipes():
+    import cnnzoo
+
+    for name in cnnzoo.list_models():
+        for kind in ("small", "paper"):
+            r = get_recipe(name, kind)
+            assert r.epochs >= 1 and r.lr > 0

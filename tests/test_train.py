@@ -1,0 +1,342 @@
+"""The trainer, run directories, checkpoints, resume, evaluate and predict (issue 6).
+
+Runs are tiny (LeNet-5 on a few hundred of the bundled digits, one thread) so the file stays
+fast; the demo's accuracy is measured in README, not here.
+"""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import cnnzoo
+from cnnzoo.data import ImageDataset, Loader, load_dataset
+from cnnzoo.models.base import Classifier
+from cnnzoo.train import TrainingDiverged, evaluate, fit, load_model, load_weights, predict
+from cnnzoo.train.checkpoint import load_checkpoint, save_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTRACT_COLUMNS = ["epoch", "train_loss", "train_top1", "test_loss", "test_top1", "test_top5", "lr",
+                    "images_per_s", "seconds"]  # notes/CONTRACTS.md
+FAST = dict(threads=1, channels_last=False, progress=False)  # the same numerics in every process
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    """600 training and 200 test digits of the bundled sample, as an .npz (so subprocesses
+    can load it by path) and as datasets."""
+    train = load_dataset("mnist-sample", train=True)
+    test = load_dataset("mnist-sample", train=False)
+    tr = torch.cat([torch.nonzero(train.labels == c).flatten()[:60] for c in range(10)])
+    te = torch.cat([torch.nonzero(test.labels == c).flatten()[:20] for c in range(10)])
+    path = tmp_path_factory.mktemp("data") / "digits.npz"
+    np.savez(path, x_train=train.images[tr, 0].numpy(), y_train=train.labels[tr].numpy(),
+             x_test=test.images[te, 0].numpy(), y_test=test.labels[te].numpy())
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(digits, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "lenet5"
+    return cnnzoo.train("lenet5", digits, epochs=3, batch_size=10, lr=0.005, warmup=0, augment="none", out=out,
+                        **FAST)
+
+
+# -- the run directory ------------------------------------------------------------------
+def test_run_directory_is_complete(run):
+    d = run.run_dir
+    for name in ("config.json", "metrics.csv", "best.safetensors", "last.ckpt", "curves.png",
+                 "confusion.png", "summary.json", "summary.txt"):
+        assert (d / name).is_file(), name
+    assert (d / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with open(d / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == CONTRACT_COLUMNS and [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    summary = json.loads((d / "summary.json").read_text())
+    for key in ("model", "dataset", "test_top1", "test_top5", "best_epoch", "epochs", "params", "macs"):
+        assert key in summary
+    assert summary["model"] == "lenet5" and summary["epochs"] == 3
+    assert summary["test_top1"] == pytest.approx(float(rows[-1]["test_top1"]), abs=1e-3)
+    # LeNet-5 has 60,000 trainable parameters (LeCun et al. 1998, §II.B).
+    assert summary["params"] == 60_000
+    config = json.loads((d / "config.json").read_text())
+    assert config["recipe"]["batch_size"] == 10 and config["input_size"] == [1, 32, 32]
+
+
+def test_training_learns(run):
+    # Ten balanced classes: chance is 10%. Three short epochs must do far better.
+    assert run.test_top1 > 50
+    assert run.history[-1]["train_loss"] < run.history[0]["train_loss"]
+
+
+def test_load_model_and_evaluate_reproduce_the_best_epoch(run):
+    model, meta = load_model(run.run_dir)
+    assert meta["model"] == "lenet5" and meta["num_classes"] == 10 and meta["in_chans"] == 1
+    assert meta["input_size"] == [1, 32, 32] and meta["classes"] == [str(i) for i in range(10)]
+    result = evaluate(run.run_dir)  # the dataset recorded in the checkpoint
+    assert result["top1"] == pytest.approx(run.best_top1)
+    assert result["n"] == 200 and len(result["per_class"]) == 10
+    assert sum(map(sum, result["confusion"])) == 200
+    assert result["top5"] >= result["top1"]
+    # weights load without pickle code: weights_only for the full state, safetensors for best
+    state = torch.load(run.run_dir / "last.ckpt", weights_only=True)
+    assert state["epoch"] == 3 and "optimizer" in state and "rng" in state and "schedule" in state
+
+
+def test_predict_agrees_with_the_model_on_image_files(run, tmp_path):
+    from PIL import Image
+
+    test = load_dataset("mnist-sample", train=False).subset(range(0, 1000, 50))
+    paths = []
+    for i, img in enumerate(test.images):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(img[0].numpy()).save(paths[-1])
+    top = predict(run.run_dir, paths, topk=3)
+    model, meta = load_model(run.run_dir)
+    cfg = model.data_config
+    loader = Loader(test, batch_size=64, input_size=cfg["input_size"], train=False, mean=cfg["mean"], std=cfg["std"])
+    with torch.no_grad():
+        direct = torch.cat([model(x).argmax(1) for x, _ in loader])
+    assert [t[0][0] for t in top] == [str(int(c)) for c in direct]
+    for t in top:
+        probs = [p for _, p in t]
+        assert len(t) == 3 and probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-6
+
+
+def test_existing_run_directory_is_not_overwritten(run, digits, tmp_path):
+    before = (run.run_dir / "best.safetensors").read_bytes()
+    with pytest.raises(FileExistsError, match="--resume"):
+        cnnzoo.train("lenet5", digits, epochs=1, out=run.run_dir, **FAST)
+    assert (run.run_dir / "best.safetensors").read_bytes() == before
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not a cnnzoo run"):
+        cnnzoo.train("lenet5", digits, epochs=1, out=tmp_path, overwrite=True, **FAST)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_resume_keeps_the_configuration(run, digits):
+    with pytest.raises(ValueError, match="lr"):
+        cnnzoo.train("lenet5", digits, lr=0.5, out=run.run_dir, resume=True, **FAST)
+    # A finished run resumes to its own end without training.
+    again = cnnzoo.train("lenet5", digits, out=run.run_dir, resume=True, **FAST)
+    assert again.history == run.history
+
+
+# -- nothing lost ---------------------------------------------------------------------------
+def _train_cmd(data, out, *extra):
+    return [sys.executable, "-m", "cnnzoo.cli", "train", "lenet5", "--data", str(data), "--epochs", "3",
+            "--batch-size", "50", "--out", str(out), "--threads", "1", "--channels-last", "off",
+            "--no-progress", *extra]
+
+
+def test_resume_after_sigkill_mid_epoch_ends_as_an_uninterrupted_run(digits, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    killed = tmp_path / "killed"
+    # 12 steps per epoch, a checkpoint every 5 steps: the first one falls mid-epoch.
+    proc = subprocess.Popen(_train_cmd(digits, killed, "--checkpoint-every", "5"), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not (killed / "last.ckpt").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
+    state = load_checkpoint(killed / "last.ckpt")
+    assert (state["epoch"], state["step"]) < (3, 0), "the run finished before it was killed"
+    resumed = cnnzoo.train("lenet5", digits, out=killed, resume=True, **FAST)
+    whole = cnnzoo.train("lenet5", digits, epochs=3, batch_size=50, out=tmp_path / "whole",
+                         checkpoint_every=5, **FAST)
+    drop = {"images_per_s", "seconds"}
+    assert [{k: v for k, v in r.items() if k not in drop} for r in resumed.history] == \
+           [{k: v for k, v in r.items() if k not in drop} for r in whole.history]
+    for a, b in zip(resumed.model.state_dict().values(), whole.model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+class _Explodes(nn.Module):
+    """A small network whose output becomes NaN at its ``bad_call``-th training forward."""
+
+    def __init__(self, bad_call: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))
+        self.calls, self.bad_call = 0, bad_call
+
+    def forward(self, x):
+        out = self.net(x)
+        if self.training:
+            self.calls += 1
+            if self.calls == self.bad_call:
+                out = out * float("nan")
+        return out
+
+
+def test_nan_loss_stops_with_epoch_and_step_and_keeps_the_last_checkpoint(digits, tmp_path):
+    steps_per_epoch = 600 // 50
+    model = _Explodes(bad_call=steps_per_epoch + 4)  # epoch 2, step 4
+    with pytest.raises(TrainingDiverged, match="epoch 2, step 4") as err:
+        cnnzoo.train(model, digits, epochs=3, batch_size=50, out=tmp_path, **FAST)
+    assert err.value.run_dir == tmp_path.resolve()
+    state = load_checkpoint(tmp_path / "last.ckpt")
+    assert state["epoch"] == 1 and all(torch.isfinite(v).all() for v in state["model"].values())
+    assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 2  # header + epoch 1
+
+
+def test_bad_checkpoints_get_clear_errors(run, tmp_path):
+    data = (run.run_dir / "last.ckpt").read_bytes()
+    (tmp_path / "cut.ckpt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated"):
+        load_model(tmp_path / "cut.ckpt")
+    best = (run.run_dir / "best.safetensors").read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(best[: len(best) // 2])
+    with pytest.raises(ValueError, match="truncated"):
+        load_model(tmp_path / "cut.safetensors")
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "foreign.pt")
+    with pytest.raises(ValueError, match="not a cnnzoo checkpoint"):
+        load_model(tmp_path / "foreign.pt")
+    (tmp_path / "text.ckpt").write_text("hello")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "text.ckpt")
+    other = cnnzoo.create_model("lenet5_relu")
+    with pytest.raises(ValueError, match="lenet5"):
+        load_weights(other, run.run_dir)
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing")
+
+
+def test_checkpoints_are_written_atomically(tmp_path, monkeypatch):
+    path = tmp_path / "c.ckpt"
+    save_checkpoint(path, {"x": torch.ones(2)})
+    import cnnzoo._files
+
+    def fail(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cnnzoo._files.os, "replace", fail)
+    with pytest.raises(OSError):
+        save_checkpoint(path, {"x": torch.zeros(2)})
+    assert torch.equal(load_checkpoint(path)["x"], torch.ones(2))
+    assert [p.name for p in tmp_path.iterdir()] == ["c.ckpt"]
+
+
+# -- the loop -----------------------------------------------------------------------------
+class _WithAux(Classifier):
+    """A Classifier with one auxiliary head, as GoogLeNet's (Szegedy et al. 2014, §5)."""
+
+    aux_loss_weight = 0.3
+
+    def __init__(self, num_classes=10, in_chans=1):
+        super().__init__(num_classes=num_classes, in_chans=in_chans, input_size=(28, 28), classifier="fc")
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(in_chans * 28 * 28, 16), nn.ReLU())
+        self.fc = nn.Linear(16, num_classes)
+        self.aux = nn.Linear(16, num_classes)
+
+    def forward_features(self, x):
+        return self.body(x)
+
+    def forward_head(self, f):
+        return self.fc(f)
+
+    def forward_train(self, x):
+        f = self.body(x)
+        return self.fc(f), [self.aux(f)]
+
+
+def test_fit_trains_auxiliary_heads_and_calls_the_mask_hook():
+    ds = load_dataset("mnist-sample", train=True).subset(range(256))
+    model = _WithAux()
+    aux_before = model.aux.weight.detach().clone()
+    mask = torch.rand_like(model.body[1].weight) > 0.5
+    calls = []
+
+    def hook(m):
+        calls.append(1)
+        with torch.no_grad():
+            m.body[1].weight.mul_(mask)
+
+    loader = Loader(ds, batch_size=64, train=True)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    history = fit(model, loader, epochs=2, optimizer=opt, mask_hook=hook, test_loader=Loader(ds, batch_size=64, train=False))
+    assert len(history) == 2 and len(calls) == 2 * len(loader)
+    assert not torch.equal(model.aux.weight, aux_before)  # only the auxiliary loss reaches it
+    assert (model.body[1].weight[~mask] == 0).all()
+    assert "test_top1" in history[0]
+
+
+def test_a_gray_dataset_feeds_a_three_channel_model():
+    ds = load_dataset("mnist-sample", train=True).subset(range(64))
+    model = _WithAux(in_chans=3)
+    loader = Loader(ds, batch_size=32, input_size=(3, 28, 28), train=True)
+    x, _ = next(iter(loader))
+    assert x.shape == (32, 3, 28, 28) and torch.equal(x[:, 0], x[:, 2])
+    fit(model, loader, epochs=1, optimizer=torch.optim.SGD(model.parameters(), lr=0.01))
+
+
+# -- distributed --------------------------------------------------------------------------
+WORKER = """
+import os, sys, cnnzoo
+from cnnzoo.train.checkpoint import save_weights
+r = cnnzoo.train("lenet5", sys.argv[1], epochs=2, batch_size=64, out=sys.argv[2], threads=1,
+                 channels_last=False, progress=False)
+save_weights(os.path.join(sys.argv[3], f"rank{os.environ['RANK']}.safetensors"), r.model, {})
+"""
+
+
+def test_two_processes_train_with_ddp_and_agree(digits, tmp_path):
+    from safetensors.torch import load_file
+
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+           str(script), str(digits), str(tmp_path / "run"), str(tmp_path)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    a, b = load_file(tmp_path / "rank0.safetensors"), load_file(tmp_path / "rank1.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    run_dir = tmp_path / "run"
+    for name in ("config.json", "metrics.csv", "best.safetensors", "last.ckpt", "summary.json", "curves.png"):
+        assert (run_dir / name).is_file(), name
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["epochs"] == 2
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["batch_size_per_rank"] == 32
+    state = torch.load(run_dir / "last.ckpt", weights_only=True)
+    assert len(state["rng"]) == 2
+
+
+# -- the command line ---------------------------------------------------------------------
+def test_cli_eval_predict_and_errors(run, tmp_path, capsys):
+    from PIL import Image
+
+    from cnnzoo.cli import main
+
+    assert main(["eval", str(run.run_dir), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["top1"] == pytest.approx(run.best_top1) and result["n"] == 200
+    img = load_dataset("mnist-sample", train=False).images[0, 0].numpy()
+    Image.fromarray(img).save(tmp_path / "d.png")
+    assert main(["predict", str(run.run_dir / "best.safetensors"), str(tmp_path / "d.png"), "--json",
+                 "--topk", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out) == 1 and len(out[0]["top"]) == 2
+    assert main(["train", "lenet5", "--data", "mnist-sample", "--out", str(run.run_dir), "--no-progress"]) == 2
+    assert "already holds a run" in capsys.readouterr().out
+    assert main(["eval", str(tmp_path / "nowhere")]) == 2
+
+
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    from cnnzoo.cli import main
+
+    assert main(["demo", "--epochs", "1", "--out", str(tmp_path / "demo"), "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "test accuracy" in out and str(tmp_path / "demo") in out.replace("\n", "")
+    assert "C1" in out or "c1" in out  # LeNet-5's layer table
