@@ -22,7 +22,7 @@ demo: $(VENV)/.installed
 	$(BIN)/cnnzoo demo
 
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -3,8 +3,9 @@ import os
 import pytest
 import torch
 
-# The suite runs on 2 CPU cores; keep torch from oversubscribing them.
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# The suite runs on 2 CPU cores. Under pytest-xdist (`make test` runs one worker per core)
+# each worker takes one thread, so workers never fight over cores; alone, two threads.
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else min(2, os.cpu_count() or 1))
 
 
 @pytest.fixture(autouse=True)
