@@ -159,3 +159,43 @@ def test_a_network_with_batch_norm(tmp_path):
     w = state["layer3.2.conv2.weight"]
     assert (w == 0).float().mean() >= 0.6 - 1e-3 and len(torch.unique(w)) <= 2 ** 8 + 1
     assert result.report["exact"]  # the file's model gives the compressed model's outputs
+
+
+# Deep Compression, Table 3: LeNet-5 (lenet5_caffe) keeps 66%, 12%, 8% and 19% of conv1, conv2,
+# ip1 and ip2.
+TABLE_3_KEPT = {"features.conv1": 0.66, "features.conv2": 0.12, "classifier.fc1": 0.08,
+                "classifier.fc2": 0.19}
+
+
+def test_paper_preset_is_the_default_and_user_options_override_it(data, tmp_path):
+    """lenet5_caffe is pruned layer by layer as in Table 3 unless the user names a layer;
+    the relative-index width defaults to auto."""
+    torch.manual_seed(0)
+    model = cnnzoo.create_model("lenet5_caffe")
+    result = cnnzoo.compress(model, data, sparsity={"features.conv2": 0.5}, bits="fc=4",
+                             out=tmp_path / "l5.cnnzc", **FAST)
+    rows = {r["layer"]: r for r in result.report["layers"]}
+    expected = {**TABLE_3_KEPT, "features.conv2": 0.5}
+    for name, kept in expected.items():
+        assert rows[name]["kept"] / rows[name]["weights"] == pytest.approx(kept, abs=1 / rows[name]["weights"])
+    assert result.report["options"]["preset"] == "lenet5_caffe"
+    assert set(result.report["options"]["index_bits"].values()) == {"auto"}
+    _, state = read_compressed(result.path)
+    w = state["classifier.fc1.weight"]
+    assert len(torch.unique(w[w != 0])) <= 2 ** 4  # the user's bits, not the 5-bit default
+    w = state["features.conv1.weight"]
+    assert len(torch.unique(w[w != 0])) > 2 ** 4  # conv keeps 8 bits (§3)
+
+
+def test_presets_line_up_with_the_imagenet_networks():
+    """Tables 4 and 5 name AlexNet's 5 conv + 3 fc and VGG-16's 13 conv + 3 fc layers; each
+    cnnzoo layout maps onto its table, and a model the paper did not compress has none."""
+    from cnnzoo.compress import compressible_layers, paper_preset
+
+    for name, n_conv in (("alexnet", 5), ("alexnet_tv", 5), ("vgg16", 13)):
+        with torch.device("meta"):
+            layers = compressible_layers(cnnzoo.create_model(name))
+        preset = paper_preset(name, layers)
+        assert preset is not None and len(preset) == n_conv + 3
+    with torch.device("meta"):
+        assert paper_preset("lenet5", compressible_layers(cnnzoo.create_model("lenet5"))) is None

@@ -374,13 +374,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "one the model was trained on)")
     p.add_argument("--sparsity", default=None, help="fraction of weights pruned: 0.9, conv=0.6,fc=0.92 "
                    "or per layer (classifier.fc1=0.93); default: the paper's per-layer figures for "
-                   "lenet_300_100 and lenet5_caffe, else conv=0.6,fc=0.9")
+                   "lenet_300_100, lenet5_caffe, alexnet, alexnet_tv and vgg16, else conv=0.6,fc=0.9")
     p.add_argument("--quality", default=None, help="prune below quality × the layer's weight std "
                    "instead (e.g. 1.5 or conv=1,fc=2)")
     p.add_argument("--bits", default=None, help="cluster-index bits b, 2^b shared weights per layer "
                    "(default conv=8,fc=5)")
-    p.add_argument("--index-bits", default=None, help="relative-index bits g (default conv=8,fc=5; "
-                   "'auto': the smallest file)")
+    p.add_argument("--index-bits", default=None, help="relative-index bits g, e.g. 5 or conv=8,fc=5 "
+                   "(default auto: per layer, the width that makes the file smallest)")
     p.add_argument("--init", choices=("linear", "random", "density"), default=None,
                    help="centroid initialization (default linear)")
     p.add_argument("--prune-iterations", type=_non_negative, default=None)

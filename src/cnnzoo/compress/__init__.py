@@ -14,7 +14,8 @@ from .fileformat import (CompressedFileError, is_compressed_file, load_compresse
 from .huffman import HuffmanError
 from .pipeline import (DEFAULT_BITS, DEFAULT_INDEX_BITS, DEFAULT_SPARSITY, CompressionResult,
                        compress)
-from .prune import PAPER_SPARSITY, Pruner, compressible_layers
+from .presets import PAPER_PRESETS, paper_preset
+from .prune import Pruner, compressible_layers
 from .quantize import WeightSharing, centroid_gradients, kmeans_1d
 from .report import print_report
 from .sparse import SharedLayer
@@ -35,7 +36,8 @@ __all__ = [
     "kmeans_1d",
     "centroid_gradients",
     "print_report",
-    "PAPER_SPARSITY",
+    "PAPER_PRESETS",
+    "paper_preset",
     "DEFAULT_SPARSITY",
     "DEFAULT_BITS",
     "DEFAULT_INDEX_BITS",

@@ -8,12 +8,13 @@ holds exactly the compressed model.
 
 Defaults, from the paper:
 
-- sparsity: the per-layer figures of Table 2 (``lenet_300_100``) and Table 3
-  (``lenet5_caffe``); for other models 60% of a convolution's weights and 90% of a
-  fully-connected layer's are pruned, close to AlexNet's Table 4 (convolutions keep
-  35–84%, fully-connected layers 9–25%);
+- sparsity: the per-layer weights kept of Tables 2-5 for ``lenet_300_100``,
+  ``lenet5_caffe``, ``alexnet``, ``alexnet_tv`` and ``vgg16`` (:mod:`.presets`); for other
+  models 60% of a convolution's weights and 90% of a fully-connected layer's are pruned, close
+  to AlexNet's Table 4 (convolutions keep 35–84%, fully-connected layers 9–25%);
 - cluster-index bits ``b``: 8 for convolutions, 5 for fully-connected layers (§3);
-- relative-index bits ``g``: 8 for convolutions, 5 for fully-connected layers (§2);
+- relative-index bits ``g``: per layer, the width that makes its section smallest (the
+  paper's 4, 5 or 8 bits are a storage choice; ``g`` never changes the model);
 - centroid initialization: linear (§3.2).
 
 Retraining is not specified beyond "iterative" (Han et al. 2015, §3.3); the defaults —
@@ -35,8 +36,8 @@ import torch
 from torch import nn
 
 from .fileformat import SUFFIX, is_compressed_file, load_compressed, write_compressed
-from .prune import (PAPER_SPARSITY, Pruner, compressible_layers, parse_layer_spec,
-                    resolve_per_layer, sparsity_schedule)
+from .presets import paper_preset
+from .prune import Pruner, compressible_layers, parse_layer_spec, resolve_per_layer, sparsity_schedule
 from .quantize import INITS, WeightSharing
 from .report import layer_rows, print_report
 
@@ -44,7 +45,10 @@ __all__ = ["compress", "CompressionResult", "DEFAULT_SPARSITY", "DEFAULT_BITS", 
 
 DEFAULT_SPARSITY = {"conv": 0.6, "fc": 0.9}
 DEFAULT_BITS = {"conv": 8, "fc": 5}  # §3: "8 bits for each CONV layer, 5 bits for each FC layer"
-DEFAULT_INDEX_BITS = {"conv": 8, "fc": 5}  # §2: relative indices of 8 (conv) and 5 (fc) bits
+# §2 gives relative indices of 8 (conv) and 5 (fc) bits, Tables 2-5 use 4 or 5: the width is a
+# storage choice (it never changes the model), so by default each layer gets the one that makes
+# its Huffman-coded section smallest; an integer or "conv=8,fc=5" fixes it.
+DEFAULT_INDEX_BITS = "auto"
 
 
 @dataclass
@@ -246,10 +250,8 @@ def compress(model, data=None, *, sparsity=None, quality=None, bits=None, index_
     layers = compressible_layers(model)
     if not layers:
         raise ValueError(f"{name} has no convolutional or fully-connected layer to compress")
-    default_sparsity = PAPER_SPARSITY.get(name, DEFAULT_SPARSITY)
-    if isinstance(default_sparsity, tuple) and len(default_sparsity) != len(layers):
-        default_sparsity = DEFAULT_SPARSITY
-    sparsity = resolve_per_layer(parse_layer_spec(sparsity), layers, default_sparsity, "sparsity")
+    preset = paper_preset(name, layers)  # the paper's Tables 2-5, else the generic defaults
+    sparsity = resolve_per_layer(parse_layer_spec(sparsity), layers, preset or DEFAULT_SPARSITY, "sparsity")
     quality = None if quality is None else resolve_per_layer(parse_layer_spec(quality), layers, 0.0, "quality")
     bits = resolve_per_layer(parse_layer_spec(bits, int), layers, DEFAULT_BITS, "bits")
     gap_bits = resolve_per_layer(parse_layer_spec(index_bits, _int_or_auto), layers, DEFAULT_INDEX_BITS,
@@ -331,7 +333,7 @@ def compress(model, data=None, *, sparsity=None, quality=None, bits=None, index_
 
     report = _report(model, layers, pruner, bits, stats, file_bytes, top1, exact)
     report.update(model=name, dataset=train_set.name, source=None if isinstance(source, nn.Module) else str(source),
-                  file=str(out), history=history, options={
+                  file=str(out), history=history, options={"preset": name if preset else None,
                       "sparsity": None if quality is not None else sparsity, "quality": quality,
                       "bits": bits, "index_bits": gap_bits, "init": init, "float16": float16,
                       "prune_iterations": prune_iterations,

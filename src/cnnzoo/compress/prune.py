@@ -23,7 +23,6 @@ import torch
 from torch import nn
 
 __all__ = [
-    "PAPER_SPARSITY",
     "compressible_layers",
     "layer_kind",
     "resolve_per_layer",
@@ -31,15 +30,6 @@ __all__ = [
     "sparsity_schedule",
     "Pruner",
 ]
-
-# Weights kept after pruning, per layer in the network's order, as Deep Compression reports
-# them (Han, Mao & Dally 2016): Table 2 (LeNet-300-100) and Table 3 (LeNet-5, the Caffe
-# network cnnzoo calls lenet5_caffe). Stored as the fraction pruned.
-PAPER_SPARSITY = {
-    "lenet_300_100": (1 - 0.08, 1 - 0.09, 1 - 0.26),  # Table 2: ip1 8%, ip2 9%, ip3 26%
-    "lenet5_caffe": (1 - 0.66, 1 - 0.12, 1 - 0.08, 1 - 0.19),  # Table 3: conv1, conv2, ip1, ip2
-}
-
 
 def layer_kind(module: nn.Module) -> str | None:
     """``"conv"`` or ``"fc"`` for a layer whose weight Deep Compression compresses: a
