@@ -9,7 +9,7 @@ biases, normalisation parameters and buffers — raw. All integers are little-en
 
     magic      8 bytes  b"\\x89CNZDC\\r\\n"
     version    u16
-    header     u32 length, UTF-8 JSON, u32 CRC-32
+    header     u32 length, zlib-deflated UTF-8 JSON, u32 CRC-32 (of the deflated bytes)
                (model, model_options, num_classes, in_chans, input_size, dataset,
                 classes, compression options, and the name and kind of every section)
     sections   one per state_dict entry, in order:
@@ -148,7 +148,8 @@ def write_compressed(path, header: dict, tensors: dict[str, SharedLayer | Tensor
     header = dict(header)
     header["sections"] = [[name, "shared" if isinstance(t, SharedLayer) else "raw"]
                           for name, t in tensors.items()]
-    head = json.dumps(header, separators=(",", ":")).encode()
+    # The header is metadata, not weights: deflated, it costs a third of its JSON.
+    head = zlib.compress(json.dumps(header, separators=(",", ":")).encode(), 9)
     parts = [MAGIC, struct.pack("<HI", VERSION, len(head)), head, struct.pack("<I", zlib.crc32(head))]
     stats = []
     for name, t in tensors.items():
@@ -269,8 +270,8 @@ def read_compressed(path) -> tuple[dict, dict[str, Tensor]]:
     if (zlib.crc32(head),) != r.unpack("I", "the header checksum"):
         raise r.fail("corrupted (CRC-32 mismatch)")
     try:
-        header = json.loads(head)
-    except ValueError as err:
+        header = json.loads(zlib.decompress(head))
+    except (ValueError, zlib.error) as err:
         raise r.fail(f"not valid JSON ({err})") from None
     missing = [key for key in _REQUIRED if key not in header]
     if missing:
