@@ -427,7 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channels-last", choices=["auto", "on", "off"], default="auto",
                    help="auto: on a GPU; on a CPU where a short trial finds it faster")
     p.add_argument("--compile", action="store_true", help="torch.compile the training step")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads (default: one or all cores, whichever a short trial finds faster)")
     p.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
                    help="also checkpoint every STEPS steps within an epoch")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -34,7 +34,7 @@ __all__ = [
     "evaluate_loader",
     "resolve_device",
     "resolve_precision",
-    "channels_last_is_faster",
+    "fastest_settings",
     "machine_threads",
 ]
 
@@ -93,29 +93,50 @@ def _autocast(device: torch.device, precision: str):
     return contextlib.nullcontext()
 
 
-def channels_last_is_faster(model: nn.Module, input_size, device: torch.device, batch: int = 16,
-                            repeats: int = 2) -> bool:
-    """Time a forward and backward pass in both memory formats on a copy of the model; the
-    global random state is left untouched."""
+def _step_seconds(model: nn.Module, x: Tensor, device: torch.device, repeats: int = 2) -> float:
+    """Best time of a forward and backward pass, after one warm-up run."""
+    best = math.inf
+    for i in range(repeats + 1):
+        start = time.perf_counter()
+        model(x).float().sum().backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if i:
+            best = min(best, time.perf_counter() - start)
+    return best
+
+
+def fastest_settings(model: nn.Module, input_size, device: torch.device, *, threads: int | None = None,
+                     channels_last: bool | None = None, batch: int = 8) -> tuple[int | None, bool]:
+    """Settle the CPU thread count (one, or all of ``machine_threads()``) and the memory format
+    left open (None) by timing forward and backward passes on a copy of the model. On a GPU
+    channels_last is taken (its tensor cores want it) and threads do not matter. One thread
+    can win on a CPU: for a small network, or on a machine whose cores are busy with other
+    work, where threads that wait for each other make every step many times slower. The
+    global random state and thread count are left as they were."""
     import copy
 
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        x = torch.randn(batch, *input_size, device=device)
-        times = {}
-        for fmt in (torch.contiguous_format, torch.channels_last):
-            m = copy.deepcopy(model).to(device=device, memory_format=fmt).train()
-            xf = x.contiguous(memory_format=fmt)
-            best = math.inf
-            for i in range(repeats + 1):
-                start = time.perf_counter()
-                out = m(xf)
-                out.float().sum().backward()
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                if i:  # the first run warms up
-                    best = min(best, time.perf_counter() - start)
-            times[fmt] = best
-    return times[torch.channels_last] < times[torch.contiguous_format]
+    if device.type != "cpu":
+        return threads, True if channels_last is None else channels_last
+    old = torch.get_num_threads()
+    with torch.random.fork_rng(devices=[]):
+        x = torch.randn(batch, *input_size)
+        m = copy.deepcopy(model).to(device).train()
+        try:
+            if threads is None:
+                times = {}
+                for n in sorted({1, machine_threads()}):
+                    torch.set_num_threads(n)
+                    times[n] = _step_seconds(m, x, device)
+                threads = min(times, key=times.get)
+            torch.set_num_threads(threads)
+            if channels_last is None:
+                plain = _step_seconds(m, x, device)
+                m = m.to(memory_format=torch.channels_last)
+                channels_last = _step_seconds(m, x.contiguous(memory_format=torch.channels_last), device) < plain
+        finally:
+            torch.set_num_threads(old)
+    return threads, channels_last
 
 
 # -- the model's loss ---------------------------------------------------------------------

@@ -53,6 +53,8 @@ def plot_curves(path: Path, history: list[dict], title: str) -> None:
         test = [r.get(f"test_{key}") for r in history]
         if any(v is not None for v in test):
             ax.plot(epochs, test, "s-", label="test")
+        if key == "loss" and all(v is not None and v > 0 for r in history for v in (r["train_loss"], r.get("test_loss", 1))):
+            ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)

@@ -163,12 +163,14 @@ _CAFFE_LENET = Recipe(
 PAPER_RECIPES: list[tuple[str, Recipe]] = [
     # LeCun et al. 1998, §III.C and Appendix C: 20 passes; global step sizes 0.0005 (2
     # passes), 0.0002 (3), 0.0001 (3), 0.00005 (4), 0.00001 thereafter, scaled per weight by
-    # the stochastic diagonal Levenberg-Marquardt method, whose steps are at most η/μ with
-    # μ = 0.02. cnnzoo uses plain SGD (no SDLM) at that bound, η/μ = 0.025, with the same
-    # relative schedule, on mini-batches of 32 instead of single examples.
+    # the stochastic diagonal Levenberg-Marquardt method, on single examples. cnnzoo has no
+    # SDLM: it keeps the 20 passes and the relative schedule, with SGD and momentum 0.9 on
+    # mini-batches of 32 at a global rate of 0.0025 (at SDLM's largest step, η/μ = 0.025 with
+    # μ = 0.02, plain SGD saturates the tanh units and learns nothing). On mnist-sample this
+    # reaches 96.9% without augmentation (measured).
     ("lenet5", Recipe(
-        name="paper", source="LeCun et al. 1998, §III.C, Appendix C (SGD in place of SDLM)",
-        epochs=20, batch_size=32, optimizer="sgd", lr=0.025, momentum=0.0,
+        name="paper", source="LeCun et al. 1998, §III.C, Appendix C (SGD with momentum in place of SDLM)",
+        epochs=20, batch_size=32, optimizer="sgd", lr=0.0025, momentum=0.9,
         schedule="multistep", milestones=(2, 5, 8, 12), factors=(0.4, 0.2, 0.1, 0.02),
         augment="none")),
     # Zhang et al., Dive into Deep Learning, §7.6: SGD, lr 0.9, batch 256, 10 epochs.

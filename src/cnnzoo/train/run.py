@@ -33,7 +33,7 @@ from ..models.base import Classifier
 from . import distributed
 from .._files import write_atomic
 from .checkpoint import BEST, LAST, load_checkpoint, model_meta, save_checkpoint, save_weights
-from .loop import Trainer, TrainingDiverged, channels_last_is_faster, machine_threads, resolve_device, resolve_precision
+from .loop import Trainer, TrainingDiverged, fastest_settings, resolve_device, resolve_precision
 from .metrics import plot_confusion, plot_curves, write_metrics, write_summary
 from .optim import Schedule, build_optimizer
 from .recipes import Recipe, get_recipe
@@ -222,22 +222,21 @@ def train(
     ``precision``: ``auto`` (bf16/fp16 autocast on a GPU, fp32 on a CPU), ``fp32``,
     ``bf16`` or ``fp16``; ``channels_last``: ``auto`` (on a GPU; on a CPU where a timed trial
     finds it faster), True or False; ``compile``: :func:`torch.compile` the training step;
-    ``threads``: CPU threads (default: this process's share of the machine's cores);
+    ``threads``: CPU threads (default: one or all of this process's share of the machine's
+    cores, whichever a timed trial finds faster; see :func:`~cnnzoo.train.loop.fastest_settings`);
     ``checkpoint_every``: also checkpoint every N steps within an epoch.
     Under ``torchrun`` the run is distributed (see :mod:`cnnzoo.train.distributed`).
     """
     dev = resolve_device(device)
     info, dev = distributed.setup(dev)
     old_threads = torch.get_num_threads()
-    if dev.type == "cpu":
-        torch.set_num_threads(threads or machine_threads())
     try:
         return _train(model, data, info, dev, locals_=dict(
             epochs=epochs, batch_size=batch_size, lr=lr, recipe=recipe, out=out, resume=resume,
             overwrite=overwrite, seed=seed, data_root=data_root, download=download,
             model_options=dict(model_options or {}), precision=precision, channels_last=channels_last,
-            compile=compile, checkpoint_every=checkpoint_every, progress=progress, console=console,
-            overrides=overrides))
+            compile=compile, threads=threads, checkpoint_every=checkpoint_every, progress=progress,
+            console=console, overrides=overrides))
     finally:
         torch.set_num_threads(old_threads)
         distributed.teardown(info)
@@ -297,10 +296,13 @@ def _train(model, data, info, dev, locals_) -> RunResult:
     runtime = (saved or {}).get("runtime", {})
     precision = resolve_precision(a["precision"] or runtime.get("precision") or "auto", dev)
     cl = a["channels_last"] if a["channels_last"] is not None else runtime.get("channels_last", "auto")
-    if cl == "auto":
-        cl = dev.type == "cuda" or distributed.from_rank0(
-            info, lambda: channels_last_is_faster(net, input_size, dev))
+    threads = a["threads"] or runtime.get("threads")
+    if cl == "auto" or (threads is None and dev.type == "cpu"):
+        threads, cl = distributed.from_rank0(info, lambda: fastest_settings(
+            net, input_size, dev, threads=threads, channels_last=None if cl == "auto" else bool(cl)))
     cl = bool(cl)
+    if dev.type == "cpu":
+        torch.set_num_threads(threads)
 
     per_rank_batch = max(1, recipe.batch_size // info.world_size)
     augment = _augment(recipe, train_ds)
@@ -328,7 +330,7 @@ def _train(model, data, info, dev, locals_) -> RunResult:
         "batch_size_per_rank": per_rank_batch,
         "checkpoint_every": a["checkpoint_every"],
         "runtime": {"device": str(dev), "precision": precision, "channels_last": cl, "compile": a["compile"],
-                    "threads": torch.get_num_threads() if dev.type == "cpu" else None,
+                    "threads": threads if dev.type == "cpu" else None,
                     "torch": torch.__version__},
     }
     config = json.loads(json.dumps(config))
