@@ -280,6 +280,9 @@ class Trainer:
         totals["count"] += float(window[:, 2].sum())
 
     def evaluate(self, loader) -> dict:
+        if _distributed():  # rank 0's batch-norm statistics are the model's, as DDP treats them
+            for buffer in self.model.buffers():
+                dist.broadcast(buffer, src=0)
         return evaluate_loader(self.model, loader, precision=self.precision, memory_format=self.memory_format)
 
 

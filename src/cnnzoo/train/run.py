@@ -43,7 +43,7 @@ __all__ = ["train", "RunResult", "RUN_FILES"]
 CONFIG = "config.json"
 # Files a run writes (and --overwrite removes), with what other commands derive from them.
 RUN_FILES = (CONFIG, "metrics.csv", BEST, LAST, "curves.png", "confusion.png", "summary.json",
-             "summary.txt", "bench.json", "compression")
+             "summary.txt", "bench.json", "report.html", "compression")
 
 
 @dataclass
