@@ -87,6 +87,8 @@ def test_load_model_and_evaluate_reproduce_the_best_epoch(run):
     assert result["n"] == 200 and len(result["per_class"]) == 10
     assert sum(map(sum, result["confusion"])) == 200
     assert result["top5"] >= result["top1"]
+    ten = evaluate(run.run_dir, ten_crop=True)  # AlexNet's test: ten views per image, averaged
+    assert ten["n"] == 200 and sum(map(sum, ten["confusion"])) == 200
     # weights load without pickle code: weights_only for the full state, safetensors for best
     state = torch.load(run.run_dir / "last.ckpt", weights_only=True)
     assert state["epoch"] == 3 and "optimizer" in state and "rng" in state and "schedule" in state
