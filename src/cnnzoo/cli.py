@@ -96,97 +96,6 @@ def cmd_summary(args) -> int:
     return 0
 
 
-# -- speed and comparison (issue 8) -------------------------------------------------------
-def _print_whole(table) -> None:
-    """Print a table as wide as it needs (a narrow terminal wraps lines; no cell is cut)."""
-    natural = console.measure(table, options=console.options.update_width(10_000)).maximum
-    Console(file=console.file, width=max(console.width, natural), no_color=console.no_color,
-            color_system=console.color_system, force_terminal=console.is_terminal).print(table)
-
-
-def cmd_bench(args) -> int:
-    from .bench import bench
-    from .report import human_count
-
-    report = bench(
-        args.models, batch=args.batch, input_size=args.input, device=args.device,
-        threads=args.threads, against=args.against, fast=not args.plain, amp=args.amp,
-        compile=args.compile, repeats=args.repeats, json_path=args.json,
-        progress=lambda msg: console.print(f"[dim]{msg}…[/dim]"),
-    )
-    m = report["machine"]
-    where = m["gpu"] or f"{m['cpu']} ({m['threads']} threads)"
-    peaks = ", ".join(f"{k} {v / 1e9:,.1f} GMAC/s" for k, v in report["peak_macs_per_s"].items())
-    table = Table(title=f"cnnzoo bench on {where} — measured peak: {peaks}")
-    cols = ["model", "params", "MACs", "latency b=1 ms (IQR)", f"images/s b={args.batch}",
-            "% of peak"]
-    if args.against:
-        cols += ["torchvision images/s", "ratio"]
-    for col in cols:
-        table.add_column(col, justify="left" if col == "model" else "right")
-    for r in report["results"]:
-        lat = r["latency_ms"]
-        row = [r["model"], human_count(r["params"]), human_count(r["macs_per_image"]),
-               f"{lat['median']:.2f} ({lat['q1']:.2f}–{lat['q3']:.2f})",
-               f"{r['images_per_s']:,.1f}", f"{100 * r['fraction_of_peak']:.1f}"]
-        if args.against:
-            row += [f"{r['torchvision']['images_per_s']:,.1f}", f"{r['speedup']:.2f}×"]
-        table.add_row(*row)
-    _print_whole(table)
-    if args.json:
-        console.print(f"wrote {args.json}")
-    return 0
-
-
-def cmd_compare(args) -> int:
-    from .report import compare, human_count
-
-    result = compare(
-        args.models or None, runs=args.runs, out=args.out, bench_json=args.bench,
-        measure_speed=args.speed, device=args.device, batch=args.batch,
-        progress=lambda msg: console.print(f"[dim]{msg}…[/dim]"),
-    )
-    table = Table(title=f"accuracy: {result.accuracy}")
-    for col in ("model", "family", "params", "MACs", "top-1 %", "images/s"):
-        table.add_column(col, justify="left" if col in ("model", "family") else "right")
-    for r in result.rows:
-        table.add_row(r.label, r.family, human_count(r.params), human_count(r.macs),
-                      "—" if r.top1 is None else f"{r.top1:.2f}",
-                      "—" if r.images_per_s is None else f"{r.images_per_s:,.1f}")
-    _print_whole(table)
-    for note in result.notes:
-        console.print(f"note: {note}")
-    for path in result.files.values():
-        console.print(f"wrote {path}")
-    return 0
-
-
-def cmd_report(args) -> int:
-    from .report import write_report
-
-    path = write_report(args.run, args.out, measure_speed=not args.no_speed)
-    console.print(f"wrote {path}")
-    return 0
-
-
-# -- compress (issue 7) ---------------------------------------------------------------------
-def cmd_compress(args) -> int:
-    from .compress import compress
-
-    options = {
-        key: getattr(args, key) for key in (
-            "sparsity", "quality", "bits", "index_bits", "init", "prune_iterations", "retrain_epochs",
-            "finetune_epochs", "optimizer", "lr", "finetune_lr", "augment", "batch_size", "seed",
-        ) if getattr(args, key) is not None
-    }
-    result = compress(args.source, args.data, out=args.out, overwrite=args.overwrite, device=args.device,
-                      float16=args.float16, log=lambda msg: console.print(f"[dim]{msg}[/dim]"), **options)
-    result.print(console)
-    console.print(f"wrote {result.path} ({result.report['file_bytes']:,} bytes, "
-                  f"{result.ratio:.1f}× smaller than float32) and {result.report_path}")
-    return 0
-
-
 # -- train, evaluate, predict (issue 6) ----------------------------------------------------
 def _is_main_rank() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
@@ -287,6 +196,97 @@ def cmd_predict(args) -> int:
     return 0
 
 
+# -- compress (issue 7) ---------------------------------------------------------------------
+def cmd_compress(args) -> int:
+    from .compress import compress
+
+    options = {
+        key: getattr(args, key) for key in (
+            "sparsity", "quality", "bits", "index_bits", "init", "prune_iterations", "retrain_epochs",
+            "finetune_epochs", "optimizer", "lr", "finetune_lr", "augment", "batch_size", "seed",
+        ) if getattr(args, key) is not None
+    }
+    result = compress(args.source, args.data, out=args.out, overwrite=args.overwrite, device=args.device,
+                      float16=args.float16, log=lambda msg: console.print(f"[dim]{msg}[/dim]"), **options)
+    result.print(console)
+    console.print(f"wrote {result.path} ({result.report['file_bytes']:,} bytes, "
+                  f"{result.ratio:.1f}× smaller than float32) and {result.report_path}")
+    return 0
+
+
+# -- speed and comparison (issue 8) -------------------------------------------------------
+def _print_whole(table) -> None:
+    """Print a table as wide as it needs (a narrow terminal wraps lines; no cell is cut)."""
+    natural = console.measure(table, options=console.options.update_width(10_000)).maximum
+    Console(file=console.file, width=max(console.width, natural), no_color=console.no_color,
+            color_system=console.color_system, force_terminal=console.is_terminal).print(table)
+
+
+def cmd_bench(args) -> int:
+    from .bench import bench
+    from .report import human_count
+
+    report = bench(
+        args.models, batch=args.batch, input_size=args.input, device=args.device,
+        threads=args.threads, against=args.against, fast=not args.plain, amp=args.amp,
+        compile=args.compile, repeats=args.repeats, json_path=args.json,
+        progress=lambda msg: console.print(f"[dim]{msg}…[/dim]"),
+    )
+    m = report["machine"]
+    where = m["gpu"] or f"{m['cpu']} ({m['threads']} threads)"
+    peaks = ", ".join(f"{k} {v / 1e9:,.1f} GMAC/s" for k, v in report["peak_macs_per_s"].items())
+    table = Table(title=f"cnnzoo bench on {where} — measured peak: {peaks}")
+    cols = ["model", "params", "MACs", "latency b=1 ms (IQR)", f"images/s b={args.batch}",
+            "% of peak"]
+    if args.against:
+        cols += ["torchvision images/s", "ratio"]
+    for col in cols:
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for r in report["results"]:
+        lat = r["latency_ms"]
+        row = [r["model"], human_count(r["params"]), human_count(r["macs_per_image"]),
+               f"{lat['median']:.2f} ({lat['q1']:.2f}–{lat['q3']:.2f})",
+               f"{r['images_per_s']:,.1f}", f"{100 * r['fraction_of_peak']:.1f}"]
+        if args.against:
+            row += [f"{r['torchvision']['images_per_s']:,.1f}", f"{r['speedup']:.2f}×"]
+        table.add_row(*row)
+    _print_whole(table)
+    if args.json:
+        console.print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .report import compare, human_count
+
+    result = compare(
+        args.models or None, runs=args.runs, out=args.out, bench_json=args.bench,
+        measure_speed=args.speed, device=args.device, batch=args.batch,
+        progress=lambda msg: console.print(f"[dim]{msg}…[/dim]"),
+    )
+    table = Table(title=f"accuracy: {result.accuracy}")
+    for col in ("model", "family", "params", "MACs", "top-1 %", "images/s"):
+        table.add_column(col, justify="left" if col in ("model", "family") else "right")
+    for r in result.rows:
+        table.add_row(r.label, r.family, human_count(r.params), human_count(r.macs),
+                      "—" if r.top1 is None else f"{r.top1:.2f}",
+                      "—" if r.images_per_s is None else f"{r.images_per_s:,.1f}")
+    _print_whole(table)
+    for note in result.notes:
+        console.print(f"note: {note}")
+    for path in result.files.values():
+        console.print(f"wrote {path}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import write_report
+
+    path = write_report(args.run, args.out, measure_speed=not args.no_speed)
+    console.print(f"wrote {path}")
+    return 0
+
+
 # -- subcommands of the other capabilities are added above this line ---------------------
 
 
@@ -322,84 +322,6 @@ def build_parser() -> argparse.ArgumentParser:
                    "rf, stride, padding, notes)")
     p.add_argument("--num-classes", type=int, default=None, help="build with this many classes")
     p.set_defaults(func=cmd_summary)
-
-    p = sub.add_parser("bench", help="latency, throughput and fraction of peak of models")
-    p.add_argument("models", nargs="+", metavar="MODEL")
-    p.add_argument("--batch", type=int, default=16, help="throughput batch size (default 16)")
-    p.add_argument("--input", type=_parse_chw, default=None, metavar="CxHxW",
-                   help="input size (default: each model's own)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    p.add_argument("--against", choices=["torchvision"], default=None,
-                   help="also time torchvision's model of the same architecture")
-    p.add_argument("--json", default=None, metavar="FILE", help="write the results as JSON")
-    p.add_argument("--compile", nargs="?", const=True, default=False, metavar="MODE",
-                   help="use torch.compile on the fast path (optional mode: reduce-overhead, "
-                   "max-autotune)")
-    p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "none"],
-                   help="autocast dtype (auto: bf16 on a GPU, none on a CPU)")
-    p.add_argument("--plain", action="store_true",
-                   help="time the model as built, in plain eval mode (no fast path)")
-    p.add_argument("--repeats", type=int, default=10, help="timed runs per measurement")
-    p.set_defaults(func=cmd_bench)
-
-    p = sub.add_parser("compare", help="accuracy against multiply-adds: table and bubble charts")
-    p.add_argument("models", nargs="*", metavar="MODEL",
-                   help="names or patterns ('resnet*'); default: all models (or all --runs)")
-    p.add_argument("--runs", nargs="+", default=None, metavar="DIR",
-                   help="run directories: accuracy from your runs instead of published figures")
-    p.add_argument("--out", default="compare", help="output folder (default ./compare)")
-    p.add_argument("--bench", nargs="+", default=None, metavar="FILE",
-                   help="throughput from `cnnzoo bench --json` files instead of measuring")
-    speed = p.add_mutually_exclusive_group()
-    speed.add_argument("--speed", dest="speed", action="store_const", const=True, default=None,
-                       help="measure throughput (default when models or runs are named)")
-    speed.add_argument("--no-speed", dest="speed", action="store_const", const=False,
-                       help="do not measure throughput")
-    p.add_argument("--device", default="cpu", help="device for measuring throughput")
-    p.add_argument("--batch", type=int, default=8, help="batch for measuring throughput")
-    p.set_defaults(func=cmd_compare)
-
-    p = sub.add_parser("report", help="a self-contained HTML report of a training run")
-    p.add_argument("run", metavar="RUN", help="a run directory written by `cnnzoo train`")
-    p.add_argument("--out", default=None, help="HTML file (default RUN/report.html)")
-    p.add_argument("--no-speed", action="store_true",
-                   help="without RUN/bench.json, do not measure speed")
-    p.set_defaults(func=cmd_report)
-
-    p = sub.add_parser("compress", help="Deep Compression: prune, quantize and Huffman-code a "
-                       "trained model into a small file")
-    p.add_argument("source", metavar="RUN_OR_CHECKPOINT", help="a run directory or a checkpoint")
-    p.add_argument("--data", default=None, help="dataset for retraining and testing (default: the "
-                   "one the model was trained on)")
-    p.add_argument("--sparsity", default=None, help="fraction of weights pruned: 0.9, conv=0.6,fc=0.92 "
-                   "or per layer (classifier.fc1=0.93); default: the paper's per-layer figures for "
-                   "lenet_300_100, lenet5_caffe, alexnet, alexnet_tv and vgg16, else conv=0.6,fc=0.9")
-    p.add_argument("--quality", default=None, help="prune below quality × the layer's weight std "
-                   "instead (e.g. 1.5 or conv=1,fc=2)")
-    p.add_argument("--bits", default=None, help="cluster-index bits b, 2^b shared weights per layer "
-                   "(default conv=8,fc=5)")
-    p.add_argument("--index-bits", default=None, help="relative-index bits g, e.g. 5 or conv=8,fc=5 "
-                   "(default auto: per layer, the width that makes the file smallest)")
-    p.add_argument("--init", choices=("linear", "random", "density"), default=None,
-                   help="centroid initialization (default linear)")
-    p.add_argument("--prune-iterations", type=_non_negative, default=None)
-    p.add_argument("--retrain-epochs", type=_non_negative, default=None, help="epochs per pruning round")
-    p.add_argument("--finetune-epochs", type=_non_negative, default=None,
-                   help="epochs of centroid fine-tuning")
-    p.add_argument("--optimizer", choices=("adam", "sgd"), default=None)
-    p.add_argument("--lr", type=float, default=None, help="learning rate of the pruning retraining")
-    p.add_argument("--finetune-lr", type=float, default=None, help="learning rate of the centroids")
-    p.add_argument("--augment", default=None, help="augmentation preset for retraining (default: "
-                   "the run's own)")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--float16", action="store_true",
-                   help="store codebooks, biases and other raw tensors in half precision")
-    p.add_argument("--out", default=None, help="compressed file (default RUN/compression/MODEL.cnnzc)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing file and report")
-    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
-    p.add_argument("--seed", type=int, default=None)
-    p.set_defaults(func=cmd_compress)
 
     p = sub.add_parser("train", help="train a model on a dataset into a run directory")
     p.add_argument("model", help="a registered model name (`cnnzoo list`)")
@@ -460,6 +382,84 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("compress", help="Deep Compression: prune, quantize and Huffman-code a "
+                       "trained model into a small file")
+    p.add_argument("source", metavar="RUN_OR_CHECKPOINT", help="a run directory or a checkpoint")
+    p.add_argument("--data", default=None, help="dataset for retraining and testing (default: the "
+                   "one the model was trained on)")
+    p.add_argument("--sparsity", default=None, help="fraction of weights pruned: 0.9, conv=0.6,fc=0.92 "
+                   "or per layer (classifier.fc1=0.93); default: the paper's per-layer figures for "
+                   "lenet_300_100, lenet5_caffe, alexnet, alexnet_tv and vgg16, else conv=0.6,fc=0.9")
+    p.add_argument("--quality", default=None, help="prune below quality × the layer's weight std "
+                   "instead (e.g. 1.5 or conv=1,fc=2)")
+    p.add_argument("--bits", default=None, help="cluster-index bits b, 2^b shared weights per layer "
+                   "(default conv=8,fc=5)")
+    p.add_argument("--index-bits", default=None, help="relative-index bits g, e.g. 5 or conv=8,fc=5 "
+                   "(default auto: per layer, the width that makes the file smallest)")
+    p.add_argument("--init", choices=("linear", "random", "density"), default=None,
+                   help="centroid initialization (default linear)")
+    p.add_argument("--prune-iterations", type=_non_negative, default=None)
+    p.add_argument("--retrain-epochs", type=_non_negative, default=None, help="epochs per pruning round")
+    p.add_argument("--finetune-epochs", type=_non_negative, default=None,
+                   help="epochs of centroid fine-tuning")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default=None)
+    p.add_argument("--lr", type=float, default=None, help="learning rate of the pruning retraining")
+    p.add_argument("--finetune-lr", type=float, default=None, help="learning rate of the centroids")
+    p.add_argument("--augment", default=None, help="augmentation preset for retraining (default: "
+                   "the run's own)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--float16", action="store_true",
+                   help="store codebooks, biases and other raw tensors in half precision")
+    p.add_argument("--out", default=None, help="compressed file (default RUN/compression/MODEL.cnnzc)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file and report")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=cmd_compress)
+
+    p = sub.add_parser("bench", help="latency, throughput and fraction of peak of models")
+    p.add_argument("models", nargs="+", metavar="MODEL")
+    p.add_argument("--batch", type=int, default=16, help="throughput batch size (default 16)")
+    p.add_argument("--input", type=_parse_chw, default=None, metavar="CxHxW",
+                   help="input size (default: each model's own)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--against", choices=["torchvision"], default=None,
+                   help="also time torchvision's model of the same architecture")
+    p.add_argument("--json", default=None, metavar="FILE", help="write the results as JSON")
+    p.add_argument("--compile", nargs="?", const=True, default=False, metavar="MODE",
+                   help="use torch.compile on the fast path (optional mode: reduce-overhead, "
+                   "max-autotune)")
+    p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "none"],
+                   help="autocast dtype (auto: bf16 on a GPU, none on a CPU)")
+    p.add_argument("--plain", action="store_true",
+                   help="time the model as built, in plain eval mode (no fast path)")
+    p.add_argument("--repeats", type=int, default=10, help="timed runs per measurement")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("compare", help="accuracy against multiply-adds: table and bubble charts")
+    p.add_argument("models", nargs="*", metavar="MODEL",
+                   help="names or patterns ('resnet*'); default: all models (or all --runs)")
+    p.add_argument("--runs", nargs="+", default=None, metavar="DIR",
+                   help="run directories: accuracy from your runs instead of published figures")
+    p.add_argument("--out", default="compare", help="output folder (default ./compare)")
+    p.add_argument("--bench", nargs="+", default=None, metavar="FILE",
+                   help="throughput from `cnnzoo bench --json` files instead of measuring")
+    speed = p.add_mutually_exclusive_group()
+    speed.add_argument("--speed", dest="speed", action="store_const", const=True, default=None,
+                       help="measure throughput (default when models or runs are named)")
+    speed.add_argument("--no-speed", dest="speed", action="store_const", const=False,
+                       help="do not measure throughput")
+    p.add_argument("--device", default="cpu", help="device for measuring throughput")
+    p.add_argument("--batch", type=int, default=8, help="batch for measuring throughput")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("report", help="a self-contained HTML report of a training run")
+    p.add_argument("run", metavar="RUN", help="a run directory written by `cnnzoo train`")
+    p.add_argument("--out", default=None, help="HTML file (default RUN/report.html)")
+    p.add_argument("--no-speed", action="store_true",
+                   help="without RUN/bench.json, do not measure speed")
+    p.set_defaults(func=cmd_report)
 
     # -- parsers of the other capabilities are added above this line -----------------------
     return parser
