@@ -122,8 +122,11 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # zip, pickle and EOF errors alike: a bad file
-        raise ValueError(f"{path} is not a readable checkpoint (truncated, corrupt or not written by "
-                         f"torch.save): {str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+        # Only the first sentence of torch's reason: the rest advises weights_only=False,
+        # which would execute whatever code the file holds.
+        reason = str(err).split(". ")[0].splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"{path} is not a readable checkpoint (truncated, corrupt, not written by "
+                         f"torch.save, or holding objects a weights-only load refuses): {reason}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"{path} is a PyTorch file but not a cnnzoo checkpoint")
     return state
