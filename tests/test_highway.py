@@ -32,8 +32,9 @@ def test_count_rounds_to_table2():
 
 @pytest.mark.parametrize("channels,params", [(32, 18_496), (80, 115_360), (128, 295_168)])
 def test_highway_layer_parameters_equal_the_release_log(channels, params):
-    # Per-layer counts the release's training log prints for its highway layers.
-    assert n_params(HighwayConv(channels)) == params
+    # Per-layer counts the release's training log prints for its highway layers, which are
+    # eq. 3's two 3×3 convolutions with biases, H and T, on `channels` maps.
+    assert n_params(HighwayConv(channels)) == params == 2 * (3 * 3 * channels**2 + channels)
 
 
 def test_release_layout():

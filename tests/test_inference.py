@@ -152,16 +152,21 @@ def test_fold_rejects_non_modules():
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_optimized_model_matches_eval_model(channels_last):
     model = randomize_bn(cnnzoo.create_model("mobilenet_v2", num_classes=10))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    # Sandler et al. 2018, Table 2: the stem conv, the first bottleneck's 2 convolutions
+    # (expansion 1), 16 more bottlenecks of 3, and the final 1×1 conv, each with its BN.
+    n_convs = 1 + 2 + 16 * 3 + 1
     fast = optimize_for_inference(model, channels_last=channels_last, device="cpu")
-    assert fast.settings["fold_bn"] == 52 and fast.settings["channels_last"] is channels_last
+    assert fast.settings["fold_bn"] == n_convs and fast.settings["channels_last"] is channels_last
     x = torch.randn(3, 3, 64, 64)
     with torch.no_grad():
         ref = model(x)
     out = fast(x)
     assert out.shape == (3, 10) and out.dtype == torch.float32
     torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
-    assert not model.training or isinstance(model, nn.Module)  # the original is untouched
-    assert n_bn(model) == 52
+    # the original is untouched: still in eval mode, with all its BNs and the same tensors
+    assert not model.training and n_bn(model) == n_convs
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
 
 def test_channels_last_auto_picks_one_by_timing():

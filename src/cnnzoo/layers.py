@@ -130,7 +130,7 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
     return new
 
 
-def init_weights_kaiming(module: nn.Module) -> None:
+def init_weights_kaiming(module: nn.Module) -> nn.Module:
     """He initialisation for convolutions (He et al. 2015, "Delving deep"), N(0, 0.01) for
     linear layers, ones/zeros for norms — the scheme of torchvision's classic models."""
     for m in module.modules():
@@ -145,4 +145,5 @@ def init_weights_kaiming(module: nn.Module) -> None:
             nn.init.normal_(m.weight, 0, 0.01)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+    return module
 

@@ -277,11 +277,6 @@ def init_weights_trunc_normal(model: nn.Module, std: float) -> nn.Module:
     return model
 
 
-def _kaiming(model: nn.Module) -> nn.Module:
-    init_weights_kaiming(model)
-    return model
-
-
 # The smallest input side each network takes (tests/test_googlenet.py checks that one pixel
 # less fails). GoogLeNet: 31 → 16 → 8 → 4 → 2 after the stem's and stage 3's pools, and the
 # 3×3/2 pool before 5a needs 2; torchvision's 2×2 pool there takes 1, hence 15 (its weights'
@@ -320,7 +315,7 @@ def googlenet(*, num_classes: int = 1000, in_chans: int = 3, aux_logits: bool = 
     with He's scheme (the paper does not give its initialisation).
     """
     modules = [(name, row, {}) for name, *row in GOOGLENET_TABLE]
-    return _kaiming(GoogLeNet(
+    return init_weights_kaiming(GoogLeNet(
         modules, num_classes=num_classes, in_chans=in_chans, batch_norm=False, lrn=True,
         wide=(5,), stage_pools=(3, 3), dropout=dropout, aux_logits=aux_logits,
         min_input_size=None if aux_logits else (GOOGLENET_MIN, GOOGLENET_MIN)))
@@ -402,7 +397,7 @@ def bn_inception(*, num_classes: int = 1000, in_chans: int = 3,
     """
     modules = [(name, (a, r, c, dr, d, proj), {"stride": s, "pool": pool})
                for name, s, a, r, c, dr, d, pool, proj in BN_INCEPTION_TABLE]
-    return _kaiming(GoogLeNet(
+    return init_weights_kaiming(GoogLeNet(
         modules, num_classes=num_classes, in_chans=in_chans, batch_norm=True, lrn=False,
         wide=(3, 3), stage_pools=None, dropout=dropout, aux_logits=False,
         min_input_size=(BN_INCEPTION_MIN, BN_INCEPTION_MIN)))
