@@ -36,6 +36,16 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 # -- models (issue 2) ------------------------------------------------------------------
 def cmd_list(args) -> int:
     from . import count_parameters, list_models, model_info
@@ -349,10 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channels-last", choices=["auto", "on", "off"], default="auto",
                    help="auto: on a GPU; on a CPU where a short trial finds it faster")
     p.add_argument("--compile", action="store_true", help="torch.compile the training step")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=_positive, default=None,
                    help="CPU threads (default: one or all cores, whichever a short trial finds faster)")
-    p.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
-                   help="also checkpoint every STEPS steps within an epoch")
+    p.add_argument("--checkpoint-every", type=_non_negative, default=0, metavar="STEPS",
+                   help="also checkpoint every STEPS steps within an epoch (0: only at epoch ends)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
@@ -360,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="run directory (default runs/lenet5-mnist-sample-TIME)")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=_positive, default=None)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("eval", help="top-1, top-5, per-class accuracy and confusion matrix of a trained model")
@@ -378,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="the most probable classes of image files")
     p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT")
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--topk", type=int, default=5)
+    p.add_argument("--topk", type=_positive, default=5)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=cmd_predict)
@@ -423,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", type=_parse_chw, default=None, metavar="CxHxW",
                    help="input size (default: each model's own)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--threads", type=_positive, default=None, help="CPU threads for torch")
     p.add_argument("--against", choices=["torchvision"], default=None,
                    help="also time torchvision's model of the same architecture")
     p.add_argument("--json", default=None, metavar="FILE", help="write the results as JSON")

@@ -113,6 +113,8 @@ def predict(model, images, *, topk: int = 5, device: str | torch.device = "cpu")
     the training images, then preprocessed as the test set was: an MNIST model expects a
     light digit on a dark background, as MNIST's are.
     """
+    if not isinstance(topk, int) or topk < 1:
+        raise ValueError(f"topk must be a positive integer, got {topk!r}")
     dev = resolve_device(device)
     model = _model(model, dev)
     cfg = dict(getattr(model, "data_config", None) or {})

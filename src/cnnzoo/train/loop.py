@@ -56,7 +56,10 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     there is a clear error."""
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device must be cpu, cuda, cuda:N or auto, got {device!r}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} asked for, but no CUDA GPU is available; use --device cpu")
     if dev.type not in ("cpu", "cuda", "mps"):
