@@ -1,6 +1,7 @@
 """Training recipes and learning-rate schedules against the papers' numbers (issue 6)."""
 
 import math
+import re
 
 import pytest
 import torch
@@ -123,6 +124,30 @@ def test_overrides_and_errors():
         {"lr": 0.5, "milestones": [1, 2], "optimizer": "adam", "nesterov": True}
     with pytest.raises(ValueError, match="key=value"):
         parse_overrides(["lr"])
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("milestones=abc", "milestones must be a list of finite numbers"),  # not a list of 'a','b','c'
+    ("milestones=[1,\"a\"]", "milestones must be a list of finite numbers"),
+    ("momentum=nan", "momentum must be a finite number, got 'nan'"),
+    ("lr=abc", "lr must be a finite number, got 'abc'"),
+    ("epochs=2.5", "epochs must be an integer"),
+    ("nesterov=1", "nesterov must be true or false"),
+    ("input_size=[3,32]", "input_size must be a list of 3 integers"),
+    ("aux_weight=heavy", "aux_weight must be a finite number or null"),
+    ("model_options=3", "model_options must be a JSON object"),
+])
+def test_command_line_overrides_are_type_checked(override, expected):
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        get_recipe("resnet20", **parse_overrides([override]))
+
+
+def test_well_typed_overrides_pass():
+    fields = parse_overrides(["milestones=[30,60.5]", "input_size=[3,32,32]", "eps=null",
+                              "aux_weight=0.3", "lr=1"])
+    r = get_recipe("resnet20", **fields)
+    assert r.milestones == (30, 60.5) and r.input_size == (3, 32, 32) and r.eps is None
+    assert r.lr == 1 and r.aux_weight == 0.3
 
 
 def test_every_registered_model_has_both_recipes():

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import json
+import math
+import typing
 from dataclasses import dataclass, field
 
 __all__ = ["Recipe", "PAPER_RECIPES", "SMALL_RECIPE", "get_recipe", "parse_overrides", "RECIPE_KINDS"]
@@ -74,6 +76,12 @@ class Recipe:
     model_options: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        hints = typing.get_type_hints(Recipe)
+        for f in dataclasses.fields(self):
+            problem = _type_problem(getattr(self, f.name), hints[f.name])
+            if problem:
+                raise ValueError(f"recipe {self.name}: {f.name} must be {problem}, "
+                                 f"got {getattr(self, f.name)!r}")
         checks = [
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}, got {self.schedule!r}"),
@@ -108,6 +116,46 @@ class Recipe:
     @classmethod
     def from_dict(cls, data: dict) -> "Recipe":
         return cls(**data)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _type_problem(value, hint) -> str | None:
+    """What ``value`` should have been for the type ``hint`` of a recipe field (None if it is
+    that): overrides come from the command line as JSON or plain strings, so ``--set
+    milestones=abc`` must not pass as a sequence of characters, nor ``lr=nan`` as a number."""
+    if hint is object:
+        return None
+    args = typing.get_args(hint)
+    if type(None) in args:  # an optional field
+        if value is None:
+            return None
+        (hint,) = [a for a in args if a is not type(None)]
+        problem = _type_problem(value, hint)
+        return problem and f"{problem} or null"
+    origin = typing.get_origin(hint) or hint
+    if origin is tuple:
+        item_hint, *rest = typing.get_args(hint)
+        length = None if rest == [Ellipsis] else 1 + len(rest)
+        kind = "integers" if item_hint is int else "finite numbers"
+        if (not isinstance(value, (list, tuple)) or (length and len(value) != length)
+                or any(_type_problem(v, item_hint) for v in value)):
+            return (f"a list of {length} {kind}, e.g. [3, 224, 224]" if length
+                    else f"a list of {kind}, e.g. [30, 60]")
+        return None
+    if origin is bool:
+        return None if isinstance(value, bool) else "true or false"
+    if origin is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
+    if origin is float:
+        return None if _is_number(value) else "a finite number"
+    if origin is str:
+        return None if isinstance(value, str) else "a string"
+    if origin is dict:
+        return None if isinstance(value, dict) else 'a JSON object, e.g. {"dropout": 0.5}'
+    return None
 
 
 # The small-data recipe: Nesterov SGD with a short linear warm-up and a cosine decay, label
