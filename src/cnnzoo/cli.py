@@ -330,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated columns, or 'all' (name, type, input, output, "
                    "neurons, params, frozen, buffers, connections, macs, flops, memory, "
                    "rf, stride, padding, notes)")
-    p.add_argument("--num-classes", type=int, default=None, help="build with this many classes")
+    p.add_argument("--num-classes", type=_positive, default=None, help="build with this many classes")
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("train", help="train a model on a dataset into a run directory")
@@ -338,8 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None,
                    help="mnist-sample (bundled), mnist, fashion-mnist, cifar10, cifar100, a folder "
                    "of class sub-folders, or an .npz with x and y (default mnist-sample; on --resume the run's)")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=None, help="global batch size")
+    p.add_argument("--epochs", type=_positive, default=None)
+    p.add_argument("--batch-size", type=_positive, default=None, help="global batch size")
     p.add_argument("--lr", type=float, default=None, help="base learning rate")
     p.add_argument("--recipe", choices=["small", "paper"], default=None,
                    help="small-data recipe (default) or the paper's")
@@ -368,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="train LeNet-5 on the bundled MNIST digits (about a minute on a CPU)")
     p.add_argument("--out", default=None, help="run directory (default runs/lenet5-mnist-sample-TIME)")
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--epochs", type=_positive, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--threads", type=_positive, default=None)
     p.set_defaults(func=cmd_demo)
@@ -377,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN_OR_CHECKPOINT")
     p.add_argument("--data", default=None, help="dataset (default: the one the model was trained on)")
     p.add_argument("--split", choices=["test", "train"], default="test")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=_positive, default=256)
     p.add_argument("--device", default="cpu")
     p.add_argument("--ten-crop", action="store_true", help="average AlexNet's ten crops")
     p.add_argument("--data-root", default=None)
@@ -418,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--finetune-lr", type=float, default=None, help="learning rate of the centroids")
     p.add_argument("--augment", default=None, help="augmentation preset for retraining (default: "
                    "the run's own)")
-    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--batch-size", type=_positive, default=None)
     p.add_argument("--float16", action="store_true",
                    help="store codebooks, biases and other raw tensors in half precision")
     p.add_argument("--out", default=None, help="compressed file (default RUN/compression/MODEL.cnnzc)")
@@ -429,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="latency, throughput and fraction of peak of models")
     p.add_argument("models", nargs="+", metavar="MODEL")
-    p.add_argument("--batch", type=int, default=16, help="throughput batch size (default 16)")
+    p.add_argument("--batch", type=_positive, default=16, help="throughput batch size (default 16)")
     p.add_argument("--input", type=_parse_chw, default=None, metavar="CxHxW",
                    help="input size (default: each model's own)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
@@ -444,7 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="autocast dtype (auto: bf16 on a GPU, none on a CPU)")
     p.add_argument("--plain", action="store_true",
                    help="time the model as built, in plain eval mode (no fast path)")
-    p.add_argument("--repeats", type=int, default=10, help="timed runs per measurement")
+    p.add_argument("--repeats", type=_positive, default=10, help="timed runs per measurement")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("compare", help="accuracy against multiply-adds: table and bubble charts")
@@ -461,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--no-speed", dest="speed", action="store_const", const=False,
                        help="do not measure throughput")
     p.add_argument("--device", default="cpu", help="device for measuring throughput")
-    p.add_argument("--batch", type=int, default=8, help="batch for measuring throughput")
+    p.add_argument("--batch", type=_positive, default=8, help="batch for measuring throughput")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("report", help="a self-contained HTML report of a training run")
