@@ -128,15 +128,16 @@ def test_cli_compress_then_eval(checkpoint, capsys):
     assert "overwrite" in capsys.readouterr().out
 
 
-def test_truncated_compressed_file_is_a_clear_cli_error(checkpoint, tmp_path, capsys):
-    if not (checkpoint / "lenet.cnnzc").is_file():
-        pytest.skip("needs the file of test_cli_compress_then_eval")
+def test_truncated_compressed_file_is_a_clear_error(compressed, checkpoint, tmp_path, capsys):
+    _, result, _ = compressed
     bad = tmp_path / "cut.cnnzc"
-    bad.write_bytes((checkpoint / "lenet.cnnzc").read_bytes()[:-50])
+    bad.write_bytes(result.path.read_bytes()[:-50])
     with pytest.raises(CompressedFileError, match="truncated"):
         load_compressed(bad)
     with pytest.raises(CompressedFileError, match="truncated"):
         cnnzoo.evaluate(str(bad), str(checkpoint / "digits.npz"))
+    assert main(["eval", str(bad), "--data", str(checkpoint / "digits.npz")]) != 0
+    assert "truncated" in capsys.readouterr().out
 
 
 def test_a_network_with_batch_norm(tmp_path):
