@@ -70,6 +70,24 @@ def test_result_definitions_hold(report):
         assert r["params"] == cnnzoo.count_parameters(r["model"])
 
 
+def test_run_peak_is_the_best_rate_seen(report):
+    # the peak is re-sampled next to each model; every fraction is against the run's best
+    rep, _ = report
+    best = max(r["peaks_seen"]["float32"] for r in rep["results"])
+    assert rep["peak_macs_per_s"]["float32"] == best
+    seen = [r["peaks_seen"]["float32"] for r in rep["results"]]
+    assert seen == sorted(seen)  # each model's record includes everything measured before it
+
+
+def test_a_given_peak_is_never_lowered(peaks):
+    inflated = {"float32": peaks["float32"] * 1e6}  # no product runs a million times faster
+    r = bench_model("lenet5", batch=2, warmup=0, repeats=2, peaks=inflated)
+    assert r["peak_macs_per_s"] == inflated["float32"]
+    low = {"float32": 1.0}  # 1 MAC/s: the product sampled between the runs replaces it
+    r = bench_model("lenet5", batch=2, warmup=0, repeats=2, peaks=low)
+    assert r["peak_macs_per_s"] > 1e6
+
+
 def test_resnet20_settings_record_the_fast_path(report):
     r = report[0]["results"][0]
     s = r["settings"]

@@ -17,6 +17,10 @@ Definitions (what the JSON holds):
 * ``macs_per_image``: multiply-adds of one image at the input size (see :func:`count_macs`);
   ``macs_per_s = macs_per_image × images_per_s``;
   ``fraction_of_peak = macs_per_s / peak_macs_per_s`` for the dtype the model ran in.
+* ``peak_macs_per_s``: the best rate of the peak product over the whole run — measured once
+  before any model, then sampled again in every round of every model's throughput timing, so
+  that a peak taken at a busy moment cannot inflate a fraction (each model's fraction is
+  against the best peak of the run, not the one seen next to it).
 """
 
 from __future__ import annotations
@@ -111,33 +115,46 @@ def _timed_rounds(fns: dict[str, Callable[[], object]], device: torch.device, *,
 
 
 # -- the machine -------------------------------------------------------------------------
+def _matmul(device: torch.device, dtype: torch.dtype, size: int | None = None
+            ) -> tuple[Callable[[], None], int]:
+    """A product of two ``size``×``size`` matrices on ``device`` and its multiply-adds.
+
+    On a GPU, float32 convolutions run on TF32 tensor cores whenever
+    ``torch.backends.cudnn.allow_tf32`` is set (PyTorch's default), so the float32 product runs
+    under that same setting — the peak a float32 network can actually reach."""
+    size = size or (8192 if device.type == "cuda" else 2048)
+    a = torch.randn(size, size, device=device).to(dtype)
+    b = torch.randn(size, size, device=device).to(dtype)
+
+    def product() -> None:
+        saved = torch.backends.cuda.matmul.allow_tf32
+        if device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32
+        try:
+            torch.mm(a, b)
+        finally:
+            torch.backends.cuda.matmul.allow_tf32 = saved
+
+    return product, size**3
+
+
 def measure_peak(device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
                  size: int | None = None, repeats: int = 5) -> float:
     """The machine's peak multiply-add rate (MAC/s) in ``dtype``: the best of ``repeats``
     products of two ``size``×``size`` matrices (``size³`` multiply-adds each), after a warm-up.
-
-    On a GPU, float32 convolutions run on TF32 tensor cores whenever
-    ``torch.backends.cudnn.allow_tf32`` is set (PyTorch's default), so the float32 product is
-    measured under that same setting — the peak a float32 network can actually reach."""
+    :func:`bench_model` samples the same product again between its timed runs and keeps the
+    best rate it sees, so a peak measured at a busy moment cannot flatter the fractions."""
     device = _resolve_device(device)
-    size = size or (8192 if device.type == "cuda" else 2048)
-    a = torch.randn(size, size, device=device).to(dtype)
-    b = torch.randn(size, size, device=device).to(dtype)
-    tf32 = torch.backends.cuda.matmul.allow_tf32
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32
-    try:
-        torch.mm(a, b)
+    product, macs = _matmul(device, dtype, size)
+    product()
+    _sync(device)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        product()
         _sync(device)
-        best = float("inf")
-        for _ in range(repeats):
-            t = time.perf_counter()
-            torch.mm(a, b)
-            _sync(device)
-            best = min(best, time.perf_counter() - t)
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = tf32
-    return size**3 / best
+        best = min(best, time.perf_counter() - t)
+    return macs / best
 
 
 def machine_info(device: str | torch.device = "cpu") -> dict:
@@ -317,16 +334,22 @@ def bench_model(
 
         fns1["torchvision"] = lambda: tv_run(x1)
         fnsb["torchvision"] = lambda: tv_run(xb)
+    # The peak product runs in the same interleaved rounds as the models: the load a busy
+    # machine puts on the models then also falls on the peak, and the best rate seen is kept.
+    peaks = dict(peaks or {})
+    samplers = {}
+    for d in {torch.float32, dtype}:
+        key = str(d).removeprefix("torch.")
+        product, product_macs = _matmul(device, d)
+        fnsb[f"peak:{key}"] = product
+        samplers[key] = product_macs
     opts = {"warmup": warmup, "repeats": repeats, "max_seconds": max_seconds}
     lat = {k: Timing.of(v) for k, v in _timed_rounds(fns1, device, **opts).items()}
     thr = {k: Timing.of(v) for k, v in _timed_rounds(fnsb, device, **opts).items()}
+    for key, product_macs in samplers.items():
+        peaks[key] = max(peaks.get(key, 0.0), product_macs / (thr[f"peak:{key}"].min / 1e3))
 
     dtype_name = str(dtype).removeprefix("torch.")
-    peaks = dict(peaks or {})
-    for d in {torch.float32, dtype}:
-        key = str(d).removeprefix("torch.")
-        if key not in peaks:
-            peaks[key] = measure_peak(device, d)
     ips = _throughput(thr["cnnzoo"], batch)
     result = {
         "model": name,
@@ -343,8 +366,6 @@ def bench_model(
         "batch_ms": thr["cnnzoo"].to_dict(),
         "images_per_s": ips,
         "macs_per_s": macs * ips,
-        "peak_macs_per_s": peaks[dtype_name],
-        "fraction_of_peak": macs * ips / peaks[dtype_name],
     }
     if tv_arch:
         tv_ips = _throughput(thr["torchvision"], batch)
@@ -357,11 +378,21 @@ def bench_model(
             "latency_ms": lat["torchvision"].to_dict(),
             "batch_ms": thr["torchvision"].to_dict(),
             "images_per_s": tv_ips,
-            "fraction_of_peak": macs * tv_ips / peaks["float32"],
         }
         result["speedup"] = ips / tv_ips
         result["latency_speedup"] = lat["torchvision"].median / lat["cnnzoo"].median
+    result["peaks_seen"] = dict(peaks)  # the best rate per dtype, this model's rounds included
+    _set_peaks(result, peaks)
     return result
+
+
+def _set_peaks(result: dict, peaks: dict[str, float]) -> None:
+    """Record the peaks a result is measured against and its fractions of them."""
+    result["peak_macs_per_s"] = peaks[result["dtype"]]
+    result["fraction_of_peak"] = result["macs_per_s"] / peaks[result["dtype"]]
+    tv = result.get("torchvision")
+    if tv is not None:  # torchvision's model runs in float32
+        tv["fraction_of_peak"] = result["macs_per_image"] * tv["images_per_s"] / peaks["float32"]
 
 
 # -- several models ------------------------------------------------------------------------
@@ -423,6 +454,10 @@ def bench(
             compile=compile, against=against, peaks=peaks, warmup=warmup, repeats=repeats,
             max_seconds=max_seconds,
         ))
+        for key, rate in results[-1]["peaks_seen"].items():
+            peaks[key] = max(peaks.get(key, 0.0), rate)
+    for r in results:  # every model against the best peak seen in the whole run
+        _set_peaks(r, peaks)
     report = {
         "machine": machine_info(device),
         "peak_macs_per_s": peaks,
