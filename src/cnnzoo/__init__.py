@@ -1,7 +1,11 @@
 """cnnzoo: the classic convolutional networks of image classification, faithful to their
 papers, with the tools their readers want: explain, train, compress, measure, compare."""
 
-from .registry import (
+from . import _hugepages
+
+_hugepages.enable()  # before torch loads: PyTorch reads the setting at its first allocation
+
+from .registry import (  # noqa: E402
     Figure,
     ModelInfo,
     Paper,

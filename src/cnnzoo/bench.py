@@ -35,6 +35,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from . import _hugepages
 from ._files import write_json
 from .inference import autocast_dtype, optimize_for_inference
 
@@ -176,6 +177,7 @@ def machine_info(device: str | torch.device = "cpu") -> dict:
         "device": str(device),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "torch": torch.__version__,
+        "huge_pages": _hugepages.in_effect(),  # THP_MEM_ALLOC_ENABLE: see cnnzoo._hugepages
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
