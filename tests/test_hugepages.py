@@ -39,7 +39,8 @@ def test_kernel_setting_is_read(tmp_path, monkeypatch, setting, allowed):
     path = tmp_path / "enabled"
     path.write_text(setting)
     monkeypatch.setattr(_hugepages, "_THP_SETTING", str(path))
-    monkeypatch.delenv("THP_MEM_ALLOC_ENABLE", raising=False)
+    monkeypatch.setenv("THP_MEM_ALLOC_ENABLE", "")  # recorded, so the test's value is undone
+    monkeypatch.delenv("THP_MEM_ALLOC_ENABLE")
     monkeypatch.delitem(sys.modules, "torch")  # as if torch had not loaded yet
     _hugepages.enable()
     assert os.environ.get("THP_MEM_ALLOC_ENABLE") == ("1" if allowed else None)

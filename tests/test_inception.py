@@ -25,7 +25,9 @@ V3_META = Inception_V3_Weights.IMAGENET1K_V1.meta
 
 def test_inception_v3_parameter_counts():
     assert cnnzoo.count_parameters("inception_v3") == 27_161_264 == V3_META["num_params"]
-    assert cnnzoo.count_parameters("inception_v3", aux_logits=False) == 23_834_568
+    with torch.device("meta"):  # timm's inception_v3 has no auxiliary head
+        without_aux = n_params(timm.create_model("inception_v3", pretrained=False))
+    assert cnnzoo.count_parameters("inception_v3", aux_logits=False) == without_aux
 
 
 @pytest.mark.parametrize("name, count", [("inception_v4", 42_679_816),
@@ -143,9 +145,11 @@ def test_inception_resnet_v1_follows_figures_10_to_15():
         (384, three), (192, one), (192, three), (256, three)]
     assert _convs(model.Mixed_7a) == [  # Figure 12
         (256, one), (384, three), (256, one), (256, three), (256, one), (256, three), (256, three)]
-    # the 1×1 projection is "linear": a bias, no batch norm, no activation before the sum
+    # the 1×1 projection is "linear": a bare convolution with a bias (no batch norm, no
+    # activation of its own) before the sum, and the ReLU after it
     block = model.Repeat[0]
-    assert block.conv2d.bias is not None and block.relu is not None
+    assert type(block.conv2d) is nn.Conv2d and block.conv2d.bias is not None
+    assert isinstance(block.relu, nn.ReLU)
 
 
 def test_inception_resnet_v2_reduction_a_is_table_1s():

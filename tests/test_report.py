@@ -10,6 +10,7 @@ import shutil
 import subprocess
 
 import pytest
+from torchvision.models import ResNet50_Weights
 
 import cnnzoo
 from cnnzoo.cli import main
@@ -30,7 +31,8 @@ def test_compare_published_table_and_chart(tmp_path):
     assert [r.label for r in result.rows] == models
     by = {r.model: r for r in result.rows}
     # the published figures the registry records (torchvision's weights metadata here)
-    assert by["resnet50_tv"].top1 == cnnzoo.model_info("resnet50_tv").figure("top1").value
+    top1 = ResNet50_Weights.IMAGENET1K_V1.meta["_metrics"]["ImageNet-1K"]["acc@1"]
+    assert by["resnet50_tv"].top1 == pytest.approx(top1)  # torchvision's published figure
     assert by["resnet50_tv"].params == 25_557_032  # torchvision ResNet50_Weights meta num_params
     assert by["resnet20"].top1 is None  # a CIFAR network: no ImageNet top-1
     assert any("resnet20" in n for n in result.notes)
