@@ -136,6 +136,9 @@ def test_overrides_and_errors():
     ("input_size=[3,32]", "input_size must be a list of 3 integers"),
     ("aux_weight=heavy", "aux_weight must be a finite number or null"),
     ("model_options=3", "model_options must be a JSON object"),
+    ("momentum=5", "momentum must lie in [0, 1)"),  # SGD's momentum is a decay factor
+    ("warmup=-1", "warmup and grad_clip must be ≥ 0"),
+    ("grad_clip=-1", "warmup and grad_clip must be ≥ 0"),
 ])
 def test_command_line_overrides_are_type_checked(override, expected):
     with pytest.raises(ValueError, match=re.escape(expected)):

@@ -92,6 +92,13 @@ class Recipe:
             (self.lr > 0, f"lr must be positive, got {self.lr}"),
             (self.weight_decay >= 0, f"weight_decay must be ≥ 0, got {self.weight_decay}"),
             (0 <= self.label_smoothing < 1, f"label_smoothing must lie in [0, 1), got {self.label_smoothing}"),
+            (0 <= self.momentum < 1, f"momentum must lie in [0, 1), got {self.momentum}"),
+            (0 <= self.rmsprop_decay < 1, f"rmsprop_decay must lie in [0, 1), got {self.rmsprop_decay}"),
+            (self.eps is None or self.eps > 0, f"eps must be positive, got {self.eps}"),
+            (self.gamma > 0 and self.step_size > 0,
+             f"gamma and step_size must be positive, got {self.gamma} and {self.step_size}"),
+            (self.warmup >= 0 and self.grad_clip >= 0,
+             f"warmup and grad_clip must be ≥ 0, got {self.warmup} and {self.grad_clip}"),
             (not self.factors or len(self.factors) == len(self.milestones),
              f"factors ({len(self.factors)}) must match milestones ({len(self.milestones)})"),
         ]
