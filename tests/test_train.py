@@ -125,6 +125,18 @@ def test_existing_run_directory_is_not_overwritten(run, digits, tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.parametrize("model, options, error", [
+    ("nosuch", {}, "unknown model"),
+    ("lenet5", {"lr": "abc"}, "lr must be a finite number"),
+    ("lenet5", {"model_options": {"num_classes": 5}}, "num_classes=5 cannot train on data with 10"),
+])
+def test_overwrite_with_a_bad_command_keeps_the_old_run(run, digits, model, options, error):
+    files = {p.name: p.read_bytes() for p in run.run_dir.iterdir() if p.is_file()}
+    with pytest.raises(ValueError, match=error):
+        cnnzoo.train(model, digits, epochs=1, out=run.run_dir, overwrite=True, **options, **FAST)
+    assert {p.name: p.read_bytes() for p in run.run_dir.iterdir() if p.is_file()} == files
+
+
 def test_resume_keeps_the_configuration(run, digits):
     with pytest.raises(ValueError, match="lr"):
         cnnzoo.train("lenet5", digits, lr=0.5, out=run.run_dir, resume=True, **FAST)

@@ -31,7 +31,7 @@ from ..data import ImageDataset, Loader, default_input_size, load_dataset
 from ..data.loader import _mix
 from ..models.base import Classifier
 from . import distributed
-from .._files import write_atomic
+from .._files import check_writable, write_atomic
 from .checkpoint import BEST, LAST, load_checkpoint, model_meta, save_checkpoint, save_weights
 from .loop import Trainer, TrainingDiverged, fastest_settings, resolve_device, resolve_precision
 from .metrics import plot_confusion, plot_curves, write_metrics, write_summary
@@ -85,23 +85,39 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> dict | 
     if resume:
         if not (run_dir / CONFIG).is_file():
             raise FileNotFoundError(f"nothing to resume at {run_dir}: no {CONFIG} (start the run without --resume)")
-        return json.loads((run_dir / CONFIG).read_text())
+        expected = "expected the JSON object cnnzoo wrote when the run started (start a new run instead)"
+        try:
+            config = json.loads((run_dir / CONFIG).read_text())
+        except ValueError as err:  # json's own message names no file
+            raise ValueError(f"cannot resume {run_dir}: {run_dir / CONFIG} is not valid JSON ({err}); "
+                             f"{expected}") from None
+        if not isinstance(config, dict):
+            raise ValueError(f"cannot resume {run_dir}: {run_dir / CONFIG} holds a JSON "
+                             f"{type(config).__name__}; {expected}")
+        return config
     if run_dir.exists() and not run_dir.is_dir():
         raise FileExistsError(f"{run_dir} exists and is not a directory")
+    check_writable(run_dir / CONFIG)
     if run_dir.is_dir() and any(run_dir.iterdir()):
         if not (run_dir / CONFIG).is_file():
             raise FileExistsError(f"{run_dir} is not empty and is not a cnnzoo run; choose another --out")
         if not overwrite:
             raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it or "
                                   f"--overwrite to replace it")
-        for name in RUN_FILES:
-            target = run_dir / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
+    return None  # the old run is removed by _clear_run, once the new one has checked out
+
+
+def _clear_run(run_dir: Path) -> None:
+    """Make ``run_dir`` ready for a new run: remove an old run's files (``--overwrite``, which
+    :func:`_prepare_run_dir` allowed). Called only after the model, data and recipe are built,
+    so that a typo in the new command cannot cost the old run."""
+    for name in RUN_FILES:
+        target = run_dir / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
-    return None
 
 
 def _check_same(saved: dict, asked: dict, run_dir: Path) -> None:
@@ -130,6 +146,10 @@ def _build_model(model, num_classes: int, options: dict, seed: int) -> tuple[nn.
     if isinstance(model, str):
         from ..registry import create_model
 
+        asked = options.get("num_classes", num_classes)
+        if asked != num_classes:
+            raise ValueError(f"{model} with num_classes={asked!r} cannot train on data with "
+                             f"{num_classes} classes; leave num_classes out (it follows the data)")
         built = create_model(model, **{"num_classes": num_classes, **options})
         built.model_options = {"num_classes": num_classes, **options}
         return built, built.name
@@ -335,6 +355,8 @@ def _train(model, data, info, dev, locals_) -> RunResult:
     }
     config = json.loads(json.dumps(config))
     if main:
+        if saved is None:
+            _clear_run(run_dir)
         write_atomic(run_dir / CONFIG, (json.dumps(config, indent=2) + "\n").encode())
 
     # -- the trainer ---------------------------------------------------------------------
