@@ -1,6 +1,8 @@
 """Command-line arguments that can only be positive are refused by the parser, with the
 argument's name and the value found, before any work starts."""
 
+from pathlib import Path
+
 import pytest
 
 from cnnzoo.cli import main
@@ -25,3 +27,34 @@ def test_non_positive_counts_are_refused(argv, capsys):
     assert exit_info.value.code == 2  # argparse's usage error, not a traceback
     err = capsys.readouterr().err
     assert f"argument {flag}" in err and f"expected a positive integer, got '{value}'" in err
+
+
+@pytest.fixture
+def a_file(tmp_path):
+    path = tmp_path / "afile"
+    path.write_text("the user's file")
+    return path
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["bench", "lenet5", "--json", "{folder}"], "cannot write {folder}: it is a folder"),
+    (["bench", "lenet5", "--json", "{file}/x.json"], "cannot write {file}/x.json: {file} is a file, not a folder"),
+    (["compare", "lenet5", "--no-speed", "--out", "{file}"], "{file} is a file, not a folder"),
+    (["train", "lenet5", "--out", "{file}/run"], "{file} is a file, not a folder"),
+    (["bench", "lenet5", "--compile", "bogus"], "unknown compile mode 'bogus'"),
+])
+def test_outputs_that_cannot_be_written_are_named_before_any_work(argv, expected, tmp_path, a_file,
+                                                                    capsys, monkeypatch):
+    monkeypatch.setattr("cnnzoo.cli.console.width", 1000)  # one line per message
+    names = {"folder": str(tmp_path), "file": str(a_file)}
+    assert main([a.format(**names) for a in argv]) == 2
+    assert expected.format(**names) in capsys.readouterr().out
+    assert a_file.read_text() == "the user's file"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_folder_without_room_for_files_is_named():
+    from cnnzoo._files import check_writable
+
+    with pytest.raises(PermissionError, match="cannot write /proc/x.json: cannot create files in /proc"):
+        check_writable("/proc/x.json")

@@ -8,15 +8,39 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_atomic", "write_json"]
+__all__ = ["write_atomic", "write_json", "check_writable"]
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Raise a clear error if a file cannot be written at ``path`` (it is a folder, a folder on
+    its way is a file, or a folder cannot be made); commands call it before long work."""
+    path = Path(path)
+    if path.is_dir():
+        raise FileExistsError(f"cannot write {path}: it is a folder; give a file name")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise FileExistsError(f"cannot write {path}: {parent} is a file, not a folder")
+            try:  # a real probe: permissions, read-only and virtual file systems alike
+                fd, probe = tempfile.mkstemp(prefix=".cnnzoo-probe.", dir=parent)
+            except OSError as err:
+                raise PermissionError(f"cannot write {path}: cannot create files in {parent} "
+                                      f"({err.strerror or err})") from None
+            os.close(fd)
+            os.unlink(probe)
+            break
+    return path
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
     """Write ``data`` (bytes, or text as UTF-8) to ``path`` atomically; create its folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = check_writable(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:  # e.g. a read-only or virtual file system (/proc)
+        raise PermissionError(f"cannot write {path}: {err.strerror or err}") from None
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp makes the file private (0600); give it the permissions open() would
         os.fchmod(fd, 0o666 & ~_umask())

@@ -36,8 +36,8 @@ import torch
 from torch import nn
 
 from . import _hugepages
-from ._files import write_json
-from .inference import autocast_dtype, optimize_for_inference
+from ._files import check_writable, write_json
+from .inference import autocast_dtype, check_compile_mode, optimize_for_inference
 
 __all__ = [
     "bench",
@@ -430,6 +430,9 @@ def bench(
 
     if not models:
         raise ValueError("bench needs at least one model name")
+    if json_path is not None:
+        check_writable(json_path)  # before the timing, not after it
+    check_compile_mode(compile)
     if threads is not None:
         if not isinstance(threads, int) or threads < 1:
             raise ValueError(f"threads must be a positive integer, got {threads!r}")

@@ -149,7 +149,7 @@ def cmd_demo(args) -> int:
     console.rule("cnnzoo demo: LeNet-5 (LeCun et al. 1998) on 4,000 real MNIST digits, on the CPU")
     summarize("lenet5").print(console=console)
     result = train("lenet5", "mnist-sample", recipe="small", out=args.out, device="cpu", seed=args.seed,
-                   epochs=args.epochs, threads=args.threads, console=console)
+                   epochs=args.epochs, threads=args.threads, overwrite=args.overwrite, console=console)
     _print_result(result)
     return 0
 
@@ -371,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_positive, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--threads", type=_positive, default=None)
+    p.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("eval", help="top-1, top-5, per-class accuracy and confusion matrix of a trained model")
@@ -480,7 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as err:
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, PermissionError,
+            IsADirectoryError, NotADirectoryError) as err:
         if os.environ.get("CNNZOO_DEBUG"):
             raise
         # Expected user errors get one clear line, not a stack trace.

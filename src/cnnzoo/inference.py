@@ -355,6 +355,17 @@ def _faster_channels_last(model: nn.Module, example: Tensor, amp_dtype, runs: in
     return times["channels_last"] < times["contiguous"], times
 
 
+def check_compile_mode(compile: bool | str) -> None:
+    """Refuse a ``compile`` mode that :func:`torch.compile` does not know, before any work."""
+    if isinstance(compile, str):
+        import torch._inductor
+
+        modes = list(torch._inductor.list_mode_options())
+        if compile not in modes:
+            raise ValueError(f"unknown compile mode {compile!r}: torch.compile's modes are "
+                             f"{', '.join(modes)}")
+
+
 def optimize_for_inference(
     model: nn.Module,
     *,
@@ -378,6 +389,7 @@ def optimize_for_inference(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"optimize_for_inference expects an nn.Module, got {type(model).__name__}")
+    check_compile_mode(compile)
     if channels_last not in (True, False, "auto"):
         raise ValueError(f"channels_last must be True, False or 'auto', got {channels_last!r}")
     if device is None:

@@ -35,6 +35,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .._files import check_writable
 from .fileformat import SUFFIX, is_compressed_file, load_compressed, write_compressed
 from .presets import paper_preset
 from .prune import Pruner, compressible_layers, parse_layer_spec, resolve_per_layer, sparsity_schedule
@@ -132,6 +133,7 @@ def _resolve_out(out, source, run_dir: Path | None, name: str, overwrite: bool) 
         out = Path(source).with_suffix(SUFFIX) if source is not None else Path(f"{name}{SUFFIX}")
         report = out.with_suffix(".report.json")
     for path in (out, report):
+        check_writable(path)  # before any retraining, not after it
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
     return out, report

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .._files import write_atomic, write_json
+from .._files import check_writable, write_atomic, write_json
 from .runs import load_run
 
 __all__ = ["compare", "Comparison", "CompareRow", "bubble_chart", "human_count"]
@@ -354,6 +354,7 @@ def compare(
         speed_note = f"throughput measured by cnnzoo's inference path on {where}, batch {batch}"
 
     out = Path(out)
+    check_writable(out / "compare.json")  # before any speed is measured
     comparison = Comparison(rows, notes=notes, accuracy=accuracy)
     dataset = rows[0].dataset or "ImageNet"
     charts = {

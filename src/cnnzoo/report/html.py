@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from .._files import write_atomic
+from .._files import check_writable, write_atomic
 from .runs import Run, load_run
 
 __all__ = ["write_report", "render_report", "SECTIONS"]
@@ -339,5 +339,5 @@ def write_report(run: str | Path, out: str | Path | None = None, *,
     """Write the report for the run directory ``run`` to ``out`` (default
     ``RUN/report.html``), atomically, and return its path."""
     loaded = load_run(run)
-    out = Path(out) if out is not None else loaded.path / "report.html"
+    out = check_writable(Path(out) if out is not None else loaded.path / "report.html")
     return write_atomic(out, render_report(loaded, measure_speed=measure_speed))
