@@ -257,11 +257,15 @@ def read_compressed(path) -> tuple[dict, dict[str, Tensor]]:
     if not path.is_file():
         raise FileNotFoundError(f"no compressed model at {path}")
     data = path.read_bytes()
+    if not data:
+        raise CompressedFileError(f"{path} is empty (0 bytes); expected a cnnzoo compressed model, "
+                                  f"which starts with the magic bytes {MAGIC!r}")
+    # Only a file that begins like the magic is a truncated one; any other start is another format.
+    if not data.startswith(MAGIC) and not MAGIC.startswith(data):
+        raise CompressedFileError(f"{path} is not a cnnzoo compressed model (its first bytes are "
+                                  f"{data[:len(MAGIC)]!r}, expected the magic bytes {MAGIC!r})")
     r = _Reader(data, path, "file start")
-    magic = bytes(r.take(len(MAGIC), "the magic bytes"))
-    if magic != MAGIC:
-        raise CompressedFileError(f"{path}: not a cnnzoo compressed model (magic bytes {magic!r}, "
-                                  f"expected {MAGIC!r})")
+    r.take(len(MAGIC), "the magic bytes")
     r.where = "header"
     version, head_len = r.unpack("HI", "the version and header length")
     if version != VERSION:

@@ -191,6 +191,16 @@ def holdout_split(labels: Tensor, fraction: float = HOLDOUT_FRACTION, seed: int 
 
 def _select(ds: ImageDataset, train: bool) -> ImageDataset:
     train_idx, test_idx = holdout_split(ds.labels)
+    if not train and not len(test_idx):
+        # Rounding holds out nothing from a small class; say so rather than "empty dataset".
+        need = next(n for n in range(2, 10_000) if round(n * HOLDOUT_FRACTION) >= 1)
+        largest = int(torch.bincount(ds.labels).max()) if len(ds) else 0
+        raise ValueError(
+            f"{ds.name} has {len(ds)} images in {ds.num_classes} classes (at most {largest} per class), so "
+            f"the held-out test split ({HOLDOUT_FRACTION:.0%} of each class, rounded) is empty: a class "
+            f"needs at least {need} images to give one. Add images, or give a test split of your own "
+            f"(x_test and y_test in an .npz, a test/ sub-folder beside train/ in a folder)"
+        )
     return ds.subset(train_idx if train else test_idx)
 
 
@@ -227,21 +237,64 @@ def _torchvision(key: str, train: bool, root: Path, download: bool) -> ImageData
     return ImageDataset(data.contiguous(), torch.as_tensor(ds.targets), list(ds.classes), name)
 
 
+_NPZ_EXPECTED = "an .npz archive from numpy.savez with arrays x and y (or x_train, y_train, x_test, y_test)"
+
+
+def _open_npz(path: Path):
+    if path.stat().st_size == 0:
+        raise ValueError(f"dataset file {path} is empty (0 bytes); expected {_NPZ_EXPECTED}")
+    try:
+        z = np.load(path, allow_pickle=False)
+    except OSError as err:  # permissions, I/O: the file itself is fine to name as unreadable
+        raise ValueError(f"cannot read dataset file {path}: {err.strerror or err}") from None
+    except Exception as err:  # EOFError, BadZipFile, or numpy's advice to unpickle: all say "not an .npz"
+        with open(path, "rb") as f:
+            head = f.read(8)
+        found = (f"a zip archive numpy cannot read ({err})" if head.startswith(b"PK")
+                 else f"a file that starts with {head!r}")
+        raise ValueError(f"dataset file {path} is not an .npz archive: expected {_NPZ_EXPECTED}, "
+                         f"found {found}") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):  # a single .npy array under an .npz name
+        raise ValueError(f"dataset file {path} holds a single array of shape {z.shape}, "
+                         f"not an archive; expected {_NPZ_EXPECTED}")
+    return z
+
+
+def _array(z, key: str, path: Path) -> np.ndarray:
+    try:
+        return z[key]
+    except Exception as err:  # object arrays (pickle refused) or a damaged zip member
+        raise ValueError(f"{path}: cannot read array {key!r} ({err}); expected {_NPZ_EXPECTED} "
+                         f"holding numbers") from None
+
+
 def _npz(path: Path, train: bool) -> ImageDataset:
-    with np.load(path, allow_pickle=False) as z:
+    with _open_npz(path) as z:
         keys = set(z.files)
         split = "train" if train else "test"
         if {f"x_{split}", f"y_{split}"} <= keys:
-            x, y, both = z[f"x_{split}"], z[f"y_{split}"], True
+            xkey, ykey, both = f"x_{split}", f"y_{split}", True
         elif {"x", "y"} <= keys:
-            x, y, both = z["x"], z["y"], False
+            xkey, ykey, both = "x", "y", False
         else:
             raise ValueError(f"{path}: expected arrays 'x' and 'y' (or x_train, y_train, x_test, y_test), found {sorted(keys)}")
-        classes = [str(c) for c in z["classes"]] if "classes" in keys else None
-        top = max((int(z[k].max()) for k in ("y", "y_train", "y_test") if k in keys and z[k].size), default=-1)
+        x = _array(z, xkey, path)
+        # Every split's labels, checked before their maximum sets the number of classes.
+        all_labels = {k: _array(z, k, path) for k in ("y", "y_train", "y_test") if k in keys}
+        classes = [str(c) for c in _array(z, "classes", path)] if "classes" in keys else None
+    for k, v in all_labels.items():
+        if not np.issubdtype(v.dtype, np.integer):
+            example = f" such as {v.flat[0].item()!r}" if v.size else ""
+            raise ValueError(f"{path}: labels {k!r} must be integer class indices 0..K-1, "
+                             f"found dtype {v.dtype}{example}")
+        if v.size and v.min() < 0:
+            raise ValueError(f"{path}: labels {k!r} must be class indices 0..K-1, "
+                             f"found {int(v.min())}..{int(v.max())}")
+    y = all_labels[ykey]
+    top = max((int(v.max()) for v in all_labels.values() if v.size), default=-1)
     images = _as_nchw_uint8(x, path)
-    if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"{path}: labels 'y' must be integers 0..K-1, got dtype {y.dtype}")
+    if not len(images):
+        raise ValueError(f"{path}: array {xkey!r} holds no images (shape {x.shape}); expected at least one")
     labels = torch.from_numpy(y.astype(np.int64)).flatten()
     if classes is None:  # both splits name the same classes, 0..K-1
         classes = [str(i) for i in range(top + 1)]

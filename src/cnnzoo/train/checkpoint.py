@@ -103,7 +103,15 @@ def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
     if meta_text is None:
         raise ValueError(f"{path} is a safetensors file but not a cnnzoo checkpoint (no '{FORMAT}' metadata); "
                          f"load its weights into your model with load_state_dict")
-    return state, json.loads(meta_text)
+    try:
+        meta = json.loads(meta_text)
+    except ValueError as err:  # json's own message names neither the file nor the metadata
+        raise ValueError(f"{path}: its '{FORMAT}' metadata is not valid JSON ({err}); expected the JSON "
+                         f"object save_weights writes (the file is damaged or was not written by cnnzoo)") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: its '{FORMAT}' metadata is a JSON {type(meta).__name__}, expected the "
+                         f"JSON object save_weights writes")
+    return state, meta
 
 
 # -- full training state ------------------------------------------------------------------
@@ -180,11 +188,13 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -
     holds, load its weights, and return ``(model in eval mode, metadata)``. The metadata
     has ``model``, ``model_options``, ``num_classes``, ``in_chans``, ``input_size``,
     ``dataset``, ``classes`` and ``data_config`` (the preprocessing)."""
-    from ..compress import is_compressed_file, load_compressed
+    from ..compress.fileformat import SUFFIX, is_compressed_file, load_compressed
     from ..registry import create_model
 
     path = resolve_checkpoint(path)
-    if is_compressed_file(path):  # a Deep Compression file (`cnnzoo compress`, issue 7)
+    # A Deep Compression file (`cnnzoo compress`, issue 7); by its name too, so that a damaged
+    # or empty one gets the compressed format's error, not torch.load's.
+    if is_compressed_file(path) or path.suffix.lower() == SUFFIX:
         return load_compressed(path, device=device)
     state, meta = _read_any(path)
     if not meta.get("model"):

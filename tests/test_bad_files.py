@@ -1,0 +1,147 @@
+"""Bad input files — an .npz that is not one, a split that rounds to nothing, damaged
+checkpoint metadata, a damaged compressed model — give one clear `error:` line that names
+the file, what was expected and what was found, never a traceback or a bare library message."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cnnzoo import create_model
+from cnnzoo.cli import main
+from cnnzoo.compress import CompressedFileError
+from cnnzoo.data import load_dataset
+from cnnzoo.train.checkpoint import load_model, save_weights
+
+NPZ_KEYS = "x and y (or x_train, y_train, x_test, y_test)"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """An untrained lenet5 checkpoint, enough for `cnnzoo eval` to reach the data."""
+    path = tmp_path_factory.mktemp("ckpt") / "lenet5.safetensors"
+    save_weights(path, create_model("lenet5", num_classes=10))
+    return path
+
+
+class _Printed(str):
+    """The CLI's output; ``in`` ignores whitespace, since the console wraps lines anywhere."""
+
+    def __contains__(self, text):
+        return "".join(text.split()) in "".join(self.split())
+
+
+def _cli_error(argv, capsys) -> str:
+    assert main([str(a) for a in argv]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("error:") and "Traceback" not in out
+    return _Printed(out)
+
+
+def _eval_error(checkpoint, data, capsys) -> str:
+    return _cli_error(["eval", checkpoint, "--data", data], capsys)
+
+
+# -- 1. a bad .npz ------------------------------------------------------------------------
+def test_empty_npz(tmp_path, checkpoint, capsys):
+    bad = tmp_path / "empty.npz"
+    bad.write_bytes(b"")
+    out = _eval_error(checkpoint, bad, capsys)
+    assert f"{bad} is empty (0 bytes)" in out and "numpy.savez" in out and NPZ_KEYS in out
+
+
+def test_text_file_named_npz(tmp_path, checkpoint, capsys):
+    bad = tmp_path / "notes.npz"
+    bad.write_text("hello world\n")
+    out = _eval_error(checkpoint, bad, capsys)
+    assert f"{bad} is not an .npz archive" in out and NPZ_KEYS in out
+    assert "starts with b'hello wo'" in out and "pickle" not in out
+
+
+def test_truncated_npz(tmp_path):
+    good = tmp_path / "good.npz"
+    np.savez(good, x=np.zeros((20, 4, 4), np.uint8), y=np.arange(20) % 2)
+    bad = tmp_path / "cut.npz"
+    bad.write_bytes(good.read_bytes()[:100])
+    with pytest.raises(ValueError, match=r"cut\.npz is not an \.npz archive.*found a zip archive numpy cannot read"):
+        load_dataset(bad, train=False)
+
+
+def test_string_labels(tmp_path, checkpoint, capsys):
+    bad = tmp_path / "words.npz"
+    np.savez(bad, x=np.zeros((20, 28, 28), np.uint8), y=np.array(["cat", "dog"] * 10))
+    out = _eval_error(checkpoint, bad, capsys)
+    assert f"{bad}: labels 'y' must be integer class indices 0..K-1, found dtype <U3 such as 'cat'" in out
+
+
+def test_zero_images(tmp_path, checkpoint, capsys):
+    bad = tmp_path / "none.npz"
+    np.savez(bad, x=np.zeros((0, 28, 28), np.uint8), y=np.zeros(0, np.int64))
+    out = _eval_error(checkpoint, bad, capsys)
+    assert f"{bad}: array 'x' holds no images (shape (0, 28, 28)); expected at least one" in out
+
+
+def test_negative_labels(tmp_path, checkpoint, capsys):
+    bad = tmp_path / "minus.npz"
+    np.savez(bad, x=np.zeros((20, 28, 28), np.uint8), y=np.full(20, -1))
+    out = _eval_error(checkpoint, bad, capsys)
+    assert f"{bad}: labels 'y' must be class indices 0..K-1, found -1..-1" in out
+
+
+# -- 2. a held-out test split that rounds to nothing --------------------------------------
+def test_too_small_for_a_test_split(tmp_path, checkpoint, capsys):
+    small = tmp_path / "u8_20.npz"
+    np.savez(small, x=np.zeros((20, 28, 28), np.uint8), y=np.arange(20) % 10)
+    assert len(load_dataset(small, train=True)) == 20  # training still has its images
+    out = _eval_error(checkpoint, small, capsys)
+    assert f"{small} has 20 images in 10 classes (at most 2 per class)" in out
+    assert "test split (10% of each class, rounded) is empty" in out
+    assert "a class needs at least 6 images" in out and "x_test and y_test" in out
+    six = tmp_path / "six.npz"  # the stated minimum is enough
+    np.savez(six, x=np.zeros((6, 4, 4), np.uint8), y=np.zeros(6, np.int64))
+    assert len(load_dataset(six, train=False)) == 1
+
+
+# -- 3. checkpoint metadata and a resumed run's config.json that are not JSON -------------
+def test_safetensors_metadata_not_json(tmp_path, capsys):
+    from safetensors.torch import save_file
+
+    bad = tmp_path / "broken.safetensors"
+    save_file({"w": torch.zeros(2)}, str(bad), metadata={"cnnzoo": "{bad"})
+    with pytest.raises(ValueError, match=r"broken\.safetensors: its 'cnnzoo' metadata is not valid JSON"):
+        load_model(bad)
+    out = _eval_error(bad, "mnist-sample", capsys)
+    assert f"{bad}: its 'cnnzoo' metadata is not valid JSON" in out and "expected the JSON object" in out
+
+
+def test_resume_with_corrupt_config(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"model": ')
+    out = _cli_error(["train", "lenet5", "--out", run, "--resume", "--no-progress"], capsys)
+    assert f"cannot resume {run}: {run / 'config.json'} is not valid JSON" in out
+    assert "expected the JSON object cnnzoo wrote" in out
+    (run / "config.json").write_text(json.dumps(["lenet5"]))
+    out = _cli_error(["train", "lenet5", "--out", run, "--resume", "--no-progress"], capsys)
+    assert f"{run / 'config.json'} holds a JSON list" in out
+
+
+# -- 4. a damaged or empty .cnnzc ---------------------------------------------------------
+def test_cnnzc_with_damaged_magic(tmp_path, checkpoint, capsys):
+    bad = tmp_path / "model.cnnzc"
+    bad.write_bytes(b"XXCNZDC\r\n" + bytes(40))
+    with pytest.raises(CompressedFileError, match=r"model\.cnnzc is not a cnnzoo compressed model "
+                                                  r"\(its first bytes are b'XXCNZDC\\r'"):
+        load_model(bad)
+    bad.write_bytes(checkpoint.read_bytes())  # a checkpoint renamed: not torch.load's error either
+    out = _eval_error(bad, "mnist-sample", capsys)
+    assert f"{bad} is not a cnnzoo compressed model" in out
+    assert r"expected the magic bytes b'\x89CNZDC\r\n'" in out and "torch.save" not in out
+
+
+def test_empty_cnnzc(tmp_path, capsys):
+    bad = tmp_path / "empty.cnnzc"
+    bad.write_bytes(b"")
+    out = _eval_error(bad, "mnist-sample", capsys)
+    assert f"{bad} is empty (0 bytes); expected a cnnzoo compressed model" in out
