@@ -3,6 +3,7 @@ compressed file, its report, loading it back, the command line and ``cnnzoo eval
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -93,6 +94,21 @@ def test_bad_options_are_named(data, tmp_path):
     with pytest.raises(ValueError, match="either sparsity or quality"):
         cnnzoo.compress(model, data, sparsity=0.5, quality=1.0, out=tmp_path / "x.cnnzc", **FAST)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("option, error", [
+    ({"bits": 0}, "bits of classifier.fc1 must be an integer in 1..12, got 0"),
+    ({"sparsity": 1.5}, "sparsity of classifier.fc1 must lie in [0, 1), got 1.5"),
+    ({"quality": -1.0}, "quality of classifier.fc1 must be ≥ 0"),
+    ({"lr": -1.0}, "lr must be positive, got -1.0"),
+    ({"finetune_lr": 0.0}, "finetune_lr must be positive"),
+])
+def test_bad_settings_are_refused_before_any_work(data, tmp_path, option, error):
+    lines = []  # compress logs a line after each stage, the first once the model is evaluated
+    with pytest.raises(ValueError, match=re.escape(error)):
+        cnnzoo.compress(cnnzoo.create_model("lenet_300_100"), data, out=tmp_path / "x.cnnzc",
+                        log=lines.append, **{**FAST, **option})
+    assert lines == [] and not list(tmp_path.iterdir())
 
 
 @pytest.fixture(scope="module")

@@ -258,9 +258,22 @@ def compress(model, data=None, *, sparsity=None, quality=None, bits=None, index_
     bits = resolve_per_layer(parse_layer_spec(bits, int), layers, DEFAULT_BITS, "bits")
     gap_bits = resolve_per_layer(parse_layer_spec(index_bits, _int_or_auto), layers, DEFAULT_INDEX_BITS,
                                  "index_bits")
+    # Every setting is checked here, before the first retraining epoch, not where it is used.
     for n, g in gap_bits.items():
         if g != "auto" and (not isinstance(g, int) or not 1 <= g <= 12):
             raise ValueError(f"index_bits of {n} must be an integer in 1..12 or 'auto', got {g!r}")
+    for n in layers:
+        if not isinstance(bits[n], int) or not 1 <= bits[n] <= 12:
+            raise ValueError(f"bits of {n} must be an integer in 1..12, got {bits[n]!r}")
+        if quality is None and not 0 <= sparsity[n] < 1:
+            raise ValueError(f"sparsity of {n} must lie in [0, 1), got {sparsity[n]}")
+        if quality is not None and not quality[n] >= 0:
+            raise ValueError(f"quality of {n} must be ≥ 0, got {quality[n]}")
+    for what, value in (("lr", lr), ("finetune_lr", finetune_lr)):
+        if not value > 0:
+            raise ValueError(f"{what} must be positive, got {value}")
+    if not weight_decay >= 0:
+        raise ValueError(f"weight_decay must be ≥ 0, got {weight_decay}")
     out, report_path = _resolve_out(out, None if isinstance(source, nn.Module) else source, run_dir, name,
                                     overwrite)
     train_set, test_set = _resolve_data(data, meta)
