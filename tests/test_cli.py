@@ -58,3 +58,15 @@ def test_a_folder_without_room_for_files_is_named():
 
     with pytest.raises(PermissionError, match="cannot write /proc/x.json: cannot create files in /proc"):
         check_writable("/proc/x.json")
+
+
+def test_a_pattern_that_matches_nothing_is_an_error(capsys):
+    assert main(["list", "nosuch*"]) == 2
+    assert "no model matches 'nosuch*'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("target", ["./no/such/run", "missing.safetensors"])
+def test_summary_of_a_missing_file_says_so(target, capsys, monkeypatch):
+    monkeypatch.setattr("cnnzoo.cli.console.width", 1000)
+    assert main(["summary", target]) == 2
+    assert f"no such run or checkpoint: {target}" in capsys.readouterr().out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -53,7 +54,11 @@ def cmd_list(args) -> int:
     table = Table(title="cnnzoo models")
     for col in ("name", "family", "year", "paper", "input", "parameters"):
         table.add_column(col, justify="right" if col == "parameters" else "left")
-    for name in list_models(args.pattern):
+    names = list_models(args.pattern)
+    if not names:
+        raise ValueError(f"no model matches {args.pattern!r}; `cnnzoo list` shows all of them "
+                         "(patterns are shell-style: 'resnet*', '*_tv')")
+    for name in names:
         info = model_info(name)
         table.add_row(
             name, info.family, str(info.paper.year), info.paper.title,
@@ -94,6 +99,9 @@ def cmd_summary(args) -> int:
         from .train.checkpoint import load_model
 
         model, _ = load_model(model, device="cpu")
+    elif os.sep in model or Path(model).suffix in (".safetensors", ".ckpt", ".pt", ".pth", ".cnnzc"):
+        raise FileNotFoundError(f"no such run or checkpoint: {model} (a model name has no "
+                                "folder or file extension; `cnnzoo list` shows them)")
     options = {} if args.num_classes is None else {"num_classes": args.num_classes}
     if options and not isinstance(model, str):
         raise ValueError("--num-classes applies to a model name, not to a checkpoint")
