@@ -123,7 +123,8 @@ def _matmul(device: torch.device, dtype: torch.dtype, size: int | None = None
     On a GPU, float32 convolutions run on TF32 tensor cores whenever
     ``torch.backends.cudnn.allow_tf32`` is set (PyTorch's default), so the float32 product runs
     under that same setting — the peak a float32 network can actually reach."""
-    size = size or (8192 if device.type == "cuda" else 2048)
+    # A CPU without native bf16/fp16 units emulates them ~50x slower: a smaller product there.
+    size = size or (8192 if device.type == "cuda" else 2048 if dtype == torch.float32 else 512)
     a = torch.randn(size, size, device=device).to(dtype)
     b = torch.randn(size, size, device=device).to(dtype)
 
