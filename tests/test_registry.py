@@ -30,6 +30,21 @@ def test_unknown_option_is_named():
         cnnzoo.create_model("lenet5", colour="red")
 
 
+@pytest.mark.parametrize("option, expected", [
+    ({"zero_init_residual": "maybe"}, "zero_init_residual must be true or false, got 'maybe'"),
+    ({"num_classes": 10.0}, "num_classes must be an integer, got 10.0"),
+    ({"drop_rate": "high"}, "drop_rate must be a number, got 'high'"),
+])
+def test_option_values_of_the_wrong_type_are_named(option, expected):
+    with pytest.raises(TypeError, match=expected):
+        build_on_meta("resnet18", **option)
+
+
+def test_well_typed_options_pass():
+    model = build_on_meta("resnet18", num_classes=10, drop_rate=0, zero_init_residual=True)
+    assert model.num_classes == 10
+
+
 def test_model_info_has_paper_and_input():
     info = cnnzoo.model_info("alexnet")
     assert info.paper.year == 2012 and "Krizhevsky" in info.paper.authors
