@@ -350,6 +350,9 @@ def test_cli_eval_predict_and_errors(run, tmp_path, capsys):
     assert main(["train", "lenet5", "--data", "mnist-sample", "--out", str(run.run_dir), "--no-progress"]) == 2
     assert "already holds a run" in capsys.readouterr().out
     assert main(["eval", str(tmp_path / "nowhere")]) == 2
+    capsys.readouterr()
+    assert main(["predict", str(run.run_dir), str(tmp_path)]) == 2  # a folder, not an image
+    assert "is a folder" in capsys.readouterr().out.replace("\n", "")
 
 
 def test_the_demo_reaches_97_percent(tmp_path, capsys):

@@ -89,6 +89,9 @@ def _read_image(item, channels: int) -> Tensor:
 
     if isinstance(item, (str, os.PathLike)):
         path = Path(item)
+        if path.is_dir():
+            raise FileNotFoundError(f"image {path} is a folder; give the image files themselves "
+                                    f"(e.g. {path}/*.png)")
         if not path.is_file():
             raise FileNotFoundError(f"image {path} does not exist")
         try:
