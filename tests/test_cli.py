@@ -1,5 +1,6 @@
-"""Command-line arguments that can only be positive are refused by the parser, with the
-argument's name and the value found, before any work starts."""
+"""Bad command lines end in one clear line before any work starts: counts that can only be
+positive, outputs that cannot be written, unknown compile modes, patterns and paths that name
+nothing."""
 
 from pathlib import Path
 

@@ -33,7 +33,7 @@ def test_unknown_option_is_named():
 @pytest.mark.parametrize("option, expected", [
     ({"zero_init_residual": "maybe"}, "zero_init_residual must be true or false, got 'maybe'"),
     ({"num_classes": 10.0}, "num_classes must be an integer, got 10.0"),
-    ({"drop_rate": "high"}, "drop_rate must be a number, got 'high'"),
+    ({"drop_rate": "high"}, "drop_rate must be a finite number, got 'high'"),
 ])
 def test_option_values_of_the_wrong_type_are_named(option, expected):
     with pytest.raises(TypeError, match=expected):

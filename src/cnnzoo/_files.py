@@ -11,9 +11,10 @@ from pathlib import Path
 __all__ = ["write_atomic", "write_json", "check_writable"]
 
 
-def check_writable(path: str | os.PathLike) -> Path:
+def check_writable(path: str | os.PathLike, *, probe: bool = True) -> Path:
     """Raise a clear error if a file cannot be written at ``path`` (it is a folder, a folder on
-    its way is a file, or a folder cannot be made); commands call it before long work."""
+    its way is a file, or, with ``probe``, the nearest existing folder takes no files);
+    commands call it before long work."""
     path = Path(path)
     if path.is_dir():
         raise FileExistsError(f"cannot write {path}: it is a folder; give a file name")
@@ -21,20 +22,22 @@ def check_writable(path: str | os.PathLike) -> Path:
         if parent.exists():
             if not parent.is_dir():
                 raise FileExistsError(f"cannot write {path}: {parent} is a file, not a folder")
-            try:  # a real probe: permissions, read-only and virtual file systems alike
-                fd, probe = tempfile.mkstemp(prefix=".cnnzoo-probe.", dir=parent)
+            if not probe:
+                break
+            try:  # a real file: permissions, read-only and virtual file systems alike
+                fd, probe_file = tempfile.mkstemp(prefix=".cnnzoo-probe.", dir=parent)
             except OSError as err:
                 raise PermissionError(f"cannot write {path}: cannot create files in {parent} "
                                       f"({err.strerror or err})") from None
             os.close(fd)
-            os.unlink(probe)
+            os.unlink(probe_file)
             break
     return path
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
     """Write ``data`` (bytes, or text as UTF-8) to ``path`` atomically; create its folder."""
-    path = check_writable(path)
+    path = check_writable(path, probe=False)  # the temporary file below is the probe
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

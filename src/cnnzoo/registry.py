@@ -15,6 +15,8 @@ from typing import Callable
 
 from torch import nn
 
+from ._checks import type_problem
+
 __all__ = [
     "Paper",
     "Figure",
@@ -163,24 +165,13 @@ def create_model(name: str, **options) -> nn.Module:
             f"{info.name} got unknown option(s) {', '.join(map(repr, unknown))}; "
             f"it takes: {', '.join(accepted)}"
         )
-    for key, value in options.items():  # command-line options arrive as JSON or plain strings
-        expected = _option_type_problem(value, accepted[key])
+    for key, value in options.items():
+        # judged by the default's type: string and None defaults also take callables from Python
+        default = accepted[key]
+        expected = type_problem(value, type(default)) if isinstance(default, (int, float)) else None
         if expected:
             raise TypeError(f"{info.name} option {key} must be {expected}, got {value!r}")
     return info.builder(**options)
-
-
-def _option_type_problem(value, default) -> str | None:
-    """What ``value`` should be, judged by the option's default (``True`` asks for a bool,
-    ``1000`` for an integer, ``0.5`` for a number); None if it is that, or if the default
-    says nothing (strings and ``None`` defaults take other kinds from Python callers too)."""
-    if isinstance(default, bool):
-        return None if isinstance(value, bool) else "true or false"
-    if isinstance(default, int):
-        return None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
-    if isinstance(default, float):
-        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else "a number"
-    return None
 
 
 def list_models(pattern: str | None = None, *, family: str | None = None) -> list[str]:

@@ -16,9 +16,10 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import json
-import math
 import typing
 from dataclasses import dataclass, field
+
+from .._checks import type_problem
 
 __all__ = ["Recipe", "PAPER_RECIPES", "SMALL_RECIPE", "get_recipe", "parse_overrides", "RECIPE_KINDS"]
 
@@ -125,14 +126,9 @@ class Recipe:
         return cls(**data)
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _type_problem(value, hint) -> str | None:
     """What ``value`` should have been for the type ``hint`` of a recipe field (None if it is
-    that): overrides come from the command line as JSON or plain strings, so ``--set
-    milestones=abc`` must not pass as a sequence of characters, nor ``lr=nan`` as a number."""
+    that): :func:`cnnzoo._checks.type_problem`, plus optional fields and lists."""
     if hint is object:
         return None
     args = typing.get_args(hint)
@@ -152,17 +148,7 @@ def _type_problem(value, hint) -> str | None:
             return (f"a list of {length} {kind}, e.g. [3, 224, 224]" if length
                     else f"a list of {kind}, e.g. [30, 60]")
         return None
-    if origin is bool:
-        return None if isinstance(value, bool) else "true or false"
-    if origin is int:
-        return None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
-    if origin is float:
-        return None if _is_number(value) else "a finite number"
-    if origin is str:
-        return None if isinstance(value, str) else "a string"
-    if origin is dict:
-        return None if isinstance(value, dict) else 'a JSON object, e.g. {"dropout": 0.5}'
-    return None
+    return type_problem(value, origin)
 
 
 # The small-data recipe: Nesterov SGD with a short linear warm-up and a cosine decay, label
