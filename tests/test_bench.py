@@ -3,6 +3,7 @@ thresholds), the multiply-add counts against torchvision's published figures, cl
 
 import json
 import stat
+import time
 
 import pytest
 import torch
@@ -65,7 +66,9 @@ def test_result_definitions_hold(report):
         # the module docstring's definitions
         assert r["images_per_s"] == pytest.approx(4 / (r["batch_ms"]["median"] / 1e3))
         assert r["macs_per_s"] == pytest.approx(r["macs_per_image"] * r["images_per_s"])
-        assert r["fraction_of_peak"] == pytest.approx(r["macs_per_s"] / r["peak_macs_per_s"])
+        assert r["fraction_of_best_peak"] == pytest.approx(r["macs_per_s"] / r["peak_macs_per_s"])
+        q1, q3 = r["fraction_of_peak_iqr"]
+        assert 0 < q1 <= r["fraction_of_peak"] <= q3
         assert r["peak_macs_per_s"] == rep["peak_macs_per_s"]["float32"]
         assert r["params"] == cnnzoo.count_parameters(r["model"])
 
@@ -77,6 +80,41 @@ def test_run_peak_is_the_best_rate_seen(report):
     assert rep["peak_macs_per_s"]["float32"] == best
     seen = [r["peaks_seen"]["float32"] for r in rep["results"]]
     assert seen == sorted(seen)  # each model's record includes everything measured before it
+
+
+class _Loaded(torch.nn.Module):
+    """A "model" whose call takes ``unit`` seconds times the machine's current load."""
+
+    def __init__(self, machine, unit):
+        super().__init__()
+        self.machine, self.unit = machine, unit
+
+    def forward(self, x):
+        time.sleep(self.unit * self.machine["loads"][self.machine["round"]])
+        return x
+
+
+def test_paired_fraction_cancels_the_machines_load(monkeypatch):
+    # A machine whose load changes from round to round slows the model and the product of the
+    # same round alike. Built so that the model does 0.6 of the product's multiply-adds per
+    # second at any load: the paired fraction must read 0.6 whatever the load did, while the
+    # model's median rate against the product's best rate reads 0.6 × min(load) / median(load).
+    machine = {"loads": [1, 4, 2, 6, 1, 3], "round": 0}
+    product_macs, unit = 10**9, 0.01
+
+    def product():  # the last call of each round; the next round runs at the next load
+        time.sleep(unit / 2 * machine["loads"][machine["round"]])
+        machine["round"] += 1
+
+    monkeypatch.setattr(cnnzoo.bench, "_matmul", lambda device, dtype, size=None: (product, product_macs))
+    # 2 images take twice the product's time, so the rates' ratio is macs_per_image / product_macs
+    macs_per_image = int(0.6 * product_macs)
+    monkeypatch.setattr(cnnzoo.bench, "count_macs", lambda model, size: (macs_per_image, "test"))
+    r = bench_model(_Loaded(machine, unit), batch=2, input_size=(1, 2, 2), fast=False,
+                    warmup=0, repeats=len(machine["loads"]), max_seconds=60, peaks={"float32": 1.0})
+    assert machine["round"] == len(machine["loads"])
+    assert r["fraction_of_peak"] == pytest.approx(0.6, rel=0.1)
+    assert r["fraction_of_best_peak"] == pytest.approx(0.6 * 1 / 2.5, rel=0.15)
 
 
 def test_a_given_peak_is_never_lowered(peaks):

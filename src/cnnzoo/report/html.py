@@ -67,6 +67,10 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _percent(fraction: float | None) -> str:
+    return "n/a" if fraction is None else f"{100 * fraction:.1f} %"
+
+
 def _kv_table(data: dict) -> str:
     rows = "".join(
         f"<tr><th>{_esc(k)}</th><td{' class=num' if isinstance(v, (int, float)) else ''}>"
@@ -266,7 +270,8 @@ def _speed(run: Run, *, measure_speed: bool = True, **_) -> str:
                                  f"(IQR {lat.get('q1', float('nan')):.3f}–{lat.get('q3', float('nan')):.3f})",
         f"throughput, batch {result.get('batch')} (images/s)": result.get("images_per_s"),
         "multiply-adds per image": result.get("macs_per_image"),
-        "fraction of peak": f"{100 * result.get('fraction_of_peak', float('nan')):.1f} %",
+        "fraction of peak (same rounds)": _percent(result.get("fraction_of_peak")),
+        "fraction of the run's best peak": _percent(result.get("fraction_of_best_peak")),
         "mode": result.get("mode"),
         "settings": result.get("settings"),
         "machine": ", ".join(str(v) for v in (machine.get("gpu") or machine.get("cpu"),
