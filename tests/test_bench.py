@@ -83,38 +83,53 @@ def test_run_peak_is_the_best_rate_seen(report):
 
 
 class _Loaded(torch.nn.Module):
-    """A "model" whose call takes ``unit`` seconds times the machine's current load."""
+    """A "model" on a machine whose load changes at each of its batch calls (one per round):
+    a call takes ``unit`` seconds times the load."""
 
     def __init__(self, machine, unit):
         super().__init__()
         self.machine, self.unit = machine, unit
 
     def forward(self, x):
-        time.sleep(self.unit * self.machine["loads"][self.machine["round"]])
+        if len(x) > 1:  # a throughput call starts a new round
+            self.machine["calls"] += 1
+        time.sleep(self.unit * load(self.machine))
         return x
 
 
+def load(machine):
+    return machine["loads"][machine["calls"] % len(machine["loads"])]
+
+
 def test_paired_fraction_cancels_the_machines_load(monkeypatch):
-    # A machine whose load changes from round to round slows the model and the product of the
-    # same round alike. Built so that the model does 0.6 of the product's multiply-adds per
-    # second at any load: the paired fraction must read 0.6 whatever the load did, while the
-    # model's median rate against the product's best rate reads 0.6 × min(load) / median(load).
-    machine = {"loads": [1, 4, 2, 6, 1, 3], "round": 0}
+    # The load slows the model and the product of the same round alike. Built so that the
+    # model does 0.6 of the product's multiply-adds per second at any load: the paired
+    # fraction must read 0.6 whatever the load did, while the model's median rate against the
+    # product's best rate reads 0.6 × min(load) / median(load) = 0.6 × 1 / 2.5.
+    machine = {"loads": [1, 4, 2, 6, 1, 3], "calls": 0}
     product_macs, unit = 10**9, 0.01
 
-    def product():  # the last call of each round; the next round runs at the next load
-        time.sleep(unit / 2 * machine["loads"][machine["round"]])
-        machine["round"] += 1
+    def product():  # half the model's time at the same load
+        time.sleep(unit / 2 * load(machine))
 
     monkeypatch.setattr(cnnzoo.bench, "_matmul", lambda device, dtype, size=None: (product, product_macs))
     # 2 images take twice the product's time, so the rates' ratio is macs_per_image / product_macs
-    macs_per_image = int(0.6 * product_macs)
-    monkeypatch.setattr(cnnzoo.bench, "count_macs", lambda model, size: (macs_per_image, "test"))
-    r = bench_model(_Loaded(machine, unit), batch=2, input_size=(1, 2, 2), fast=False,
-                    warmup=0, repeats=len(machine["loads"]), max_seconds=60, peaks={"float32": 1.0})
-    assert machine["round"] == len(machine["loads"])
+    monkeypatch.setattr(cnnzoo.bench, "count_macs", lambda model, size: (int(0.6 * product_macs), "test"))
+    r = bench_model(_Loaded(machine, unit), batch=2, input_size=(1, 2, 2), fast=False, warmup=1,
+                    repeats=len(machine["loads"]), max_seconds=60, peaks={"float32": 1.0})
+    assert machine["calls"] == 2 + len(machine["loads"])  # warm-up, choosing the product's length, rounds
+    assert r["batch_ms"]["runs"] == len(machine["loads"])
     assert r["fraction_of_peak"] == pytest.approx(0.6, rel=0.1)
     assert r["fraction_of_best_peak"] == pytest.approx(0.6 * 1 / 2.5, rel=0.15)
+
+
+def test_the_product_lasts_about_half_the_models_call(monkeypatch):
+    machine = {"loads": [1], "calls": 0}
+    monkeypatch.setattr(cnnzoo.bench, "_matmul",
+                        lambda device, dtype, size=None: (lambda: time.sleep(0.004), 10**9))
+    r = bench_model(_Loaded(machine, 0.08), batch=2, input_size=(1, 2, 2), fast=False, warmup=0,
+                    repeats=3, peaks={"float32": 1.0})
+    assert 8 <= r["peak_product_calls_per_round"]["float32"] <= 10  # 0.04 s / 0.004 s
 
 
 def test_a_given_peak_is_never_lowered(peaks):

@@ -21,9 +21,10 @@ Definitions (what the JSON holds):
   throughput timing.
 * ``fraction_of_peak``: the median, over the timed rounds, of the model's multiply-add rate in
   a round divided by the product's rate in the same round (``fraction_of_peak_iqr``: the
-  quartiles). A round is one call of each model and then of the product, in the dtype the
-  model ran in, so both sides of each ratio are measured under the same load: a busy
-  neighbour slows both alike.
+  quartiles). A round is one call of each model and then the product, in the dtype the model
+  ran in, repeated to last about half the model's call (``peak_product_calls_per_round``), so
+  both sides of each ratio are measured under the same load: a busy neighbour slows both
+  alike.
 * ``fraction_of_best_peak``: ``macs_per_s / peak_macs_per_s``, the model's median rate
   against the best product of the run — a conservative figure, low by as much as the machine
   was busier during the model than at its quietest moment.
@@ -101,6 +102,15 @@ def _resolve_device(device: str | torch.device | None) -> torch.device:
         raise ValueError(f"device {device} was asked for, but this machine has no CUDA GPU "
                          "(torch.cuda.is_available() is False); use --device cpu")
     return device
+
+
+def _seconds(fn: Callable[[], object], device: torch.device) -> float:
+    """Wall time of one call, synchronised on a GPU."""
+    _sync(device)
+    t = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - t
 
 
 def _timed_rounds(fns: dict[str, Callable[[], object]], device: torch.device, *, warmup: int,
@@ -348,20 +358,30 @@ def bench_model(
         fns1["torchvision"] = lambda: tv_run(x1)
         fnsb["torchvision"] = lambda: tv_run(xb)
     # The peak product runs in the same interleaved rounds as the models: the load a busy
-    # machine puts on a model's call then also falls on the product it is paired with.
+    # machine puts on a model's call then also falls on the product it is paired with. The
+    # product repeats to last about half the model's call (at most a second), so that its rate
+    # is an average over a stretch of the round too, not one short sample.
+    opts = {"warmup": warmup, "repeats": repeats, "max_seconds": max_seconds}
+    lat = {k: Timing.of(v) for k, v in _timed_rounds(fns1, device, **opts).items()}
+    for fn in fnsb.values():  # warm-up (and compiles) before the product's length is chosen
+        for _ in range(max(warmup, 1)):
+            fn()
+    model_s = _seconds(fnsb["cnnzoo"], device)
     peaks = dict(peaks or {})
-    samplers = {}
+    samplers = {}  # dtype → multiply-adds of one timed product window
+    windows = {}  # dtype → product calls per round
     for d in {torch.float32, dtype}:
         key = str(d).removeprefix("torch.")
         product, product_macs = _matmul(device, d)
-        fnsb[f"peak:{key}"] = product
-        samplers[key] = product_macs
-    opts = {"warmup": warmup, "repeats": repeats, "max_seconds": max_seconds}
-    lat = {k: Timing.of(v) for k, v in _timed_rounds(fns1, device, **opts).items()}
-    rounds = _timed_rounds(fnsb, device, **opts)
+        product()
+        calls = max(1, min(round(min(model_s / 2, 1.0) / _seconds(product, device)), 1000))
+        fnsb[f"peak:{key}"] = lambda product=product, calls=calls: [product() for _ in range(calls)]
+        samplers[key] = calls * product_macs
+        windows[key] = calls
+    rounds = _timed_rounds(fnsb, device, **{**opts, "warmup": 0})
     thr = {k: Timing.of(v) for k, v in rounds.items()}
-    for key, product_macs in samplers.items():
-        peaks[key] = max(peaks.get(key, 0.0), product_macs / (thr[f"peak:{key}"].min / 1e3))
+    for key, window_macs in samplers.items():
+        peaks[key] = max(peaks.get(key, 0.0), window_macs / (thr[f"peak:{key}"].min / 1e3))
 
     dtype_name = str(dtype).removeprefix("torch.")
 
@@ -390,6 +410,7 @@ def bench_model(
         "images_per_s": ips,
         "macs_per_s": macs * ips,
         **paired("cnnzoo", dtype_name),
+        "peak_product_calls_per_round": windows,
     }
     if tv_arch:
         tv_ips = _throughput(thr["torchvision"], batch)
