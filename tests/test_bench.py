@@ -126,10 +126,11 @@ def test_paired_fraction_cancels_the_machines_load(monkeypatch):
 def test_the_product_lasts_about_half_the_models_call(monkeypatch):
     machine = {"loads": [1], "calls": 0}
     monkeypatch.setattr(cnnzoo.bench, "_matmul",
-                        lambda device, dtype, size=None: (lambda: time.sleep(0.004), 10**9))
-    r = bench_model(_Loaded(machine, 0.08), batch=2, input_size=(1, 2, 2), fast=False, warmup=0,
-                    repeats=3, peaks={"float32": 1.0})
-    assert 8 <= r["peak_product_calls_per_round"]["float32"] <= 10  # 0.04 s / 0.004 s
+                        lambda device, dtype, size=None: (lambda: time.sleep(0.02), 10**9))
+    r = bench_model(_Loaded(machine, 0.4), batch=2, input_size=(1, 2, 2), fast=False, warmup=0,
+                    repeats=1, peaks={"float32": 1.0})
+    # 0.2 s / 0.02 s; a sleep may overrun by a few milliseconds on a busy machine
+    assert 8 <= r["peak_product_calls_per_round"]["float32"] <= 11
 
 
 def test_a_given_peak_is_never_lowered(peaks):
