@@ -19,19 +19,17 @@ Definitions (what the JSON holds):
 * ``peak_macs_per_s``: the best rate of the peak product over the whole run, per dtype —
   measured once before any model, then sampled again in every round of every model's
   throughput timing.
-* ``fraction_of_peak``: the median, over the timed rounds, of the model's multiply-add rate in
-  a round divided by the product's rate in the same round (``fraction_of_peak_iqr``: the
-  quartiles). A round is one call of each model and then the product, in the dtype the model
-  ran in, repeated to last about half the model's call (``peak_product_calls_per_round``), so
-  both sides of each ratio are measured under the same load: a busy neighbour slows both
-  alike.
-* ``fraction_of_best_peak``: ``macs_per_s / peak_macs_per_s``, the model's median rate
-  against the best product of the run — a conservative figure, low by as much as the machine
-  was busier during the model than at its quietest moment.
-
-Why paired: on a shared 2-core machine the product's rate moved between 62 and 87 GMAC/s
-within a minute; ResNet-50's median-against-best fraction read 76 % in one run and 86 % in
-the next, while its paired fraction read 91 % and 93 % (README, Measure speed).
+* ``fraction_of_peak``: ``macs_per_s / peak_macs_per_s``, the model's median rate against the
+  best product of the run. Conservative on a shared machine: it reads low by as much as the
+  machine was busier during the model than at its quietest moment.
+* ``fraction_of_round_product``: the model's rate in each timed round divided by the
+  product's rate in the same round — ``median``, ``q1``, ``q3`` and every round's ratio
+  (``rounds``). A round is one call of each model (cnnzoo's, then torchvision's with
+  ``against``) followed by the product in the dtype the model ran in, repeated to last about
+  half cnnzoo's call, at least once and at most a second (``peak_product_calls_per_round``).
+  The two sides of a ratio run one after the other, so load that changes from round to round
+  falls on both; load that changes within a round does not cancel, and a round's ratio can
+  exceed 1 when the product met a busy moment the model did not.
 """
 
 from __future__ import annotations
@@ -357,24 +355,25 @@ def bench_model(
 
         fns1["torchvision"] = lambda: tv_run(x1)
         fnsb["torchvision"] = lambda: tv_run(xb)
-    # The peak product runs in the same interleaved rounds as the models: the load a busy
-    # machine puts on a model's call then also falls on the product it is paired with. The
-    # product repeats to last about half the model's call (at most a second), so that its rate
-    # is an average over a stretch of the round too, not one short sample.
+    # The peak product runs in the same interleaved rounds as the models, so the load of each
+    # round falls on both. It repeats to last about half the model's call (at most a second):
+    # its rate is then an average over a stretch of the round, not one short sample. The
+    # length is chosen after at least one warm-up call at batch B (compiles happen there).
     opts = {"warmup": warmup, "repeats": repeats, "max_seconds": max_seconds}
     lat = {k: Timing.of(v) for k, v in _timed_rounds(fns1, device, **opts).items()}
-    for fn in fnsb.values():  # warm-up (and compiles) before the product's length is chosen
+    for fn in fnsb.values():
         for _ in range(max(warmup, 1)):
             fn()
     model_s = _seconds(fnsb["cnnzoo"], device)
     peaks = dict(peaks or {})
     samplers = {}  # dtype → multiply-adds of one timed product window
     windows = {}  # dtype → product calls per round
-    for d in {torch.float32, dtype}:
+    for d in dict.fromkeys([torch.float32, dtype]):  # ordered, without a repeat
         key = str(d).removeprefix("torch.")
         product, product_macs = _matmul(device, d)
         product()
-        calls = max(1, min(round(min(model_s / 2, 1.0) / _seconds(product, device)), 1000))
+        one_product_s = max(_seconds(product, device), 1e-9)
+        calls = max(1, min(round(min(model_s / 2, 1.0) / one_product_s), 1000))
         fnsb[f"peak:{key}"] = lambda product=product, calls=calls: [product() for _ in range(calls)]
         samplers[key] = calls * product_macs
         windows[key] = calls
@@ -385,13 +384,12 @@ def bench_model(
 
     dtype_name = str(dtype).removeprefix("torch.")
 
-    def paired(model_key: str, dtype_key: str) -> dict:
-        """The model's rate over the product's rate, round by round (see the module docstring)."""
-        product_s = rounds[f"peak:{dtype_key}"]
+    def round_product(model_key: str, dtype_key: str) -> dict:
+        """The model's rate over the product's, round by round (see the module docstring)."""
         ratios = [(macs * batch / t) / (samplers[dtype_key] / p)
-                  for t, p in zip(rounds[model_key], product_s)]
+                  for t, p in zip(rounds[model_key], rounds[f"peak:{dtype_key}"])]
         q = statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1 else ratios * 3
-        return {"fraction_of_peak": statistics.median(ratios), "fraction_of_peak_iqr": [q[0], q[2]]}
+        return {"median": statistics.median(ratios), "q1": q[0], "q3": q[2], "rounds": ratios}
 
     ips = _throughput(thr["cnnzoo"], batch)
     result = {
@@ -409,7 +407,7 @@ def bench_model(
         "batch_ms": thr["cnnzoo"].to_dict(),
         "images_per_s": ips,
         "macs_per_s": macs * ips,
-        **paired("cnnzoo", dtype_name),
+        "fraction_of_round_product": round_product("cnnzoo", dtype_name),
         "peak_product_calls_per_round": windows,
     }
     if tv_arch:
@@ -423,7 +421,8 @@ def bench_model(
             "latency_ms": lat["torchvision"].to_dict(),
             "batch_ms": thr["torchvision"].to_dict(),
             "images_per_s": tv_ips,
-            **paired("torchvision", "float32"),  # torchvision's model runs in float32
+            # torchvision's model runs in float32
+            "fraction_of_round_product": round_product("torchvision", "float32"),
         }
         result["speedup"] = ips / tv_ips
         result["latency_speedup"] = lat["torchvision"].median / lat["cnnzoo"].median
@@ -433,13 +432,12 @@ def bench_model(
 
 
 def _set_peaks(result: dict, peaks: dict[str, float]) -> None:
-    """Record the best peaks of the run and the conservative fractions of them."""
+    """Record the peaks a result is measured against and its fractions of them."""
     result["peak_macs_per_s"] = peaks[result["dtype"]]
-    result["fraction_of_best_peak"] = result["macs_per_s"] / peaks[result["dtype"]]
+    result["fraction_of_peak"] = result["macs_per_s"] / peaks[result["dtype"]]
     tv = result.get("torchvision")
     if tv is not None:  # torchvision's model runs in float32
-        tv["fraction_of_best_peak"] = (result["macs_per_image"] * tv["images_per_s"]
-                                       / peaks["float32"])
+        tv["fraction_of_peak"] = result["macs_per_image"] * tv["images_per_s"] / peaks["float32"]
 
 
 # -- several models ------------------------------------------------------------------------

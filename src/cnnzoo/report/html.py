@@ -270,8 +270,9 @@ def _speed(run: Run, *, measure_speed: bool = True, **_) -> str:
                                  f"(IQR {lat.get('q1', float('nan')):.3f}–{lat.get('q3', float('nan')):.3f})",
         f"throughput, batch {result.get('batch')} (images/s)": result.get("images_per_s"),
         "multiply-adds per image": result.get("macs_per_image"),
-        "fraction of peak (same rounds)": _percent(result.get("fraction_of_peak")),
-        "fraction of the run's best peak": _percent(result.get("fraction_of_best_peak")),
+        "fraction of peak": _percent(result.get("fraction_of_peak")),
+        "fraction of the same-round product": _percent(
+            result.get("fraction_of_round_product", {}).get("median")),
         "mode": result.get("mode"),
         "settings": result.get("settings"),
         "machine": ", ".join(str(v) for v in (machine.get("gpu") or machine.get("cpu"),
