@@ -305,7 +305,9 @@ def bench_model(
 
     ``fast=False`` times the model as built, in plain eval mode under ``torch.no_grad``.
     ``peaks`` maps a dtype name (``"float32"``, ``"bfloat16"``) to a measured MAC/s, for the
-    fraction of peak (measured here when omitted). Everything else as in :func:`bench`.
+    fraction of peak (measured here when omitted). ``warmup`` calls precede each timing; at
+    batch ``B`` there is at least one, after which one more call sets how many products make
+    a round's window. Everything else as in :func:`bench`.
     """
     from .registry import create_model
 
