@@ -28,8 +28,10 @@ Definitions (what the JSON holds):
   ``against``) followed by the product in the dtype the model ran in, repeated to last about
   half cnnzoo's call, at least once and at most a second (``peak_product_calls_per_round``).
   The two sides of a ratio run one after the other, so load that changes from round to round
-  falls on both; load that changes within a round does not cancel, and a round's ratio can
-  exceed 1 when the product met a busy moment the model did not.
+  falls on both; load that changes within a round does not cancel, and a heavy load can slow
+  the product (pure arithmetic) more than a model that also waits on memory, so on a very
+  busy machine this figure reads high (a round's ratio can exceed 1) where
+  ``fraction_of_peak`` reads low.
 """
 
 from __future__ import annotations
