@@ -216,6 +216,10 @@ def test_clear_errors():
         bench(["lenet5"], threads=0)
     with pytest.raises(ValueError, match="lenet5 expects 1×32×32 input"):
         bench_model("lenet5", input_size=(3, 32, 32))
+    said = []  # a size the second model cannot take stops the run before the first is timed
+    with pytest.raises(ValueError, match="resnet20 expects 3×H×W input"):
+        bench(["lenet5", "resnet20"], input_size=(1, 32, 32), progress=said.append)
+    assert said == []
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA GPU"):
             bench(["lenet5"], device="cuda")

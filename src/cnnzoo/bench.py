@@ -125,11 +125,7 @@ def _timed_rounds(fns: dict[str, Callable[[], object]], device: torch.device, *,
     start = time.perf_counter()
     for r in range(repeats):
         for key, fn in fns.items():
-            _sync(device)
-            t = time.perf_counter()
-            fn()
-            _sync(device)
-            times[key].append(time.perf_counter() - t)
+            times[key].append(_seconds(fn, device))
         if r + 1 >= 3 and time.perf_counter() - start > max_seconds:
             break
     return times
@@ -164,19 +160,12 @@ def measure_peak(device: str | torch.device = "cpu", dtype: torch.dtype = torch.
                  size: int | None = None, repeats: int = 5) -> float:
     """The machine's peak multiply-add rate (MAC/s) in ``dtype``: the best of ``repeats``
     products of two ``size``×``size`` matrices (``size³`` multiply-adds each), after a warm-up.
-    :func:`bench_model` samples the same product again between its timed runs and keeps the
-    best rate it sees, so a peak measured at a busy moment cannot flatter the fractions."""
+    :func:`bench_model` runs the same product again in its timed rounds and keeps the best
+    rate it sees, so a peak measured at a busy moment cannot flatter ``fraction_of_peak``."""
     device = _resolve_device(device)
     product, macs = _matmul(device, dtype, size)
     product()
-    _sync(device)
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        product()
-        _sync(device)
-        best = min(best, time.perf_counter() - t)
-    return macs / best
+    return macs / min(_seconds(product, device) for _ in range(repeats))
 
 
 def machine_info(device: str | torch.device = "cpu") -> dict:
@@ -283,6 +272,17 @@ def _torchvision_model(arch: str, num_classes: int) -> nn.Module:
 
 
 # -- one model -----------------------------------------------------------------------------
+def _checked_size(net: nn.Module, input_size: Sequence[int] | None) -> tuple[int, ...]:
+    """The C×H×W the model runs at (its default unless given), refused with the model's own
+    message where it cannot take it."""
+    size = tuple(input_size) if input_size is not None else tuple(net.default_input_size)
+    if len(size) != 3:
+        raise ValueError(f"input size must be C×H×W, got {size}")
+    if hasattr(net, "check_input"):
+        net.check_input(torch.empty(1, *size, device="meta"))
+    return size
+
+
 def _throughput(timing: Timing, batch: int) -> float:
     return batch / (timing.median / 1e3)
 
@@ -323,11 +323,7 @@ def bench_model(
     name = model if isinstance(model, str) else getattr(model, "name", type(model).__name__)
     tv_arch = torchvision_counterpart(name) if against else None  # fails before any work
     net = create_model(model) if isinstance(model, str) else model
-    size = tuple(input_size) if input_size is not None else tuple(net.default_input_size)
-    if len(size) != 3:
-        raise ValueError(f"input size must be C×H×W, got {size}")
-    if hasattr(net, "check_input"):
-        net.check_input(torch.empty(1, *size, device="meta"))  # clear error before any timing
+    size = _checked_size(net, input_size)
     params = sum(p.numel() for p in net.parameters())
     macs, macs_source = count_macs(model, size)  # a name is counted on the meta device
 
@@ -473,7 +469,7 @@ def bench(
     ``torch.compile`` on the fast path. Models are checked (names, torchvision
     counterparts) before anything is timed.
     """
-    from .registry import model_info
+    from .registry import create_model, model_info
 
     if not models:
         raise ValueError("bench needs at least one model name")
@@ -485,11 +481,14 @@ def bench(
             raise ValueError(f"threads must be a positive integer, got {threads!r}")
         torch.set_num_threads(threads)
     device = _resolve_device(device)
-    for m in models:  # fail on an unknown name or a missing counterpart before timing anything
+    for m in models:  # fail on a name, a counterpart or an input size before timing anything
         if isinstance(m, str):
             model_info(m)
             if against:
                 torchvision_counterpart(m)
+            if input_size is not None:
+                with torch.device("meta"):
+                    _checked_size(create_model(m), input_size)
     say = progress or (lambda msg: None)
     say(f"measuring the peak on {device}")
     peaks = {"float32": measure_peak(device, torch.float32)}

@@ -27,24 +27,22 @@ def _parse_chw(text: str) -> tuple[int, int, int]:
     return nums
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
+def _integer_at_least(minimum: int, kind: str):
+    """An argparse type for counts: a clear usage error below ``minimum`` or for a non-integer."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+_non_negative = _integer_at_least(0, "a non-negative integer")
+_positive = _integer_at_least(1, "a positive integer")
 
 
 # -- models (issue 2) ------------------------------------------------------------------
