@@ -46,7 +46,7 @@ def a_file(tmp_path):
 ])
 def test_outputs_that_cannot_be_written_are_named_before_any_work(argv, expected, tmp_path, a_file,
                                                                     capsys, monkeypatch):
-    monkeypatch.setattr("cnnzoo.cli.console.width", 1000)  # one line per message
+    monkeypatch.setattr("cnnzoo.cli.console.width", 40)  # narrower than the paths: still one line
     names = {"folder": str(tmp_path), "file": str(a_file)}
     assert main([a.format(**names) for a in argv]) == 2
     assert expected.format(**names) in capsys.readouterr().out
@@ -68,6 +68,6 @@ def test_a_pattern_that_matches_nothing_is_an_error(capsys):
 
 @pytest.mark.parametrize("target", ["./no/such/run", "missing.safetensors"])
 def test_summary_of_a_missing_file_says_so(target, capsys, monkeypatch):
-    monkeypatch.setattr("cnnzoo.cli.console.width", 1000)
+    monkeypatch.setattr("cnnzoo.cli.console.width", 20)
     assert main(["summary", target]) == 2
     assert f"no such run or checkpoint: {target}" in capsys.readouterr().out

@@ -13,6 +13,12 @@ from rich.table import Table
 console = Console()
 
 
+def say(text: str) -> None:
+    """Print one message line. Soft-wrapped: a long path is never split by a newline, so the
+    line stays whole for whoever copies or greps it (the terminal wraps it for display)."""
+    console.print(text, highlight=False, soft_wrap=True)
+
+
 def _parse_chw(text: str) -> tuple[int, int, int]:
     """``3x224x224`` (or ``3×224×224``, ``224``) as a C×H×W tuple."""
     parts = text.lower().replace("×", "x").split("x")
@@ -133,8 +139,8 @@ def cmd_train(args) -> int:
             progress=not args.no_progress, console=console, **fields,
         )
     except TrainingDiverged as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False)
-        console.print(f"the last good checkpoint stays in {err.run_dir}", highlight=False)
+        say(f"[red]error:[/red] {err}")
+        say(f"the last good checkpoint stays in {err.run_dir}")
         return 1
     if _is_main_rank():
         _print_result(result)
@@ -145,7 +151,7 @@ def _print_result(result) -> None:
     console.print(f"test accuracy: [bold]{result.test_top1:.2f}%[/bold] top-1, {result.test_top5:.2f}% top-5 "
                   f"on {result.summary['test_images']:,} test images (best {result.best_top1:.2f}% at epoch "
                   f"{result.best_epoch})", highlight=False)
-    console.print(f"run directory: {result.run_dir}", highlight=False)
+    say(f"run directory: {result.run_dir}")
 
 
 def cmd_demo(args) -> int:
@@ -225,8 +231,8 @@ def cmd_compress(args) -> int:
     result = compress(args.source, args.data, out=args.out, overwrite=args.overwrite, device=args.device,
                       float16=args.float16, log=lambda msg: console.print(f"[dim]{msg}[/dim]"), **options)
     result.print(console)
-    console.print(f"wrote {result.path} ({result.report['file_bytes']:,} bytes, "
-                  f"{result.ratio:.1f}× smaller than float32) and {result.report_path}")
+    say(f"wrote {result.path} ({result.report['file_bytes']:,} bytes, "
+        f"{result.ratio:.1f}× smaller than float32) and {result.report_path}")
     return 0
 
 
@@ -272,7 +278,7 @@ def cmd_bench(args) -> int:
                   "of the run; % of same-round product: its rate over the product's rate in "
                   "the same timed round (median of the rounds).[/dim]")
     if args.json:
-        console.print(f"wrote {args.json}")
+        say(f"wrote {args.json}")
     return 0
 
 
@@ -298,9 +304,9 @@ def cmd_compare(args) -> int:
                       "—" if r.images_per_s is None else f"{r.images_per_s:,.1f}")
     _print_whole(table)
     for note in result.notes:
-        console.print(f"note: {note}")
+        say(f"note: {note}")
     for path in result.files.values():
-        console.print(f"wrote {path}")
+        say(f"wrote {path}")
     return 0
 
 
@@ -308,7 +314,7 @@ def cmd_report(args) -> int:
     from .report import write_report
 
     path = write_report(args.run, args.out, measure_speed=not args.no_speed)
-    console.print(f"wrote {path}")
+    say(f"wrote {path}")
     return 0
 
 
@@ -501,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("CNNZOO_DEBUG"):
             raise
         # Expected user errors get one clear line, not a stack trace.
-        console.print(f"[red]error:[/red] {err}", highlight=False)
+        say(f"[red]error:[/red] {err}")
         return 2
 
 

@@ -402,9 +402,10 @@ def _train(model, data, info, dev, locals_) -> RunResult:
         bar = TrainProgress(epochs=recipe.epochs, steps=len(train_loader), start_epoch=state["epoch"],
                             console=a["console"])
         if state["epoch"] or state["step"]:
-            bar.console.print(f"resuming {run_dir} at epoch {state['epoch'] + 1}, step {state['step']}")
+            bar.console.print(f"resuming {run_dir} at epoch {state['epoch'] + 1}, step {state['step']}",
+                              soft_wrap=True)
         elif saved is not None:  # killed before its first checkpoint: nothing to continue from
-            bar.console.print(f"{run_dir} has no {LAST} yet: training it from the start")
+            bar.console.print(f"{run_dir} has no {LAST} yet: training it from the start", soft_wrap=True)
     evaluation = None
     start_epoch = state["epoch"]
     try:
