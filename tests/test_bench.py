@@ -85,7 +85,7 @@ def test_run_peak_is_the_best_rate_seen(report):
 
 
 class _Machine:
-    """A fake clock for cnnzoo.bench (its ``time`` module) and the load on the machine, which
+    """A fake clock for cnnzoo.bench and cnnzoo._timing (their ``time`` module) and the load on the machine, which
     changes at every throughput call of the model (one per round): a call takes its base time
     times the load, and so does the product that follows it in the round."""
 
@@ -113,6 +113,7 @@ class _Loaded(torch.nn.Module):
 
 def _bench_on(machine, monkeypatch, *, model_s, product_s, product_macs=10**9, **kwargs):
     monkeypatch.setattr(cnnzoo.bench, "time", machine)
+    monkeypatch.setattr(cnnzoo._timing, "time", machine)
     monkeypatch.setattr(cnnzoo.bench, "_matmul", lambda device, dtype, size=None: (
         lambda: machine.spend(product_s), product_macs))
     return bench_model(_Loaded(machine, model_s), batch=2, input_size=(1, 2, 2), fast=False,

@@ -15,7 +15,7 @@ from cnnzoo.compress.fileformat import (MAGIC, CompressedFileError, is_compresse
                                         read_compressed, write_compressed)
 from cnnzoo.compress.prune import Pruner, parse_layer_spec, resolve_per_layer, sparsity_schedule
 from cnnzoo.compress.quantize import WeightSharing, centroid_gradients, init_centroids, kmeans_1d
-from cnnzoo.compress.sparse import SharedLayer, from_relative, to_relative
+from cnnzoo.compress.sparse import from_relative, to_relative
 
 # Deep Compression, Figure 3: a 4×4 weight matrix, its 2-bit cluster indices, the shared
 # weights (centroids), the gradient, and the centroids after one fine-tuning step (lr = 1).

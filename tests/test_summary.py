@@ -3,7 +3,6 @@ torchvision's published metadata, receptive fields against the textbook values, 
 definitions of cnnzoo.analysis.rules checked on small models computed by hand."""
 
 import json
-import math
 
 import pytest
 import torch

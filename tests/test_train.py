@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 import cnnzoo
-from cnnzoo.data import ImageDataset, Loader, load_dataset
+from cnnzoo.data import Loader, load_dataset
 from cnnzoo.models.base import Classifier
 from cnnzoo.train import TrainingDiverged, evaluate, fit, load_model, load_weights, predict
 from cnnzoo.train.checkpoint import load_checkpoint, save_checkpoint

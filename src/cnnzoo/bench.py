@@ -46,7 +46,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from . import _hugepages
+from . import _hugepages, _timing
 from ._files import check_writable, write_json
 from .inference import autocast_dtype, check_compile_mode, optimize_for_inference
 
@@ -86,11 +86,6 @@ class Timing:
         return {k: getattr(self, k) for k in ("median", "q1", "q3", "min", "max", "runs")}
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _resolve_device(device: str | torch.device | None) -> torch.device:
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -104,15 +99,6 @@ def _resolve_device(device: str | torch.device | None) -> torch.device:
     return device
 
 
-def _seconds(fn: Callable[[], object], device: torch.device) -> float:
-    """Wall time of one call, synchronised on a GPU."""
-    _sync(device)
-    t = time.perf_counter()
-    fn()
-    _sync(device)
-    return time.perf_counter() - t
-
-
 def _timed_rounds(fns: dict[str, Callable[[], object]], device: torch.device, *, warmup: int,
                   repeats: int, max_seconds: float) -> dict[str, list[float]]:
     """Warm each function up, then time them in interleaved rounds (one call of each per
@@ -120,12 +106,12 @@ def _timed_rounds(fns: dict[str, Callable[[], object]], device: torch.device, *,
     for fn in fns.values():
         for _ in range(warmup):
             fn()
-    _sync(device)
+    _timing.sync(device)
     times: dict[str, list[float]] = {k: [] for k in fns}
     start = time.perf_counter()
     for r in range(repeats):
         for key, fn in fns.items():
-            times[key].append(_seconds(fn, device))
+            times[key].append(_timing.seconds(fn, device))
         if r + 1 >= 3 and time.perf_counter() - start > max_seconds:
             break
     return times
@@ -164,8 +150,7 @@ def measure_peak(device: str | torch.device = "cpu", dtype: torch.dtype = torch.
     rate it sees, so a peak measured at a busy moment cannot flatter ``fraction_of_peak``."""
     device = _resolve_device(device)
     product, macs = _matmul(device, dtype, size)
-    product()
-    return macs / min(_seconds(product, device) for _ in range(repeats))
+    return macs / _timing.best_seconds(product, device, repeats, warmup=1)
 
 
 def machine_info(device: str | torch.device = "cpu") -> dict:
@@ -364,7 +349,7 @@ def bench_model(
     for fn in fnsb.values():
         for _ in range(max(warmup, 1)):
             fn()
-    model_s = _seconds(fnsb["cnnzoo"], device)
+    model_s = _timing.seconds(fnsb["cnnzoo"], device)
     peaks = dict(peaks or {})
     samplers = {}  # dtype → multiply-adds of one timed product window
     windows = {}  # dtype → product calls per round
@@ -372,7 +357,7 @@ def bench_model(
         key = str(d).removeprefix("torch.")
         product, product_macs = _matmul(device, d)
         product()
-        one_product_s = max(_seconds(product, device), 1e-9)
+        one_product_s = max(_timing.seconds(product, device), 1e-9)
         calls = max(1, min(round(min(model_s / 2, 1.0) / one_product_s), 1000))
         fnsb[f"peak:{key}"] = lambda product=product, calls=calls: [product() for _ in range(calls)]
         samplers[key] = calls * product_macs

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -27,6 +26,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
+
+from ._timing import best_seconds
 
 __all__ = [
     "fold_batchnorm",
@@ -325,18 +326,6 @@ class InferenceModel:
         return y if self.amp_dtype is None else y.float()
 
 
-def _time_call(fn: Callable, x: Tensor, runs: int) -> float:
-    sync = torch.cuda.synchronize if x.device.type == "cuda" else (lambda: None)
-    best = float("inf")
-    for _ in range(runs):
-        sync()
-        t = time.perf_counter()
-        fn(x)
-        sync()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 def _faster_channels_last(model: nn.Module, example: Tensor, amp_dtype, runs: int = 3) -> tuple[bool, dict]:
     """Time the model on ``example`` in both memory formats (one warm-up, best of ``runs``)
     and say whether channels_last was faster."""
@@ -350,8 +339,7 @@ def _faster_channels_last(model: nn.Module, example: Tensor, amp_dtype, runs: in
             with torch.inference_mode(), _autocast(inp.device, amp_dtype):
                 return model(inp)
 
-        fn(x)
-        times["channels_last" if cl else "contiguous"] = _time_call(fn, x, runs)
+        times["channels_last" if cl else "contiguous"] = best_seconds(lambda: fn(x), x.device, runs, warmup=1)
     return times["channels_last"] < times["contiguous"], times
 
 

@@ -25,6 +25,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._timing import best_seconds
 from ..models.base import Classifier
 
 __all__ = [
@@ -98,15 +99,7 @@ def _autocast(device: torch.device, precision: str):
 
 def _step_seconds(model: nn.Module, x: Tensor, device: torch.device, repeats: int = 2) -> float:
     """Best time of a forward and backward pass, after one warm-up run."""
-    best = math.inf
-    for i in range(repeats + 1):
-        start = time.perf_counter()
-        model(x).float().sum().backward()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if i:
-            best = min(best, time.perf_counter() - start)
-    return best
+    return best_seconds(lambda: model(x).float().sum().backward(), device, repeats, warmup=1)
 
 
 def fastest_settings(model: nn.Module, input_size, device: torch.device, *, threads: int | None = None,
