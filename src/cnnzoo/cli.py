@@ -148,9 +148,9 @@ def cmd_train(args) -> int:
 
 
 def _print_result(result) -> None:
-    console.print(f"test accuracy: [bold]{result.test_top1:.2f}%[/bold] top-1, {result.test_top5:.2f}% top-5 "
-                  f"on {result.summary['test_images']:,} test images (best {result.best_top1:.2f}% at epoch "
-                  f"{result.best_epoch})", highlight=False)
+    say(f"test accuracy: [bold]{result.test_top1:.2f}%[/bold] top-1, {result.test_top5:.2f}% top-5 "
+        f"on {result.summary['test_images']:,} test images (best {result.best_top1:.2f}% at epoch "
+        f"{result.best_epoch})")
     say(f"run directory: {result.run_dir}")
 
 
@@ -176,8 +176,8 @@ def cmd_eval(args) -> int:
     if args.json:
         sys.stdout.write(json.dumps(r, indent=2) + "\n")
         return 0
-    console.print(f"{r['dataset']} ({args.split}, {r['n']:,} images): top-1 [bold]{r['top1']:.2f}%[/bold], "
-                  f"top-5 {r['top5']:.2f}%, loss {r['loss']:.4f}", highlight=False)
+    say(f"{r['dataset']} ({args.split}, {r['n']:,} images): top-1 [bold]{r['top1']:.2f}%[/bold], "
+        f"top-5 {r['top5']:.2f}%, loss {r['loss']:.4f}")
     classes, confusion = r["classes"], r["confusion"]
     if len(classes) <= 20:
         table = Table(title="confusion matrix (rows: true class, columns: predicted) and per-class accuracy")
@@ -229,7 +229,7 @@ def cmd_compress(args) -> int:
         ) if getattr(args, key) is not None
     }
     result = compress(args.source, args.data, out=args.out, overwrite=args.overwrite, device=args.device,
-                      float16=args.float16, log=lambda msg: console.print(f"[dim]{msg}[/dim]"), **options)
+                      float16=args.float16, log=lambda msg: say(f"[dim]{msg}[/dim]"), **options)
     result.print(console)
     say(f"wrote {result.path} ({result.report['file_bytes']:,} bytes, "
         f"{result.ratio:.1f}× smaller than float32) and {result.report_path}")
@@ -252,7 +252,7 @@ def cmd_bench(args) -> int:
         args.models, batch=args.batch, input_size=args.input, device=args.device,
         threads=args.threads, against=args.against, fast=not args.plain, amp=args.amp,
         compile=args.compile, repeats=args.repeats, json_path=args.json,
-        progress=lambda msg: console.print(f"[dim]{msg}…[/dim]"),
+        progress=lambda msg: say(f"[dim]{msg}…[/dim]"),
     )
     m = report["machine"]
     where = m["gpu"] or f"{m['cpu']} ({m['threads']} threads)"
@@ -293,7 +293,7 @@ def cmd_compare(args) -> int:
     result = compare(
         args.models or None, runs=args.runs, out=args.out, bench_json=args.bench,
         measure_speed=args.speed, device=args.device, batch=args.batch,
-        progress=lambda msg: console.print(f"[dim]{msg}…[/dim]"),
+        progress=lambda msg: say(f"[dim]{msg}…[/dim]"),
     )
     table = Table(title=f"accuracy: {result.accuracy}")
     for col in ("model", "family", "params", "MACs", "top-1 %", "images/s"):

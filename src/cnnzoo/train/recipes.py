@@ -167,7 +167,8 @@ SMALL_OVERRIDES: list[tuple[str, dict]] = [
     ("lenet5", dict(optimizer="adam", lr=5e-3, weight_decay=0.0, epochs=40, batch_size=64,
                     label_smoothing=0.0, warmup=0.5, augment="lecun")),
     ("lenet*", dict(optimizer="adam", lr=2e-3, weight_decay=0.0, epochs=12, batch_size=64)),
-    # Networks without batch norm diverge at SGD 0.05 on small data: Adam.
+    # Networks without batch norm diverge at SGD 0.05 on small data: Adam (a family's
+    # batch-norm variants, vgg*_bn and googlenet_tv, share its setting).
     ("alexnet*", dict(optimizer="adam", lr=2e-4, weight_decay=0.0)),
     ("zfnet*", dict(optimizer="adam", lr=2e-4, weight_decay=0.0)),
     ("vgg*", dict(optimizer="adam", lr=2e-4, weight_decay=0.0)),
