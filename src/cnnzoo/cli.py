@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
@@ -139,8 +140,8 @@ def cmd_train(args) -> int:
             progress=not args.no_progress, console=console, **fields,
         )
     except TrainingDiverged as err:
-        say(f"[red]error:[/red] {err}")
-        say(f"the last good checkpoint stays in {err.run_dir}")
+        say(f"[red]error:[/red] {escape(str(err))}")
+        say(f"the last good checkpoint stays in {escape(str(err.run_dir))}")
         return 1
     if _is_main_rank():
         _print_result(result)
@@ -151,7 +152,7 @@ def _print_result(result) -> None:
     say(f"test accuracy: [bold]{result.test_top1:.2f}%[/bold] top-1, {result.test_top5:.2f}% top-5 "
         f"on {result.summary['test_images']:,} test images (best {result.best_top1:.2f}% at epoch "
         f"{result.best_epoch})")
-    say(f"run directory: {result.run_dir}")
+    say(f"run directory: {escape(str(result.run_dir))}")
 
 
 def cmd_demo(args) -> int:
@@ -229,10 +230,10 @@ def cmd_compress(args) -> int:
         ) if getattr(args, key) is not None
     }
     result = compress(args.source, args.data, out=args.out, overwrite=args.overwrite, device=args.device,
-                      float16=args.float16, log=lambda msg: say(f"[dim]{msg}[/dim]"), **options)
+                      float16=args.float16, log=lambda msg: say(f"[dim]{escape(str(msg))}[/dim]"), **options)
     result.print(console)
-    say(f"wrote {result.path} ({result.report['file_bytes']:,} bytes, "
-        f"{result.ratio:.1f}× smaller than float32) and {result.report_path}")
+    say(f"wrote {escape(str(result.path))} ({result.report['file_bytes']:,} bytes, "
+        f"{result.ratio:.1f}× smaller than float32) and {escape(str(result.report_path))}")
     return 0
 
 
@@ -252,7 +253,7 @@ def cmd_bench(args) -> int:
         args.models, batch=args.batch, input_size=args.input, device=args.device,
         threads=args.threads, against=args.against, fast=not args.plain, amp=args.amp,
         compile=args.compile, repeats=args.repeats, json_path=args.json,
-        progress=lambda msg: say(f"[dim]{msg}…[/dim]"),
+        progress=lambda msg: say(f"[dim]{escape(str(msg))}…[/dim]"),
     )
     m = report["machine"]
     where = m["gpu"] or f"{m['cpu']} ({m['threads']} threads)"
@@ -278,7 +279,7 @@ def cmd_bench(args) -> int:
                   "of the run; % of same-round product: its rate over the product's rate in "
                   "the same timed round (median of the rounds).[/dim]")
     if args.json:
-        say(f"wrote {args.json}")
+        say(f"wrote {escape(str(args.json))}")
     return 0
 
 
@@ -293,7 +294,7 @@ def cmd_compare(args) -> int:
     result = compare(
         args.models or None, runs=args.runs, out=args.out, bench_json=args.bench,
         measure_speed=args.speed, device=args.device, batch=args.batch,
-        progress=lambda msg: say(f"[dim]{msg}…[/dim]"),
+        progress=lambda msg: say(f"[dim]{escape(str(msg))}…[/dim]"),
     )
     table = Table(title=f"accuracy: {result.accuracy}")
     for col in ("model", "family", "params", "MACs", "top-1 %", "images/s"):
@@ -304,9 +305,9 @@ def cmd_compare(args) -> int:
                       "—" if r.images_per_s is None else f"{r.images_per_s:,.1f}")
     _print_whole(table)
     for note in result.notes:
-        say(f"note: {note}")
+        say(f"note: {escape(str(note))}")
     for path in result.files.values():
-        say(f"wrote {path}")
+        say(f"wrote {escape(str(path))}")
     return 0
 
 
@@ -314,7 +315,7 @@ def cmd_report(args) -> int:
     from .report import write_report
 
     path = write_report(args.run, args.out, measure_speed=not args.no_speed)
-    say(f"wrote {path}")
+    say(f"wrote {escape(str(path))}")
     return 0
 
 
@@ -507,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("CNNZOO_DEBUG"):
             raise
         # Expected user errors get one clear line, not a stack trace.
-        say(f"[red]error:[/red] {err}")
+        say(f"[red]error:[/red] {escape(str(err))}")
         return 2
 
 
