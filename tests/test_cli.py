@@ -71,3 +71,20 @@ def test_summary_of_a_missing_file_says_so(target, capsys, monkeypatch):
     monkeypatch.setattr("cnnzoo.cli.console.width", 20)
     assert main(["summary", target]) == 2
     assert f"no such run or checkpoint: {target}" in capsys.readouterr().out
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_earlier_file(tmp_path, capsys, monkeypatch):
+    import errno
+
+    out = tmp_path / "cmp"
+    out.mkdir()
+    (out / "compare.json").write_text("the earlier results")
+
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+
+    monkeypatch.setattr("cnnzoo._files.os.replace", full)
+    assert main(["compare", "lenet5", "--no-speed", "--out", str(out)]) == 2
+    assert "No space left on device" in capsys.readouterr().out
+    assert (out / "compare.json").read_text() == "the earlier results"
+    assert [p.name for p in out.iterdir() if p.name.endswith(".tmp")] == []

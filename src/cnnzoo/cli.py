@@ -503,8 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, PermissionError,
-            IsADirectoryError, NotADirectoryError) as err:
+    except (ValueError, TypeError, OSError) as err:  # OSError: missing files, no permission, a full disk
         if os.environ.get("CNNZOO_DEBUG"):
             raise
         # Expected user errors get one clear line, not a stack trace.

@@ -403,9 +403,10 @@ def _train(model, data, info, dev, locals_) -> RunResult:
                             console=a["console"])
         if state["epoch"] or state["step"]:
             bar.console.print(f"resuming {run_dir} at epoch {state['epoch'] + 1}, step {state['step']}",
-                              soft_wrap=True)
+                              soft_wrap=True, markup=False)
         elif saved is not None:  # killed before its first checkpoint: nothing to continue from
-            bar.console.print(f"{run_dir} has no {LAST} yet: training it from the start", soft_wrap=True)
+            bar.console.print(f"{run_dir} has no {LAST} yet: training it from the start",
+                              soft_wrap=True, markup=False)
     evaluation = None
     start_epoch = state["epoch"]
     try:
