@@ -86,6 +86,7 @@ def main(argv=None) -> int:
     ap.add_argument("--compile", nargs="?", const=True, default=False, metavar="MODE")
     ap.add_argument("--json", default=None)
     ap.add_argument("--markdown", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     args = ap.parse_args(argv)
 
     available = set(cnnzoo.list_models())
@@ -98,7 +99,7 @@ def main(argv=None) -> int:
     batch = args.batch or (128 if args.device.startswith("cuda") else 16)
     report = bench(models, batch=batch, device=args.device, threads=args.threads,
                    against="torchvision", compile=args.compile, repeats=args.repeats,
-                   max_seconds=args.max_seconds, json_path=args.json,
+                   max_seconds=args.max_seconds, json_path=args.json, overwrite=args.overwrite,
                    progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     table = markdown(report)
     print(table)

@@ -84,7 +84,28 @@ def test_a_full_disk_is_one_line_and_keeps_the_earlier_file(tmp_path, capsys, mo
         raise OSError(errno.ENOSPC, "No space left on device", str(dst))
 
     monkeypatch.setattr("cnnzoo._files.os.replace", full)
-    assert main(["compare", "lenet5", "--no-speed", "--out", str(out)]) == 2
+    assert main(["compare", "lenet5", "--no-speed", "--out", str(out), "--overwrite"]) == 2
     assert "No space left on device" in capsys.readouterr().out
     assert (out / "compare.json").read_text() == "the earlier results"
     assert [p.name for p in out.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.parametrize("argv, earlier", [
+    (["bench", "lenet5", "--json", "{out}/bench.json"], "bench.json"),
+    (["compare", "lenet5", "--no-speed", "--out", "{out}"], "compare.md"),
+])
+def test_an_earlier_result_is_replaced_only_with_overwrite(argv, earlier, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("cnnzoo.cli.console.width", 40)
+    (tmp_path / earlier).write_text("the earlier results")
+    assert main([a.format(out=tmp_path) for a in argv]) == 2
+    message = capsys.readouterr().out
+    assert f"{tmp_path / earlier} exists; pass --overwrite" in message
+    assert (tmp_path / earlier).read_text() == "the earlier results"
+
+
+def test_compare_with_overwrite_replaces_the_earlier_comparison_and_its_stale_chart(tmp_path):
+    (tmp_path / "compare.md").write_text("the earlier results")
+    (tmp_path / "throughput_vs_accuracy.png").write_text("an earlier chart")
+    assert main(["compare", "lenet5", "resnet20", "--no-speed", "--out", str(tmp_path), "--overwrite"]) == 0
+    assert "resnet20" in (tmp_path / "compare.md").read_text()
+    assert not (tmp_path / "throughput_vs_accuracy.png").exists()  # no throughput this time

@@ -142,6 +142,10 @@ def test_cli_compress_then_eval(checkpoint, capsys):
     assert cnnzoo.evaluate(str(out), str(npz))["top1"] == report["top1"]["file"]
     assert main(argv) == 2  # the file exists: a clear error, not a stack trace
     assert "overwrite" in capsys.readouterr().out
+    before = ckpt.read_bytes()
+    assert main(argv + ["--out", str(ckpt), "--overwrite"]) == 2  # never into its own input
+    assert "is the checkpoint being compressed" in capsys.readouterr().out
+    assert ckpt.read_bytes() == before
 
 
 def test_truncated_compressed_file_is_a_clear_error(compressed, checkpoint, tmp_path, capsys):

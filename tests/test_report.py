@@ -194,6 +194,12 @@ def test_cli_report(tmp_path, capsys):
     assert main(["report", str(run), "--out", str(out)]) == 0
     assert out.read_text().startswith("<!DOCTYPE html>")
     assert str(out) in capsys.readouterr().out
+    out.write_text("the user's own page")
+    assert main(["report", str(run), "--out", str(out)]) == 2  # replaced only when asked
+    assert "exists; pass --overwrite" in capsys.readouterr().out
+    assert out.read_text() == "the user's own page"
+    assert main(["report", str(run), "--out", str(out), "--overwrite"]) == 0
+    assert out.read_text().startswith("<!DOCTYPE html>")
 
 
 # -- rendering in a real browser -------------------------------------------------------------

@@ -8,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_atomic", "write_json", "check_writable"]
+__all__ = ["write_atomic", "write_json", "check_writable", "check_new"]
 
 
 def check_writable(path: str | os.PathLike, *, probe: bool = True) -> Path:
@@ -33,6 +33,17 @@ def check_writable(path: str | os.PathLike, *, probe: bool = True) -> Path:
             os.unlink(probe_file)
             break
     return path
+
+
+def check_new(paths, overwrite: bool) -> None:
+    """Raise unless ``overwrite`` when any of ``paths`` exists: every command replaces an
+    earlier result (a run, a compressed file, a benchmark, a report, a comparison) only when
+    asked to, so a repeated command cannot cost a user an earlier measurement."""
+    existing = [str(p) for p in paths if os.path.lexists(p)]
+    if existing and not overwrite:
+        what = f"{existing[0]} exists" if len(existing) == 1 else f"{', '.join(existing)} exist"
+        raise FileExistsError(f"{what}; pass --overwrite (overwrite=True) to replace "
+                              f"{'it' if len(existing) == 1 else 'them'}, or choose another output")
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:

@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 from . import _hugepages, _timing
-from ._files import check_writable, write_json
+from ._files import check_new, check_writable, write_json
 from .inference import autocast_dtype, check_compile_mode, optimize_for_inference
 
 __all__ = [
@@ -441,6 +441,7 @@ def bench(
     repeats: int = 10,
     max_seconds: float = 20.0,
     json_path: str | os.PathLike | None = None,
+    overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Benchmark ``models`` in one run and return (and, with ``json_path``, write atomically)
@@ -452,7 +453,8 @@ def bench(
     eval mode. ``fast=False``: time cnnzoo's models in plain eval mode too. ``amp``:
     autocast on a GPU (see :func:`cnnzoo.inference.autocast_dtype`). ``compile``: use
     ``torch.compile`` on the fast path. Models are checked (names, torchvision
-    counterparts) before anything is timed.
+    counterparts) before anything is timed. An existing ``json_path`` is replaced only
+    with ``overwrite``.
     """
     from .registry import create_model, model_info
 
@@ -460,6 +462,7 @@ def bench(
         raise ValueError("bench needs at least one model name")
     if json_path is not None:
         check_writable(json_path)  # before the timing, not after it
+        check_new([json_path], overwrite)
     check_compile_mode(compile)
     if threads is not None:
         if not isinstance(threads, int) or threads < 1:

@@ -252,7 +252,7 @@ def cmd_bench(args) -> int:
     report = bench(
         args.models, batch=args.batch, input_size=args.input, device=args.device,
         threads=args.threads, against=args.against, fast=not args.plain, amp=args.amp,
-        compile=args.compile, repeats=args.repeats, json_path=args.json,
+        compile=args.compile, repeats=args.repeats, json_path=args.json, overwrite=args.overwrite,
         progress=lambda msg: say(f"[dim]{escape(str(msg))}…[/dim]"),
     )
     m = report["machine"]
@@ -293,7 +293,7 @@ def cmd_compare(args) -> int:
 
     result = compare(
         args.models or None, runs=args.runs, out=args.out, bench_json=args.bench,
-        measure_speed=args.speed, device=args.device, batch=args.batch,
+        measure_speed=args.speed, device=args.device, batch=args.batch, overwrite=args.overwrite,
         progress=lambda msg: say(f"[dim]{escape(str(msg))}…[/dim]"),
     )
     table = Table(title=f"accuracy: {result.accuracy}")
@@ -314,7 +314,7 @@ def cmd_compare(args) -> int:
 def cmd_report(args) -> int:
     from .report import write_report
 
-    path = write_report(args.run, args.out, measure_speed=not args.no_speed)
+    path = write_report(args.run, args.out, measure_speed=not args.no_speed, overwrite=args.overwrite)
     say(f"wrote {escape(str(path))}")
     return 0
 
@@ -460,6 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--against", choices=["torchvision"], default=None,
                    help="also time torchvision's model of the same architecture")
     p.add_argument("--json", default=None, metavar="FILE", help="write the results as JSON")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("--compile", nargs="?", const=True, default=False, metavar="MODE",
                    help="use torch.compile on the fast path (optional mode: reduce-overhead, "
                    "max-autotune)")
@@ -476,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", nargs="+", default=None, metavar="DIR",
                    help="run directories: accuracy from your runs instead of published figures")
     p.add_argument("--out", default="compare", help="output folder (default ./compare)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier comparison in --out")
     p.add_argument("--bench", nargs="+", default=None, metavar="FILE",
                    help="throughput from `cnnzoo bench --json` files instead of measuring")
     speed = p.add_mutually_exclusive_group()
@@ -490,6 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="a self-contained HTML report of a training run")
     p.add_argument("run", metavar="RUN", help="a run directory written by `cnnzoo train`")
     p.add_argument("--out", default=None, help="HTML file (default RUN/report.html)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing report")
     p.add_argument("--no-speed", action="store_true",
                    help="without RUN/bench.json, do not measure speed")
     p.set_defaults(func=cmd_report)

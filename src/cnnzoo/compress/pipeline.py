@@ -35,7 +35,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .._files import check_writable
+from .._files import check_new, check_writable
 from .fileformat import SUFFIX, is_compressed_file, load_compressed, write_compressed
 from .presets import paper_preset
 from .prune import Pruner, compressible_layers, parse_layer_spec, resolve_per_layer, sparsity_schedule
@@ -134,8 +134,10 @@ def _resolve_out(out, source, run_dir: Path | None, name: str, overwrite: bool) 
         report = out.with_suffix(".report.json")
     for path in (out, report):
         check_writable(path)  # before any retraining, not after it
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
+        if source is not None and path.resolve() == Path(source).resolve():
+            raise ValueError(f"{path} is the checkpoint being compressed; writing there would "
+                             "replace the model it reads: choose another --out")
+    check_new((out, report), overwrite)
     return out, report
 
 

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .._files import check_writable, write_atomic, write_json
+from .._files import check_new, check_writable, write_atomic, write_json
 from .runs import load_run
 
 __all__ = ["compare", "Comparison", "CompareRow", "bubble_chart", "human_count"]
@@ -282,6 +282,10 @@ def _footnote(rows: Sequence[CompareRow], accuracy: str, extra: Sequence[str] = 
 
 
 # -- the command ---------------------------------------------------------------------------
+OUTPUTS = ("accuracy_vs_macs.png", "throughput_vs_accuracy.png", "compare.md", "compare.csv",
+           "compare.json")
+
+
 def compare(
     models: Sequence[str] | None = None,
     *,
@@ -291,6 +295,7 @@ def compare(
     measure_speed: bool | None = None,
     device: str = "cpu",
     batch: int = 8,
+    overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Comparison:
     """Compare ``models`` (names or shell patterns; all registered models by default) or the
@@ -302,6 +307,7 @@ def compare(
     given, else it is measured here with a short :func:`cnnzoo.bench.bench_model` run at
     ``batch`` on ``device``. ``measure_speed``: ``None`` (default) measures when models or
     runs are named and skips it for the whole zoo (minutes of timing); ``True``/``False`` force.
+    Files of an earlier comparison in ``out`` are replaced only with ``overwrite``.
     """
     from ..registry import list_models
 
@@ -329,6 +335,9 @@ def compare(
     if missing:
         notes.append(f"left out of the charts (no accuracy): {', '.join(missing)}")
 
+    out = Path(out)
+    check_writable(out / "compare.json")  # before any speed is measured
+    check_new([out / name for name in OUTPUTS], overwrite)
     speed_note = ""
     if bench_json:
         speeds, speed_note = _speeds_from_json(bench_json)
@@ -353,8 +362,6 @@ def compare(
         where = m["gpu"] or f"{m['cpu']}, {m['threads']} threads"
         speed_note = f"throughput measured by cnnzoo's inference path on {where}, batch {batch}"
 
-    out = Path(out)
-    check_writable(out / "compare.json")  # before any speed is measured
     comparison = Comparison(rows, notes=notes, accuracy=accuracy)
     dataset = rows[0].dataset or "ImageNet"
     charts = {
@@ -376,6 +383,8 @@ def compare(
     comparison.files["compare.csv"] = write_atomic(out / "compare.csv", _csv(rows))
     comparison.files["compare.json"] = write_json(out / "compare.json", {
         "accuracy": accuracy, "notes": notes, "rows": [asdict(r) for r in rows]})
+    for name in set(OUTPUTS) - set(comparison.files):  # an earlier comparison's, now stale
+        (out / name).unlink(missing_ok=True)
     return comparison
 
 

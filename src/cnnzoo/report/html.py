@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from .._files import check_writable, write_atomic
+from .._files import check_new, check_writable, write_atomic
 from .runs import Run, load_run
 
 __all__ = ["write_report", "render_report", "SECTIONS"]
@@ -341,9 +341,11 @@ def render_report(run: str | Path | Run, *, measure_speed: bool = True) -> str:
 
 
 def write_report(run: str | Path, out: str | Path | None = None, *,
-                 measure_speed: bool = True) -> Path:
+                 measure_speed: bool = True, overwrite: bool = False) -> Path:
     """Write the report for the run directory ``run`` to ``out`` (default
-    ``RUN/report.html``), atomically, and return its path."""
+    ``RUN/report.html``), atomically, and return its path. An existing report is replaced
+    only with ``overwrite``."""
     loaded = load_run(run)
     out = check_writable(Path(out) if out is not None else loaded.path / "report.html")
+    check_new([out], overwrite)
     return write_atomic(out, render_report(loaded, measure_speed=measure_speed))
