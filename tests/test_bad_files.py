@@ -34,7 +34,7 @@ class _Printed(str):
 
 def _cli_error(argv, capsys) -> str:
     assert main([str(a) for a in argv]) == 2
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert out.startswith("error:") and "Traceback" not in out
     return _Printed(out)
 
@@ -113,6 +113,25 @@ def test_safetensors_metadata_not_json(tmp_path, capsys):
         load_model(bad)
     out = _eval_error(bad, "mnist-sample", capsys)
     assert f"{bad}: its 'cnnzoo' metadata is not valid JSON" in out and "expected the JSON object" in out
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("data_config", "mnist", "field 'data_config' is 'mnist'; expected a JSON object"),
+    ("model_options", "num_classes=10", "field 'model_options' is 'num_classes=10'; expected a JSON object"),
+    ("num_classes", "10", "field 'num_classes' is '10'; expected a JSON integer"),
+    ("classes", ["0", "1", "2"], "field 'classes' names 3 classes for a model with 10 outputs"),
+    ("classes", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "field 'classes' holds something other than class names"),
+])
+def test_safetensors_metadata_of_the_wrong_shape(field, value, expected, tmp_path, capsys):
+    from cnnzoo.train.checkpoint import model_meta
+
+    model = create_model("lenet5", num_classes=10)
+    bad = tmp_path / "edited.safetensors"
+    save_weights(bad, model, {**model_meta(model), field: value})
+    out = _eval_error(bad, "mnist-sample", capsys)
+    assert f"{bad}: its metadata {expected}" in out and "damaged" in out
+    out = _cli_error(["predict", bad, bad], capsys)  # refused before any image is read
+    assert expected in out
 
 
 def test_resume_with_corrupt_config(tmp_path, capsys):

@@ -241,4 +241,4 @@ def test_cli_bench_writes_json(tmp_path, capsys):
 
 def test_cli_bench_errors_are_one_line(capsys):
     assert main(["bench", "lenet5", "--against", "torchvision"]) == 2
-    assert "no torchvision counterpart" in capsys.readouterr().out
+    assert "no torchvision counterpart" in capsys.readouterr().err

@@ -46,10 +46,10 @@ def a_file(tmp_path):
 ])
 def test_outputs_that_cannot_be_written_are_named_before_any_work(argv, expected, tmp_path, a_file,
                                                                     capsys, monkeypatch):
-    monkeypatch.setattr("cnnzoo.cli.console.width", 40)  # narrower than the paths: still one line
+    monkeypatch.setattr("cnnzoo.cli.errors.width", 40)  # narrower than the paths: still one line
     names = {"folder": str(tmp_path), "file": str(a_file)}
     assert main([a.format(**names) for a in argv]) == 2
-    assert expected.format(**names) in capsys.readouterr().out
+    assert expected.format(**names) in capsys.readouterr().err
     assert a_file.read_text() == "the user's file"
 
 
@@ -63,14 +63,14 @@ def test_a_folder_without_room_for_files_is_named():
 
 def test_a_pattern_that_matches_nothing_is_an_error(capsys):
     assert main(["list", "nosuch*"]) == 2
-    assert "no model matches 'nosuch*'" in capsys.readouterr().out
+    assert "no model matches 'nosuch*'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("target", ["./no/such/run", "missing.safetensors"])
 def test_summary_of_a_missing_file_says_so(target, capsys, monkeypatch):
-    monkeypatch.setattr("cnnzoo.cli.console.width", 20)
+    monkeypatch.setattr("cnnzoo.cli.errors.width", 20)
     assert main(["summary", target]) == 2
-    assert f"no such run or checkpoint: {target}" in capsys.readouterr().out
+    assert f"no such run or checkpoint: {target}" in capsys.readouterr().err
 
 
 def test_a_full_disk_is_one_line_and_keeps_the_earlier_file(tmp_path, capsys, monkeypatch):
@@ -85,7 +85,7 @@ def test_a_full_disk_is_one_line_and_keeps_the_earlier_file(tmp_path, capsys, mo
 
     monkeypatch.setattr("cnnzoo._files.os.replace", full)
     assert main(["compare", "lenet5", "--no-speed", "--out", str(out), "--overwrite"]) == 2
-    assert "No space left on device" in capsys.readouterr().out
+    assert "No space left on device" in capsys.readouterr().err
     assert (out / "compare.json").read_text() == "the earlier results"
     assert [p.name for p in out.iterdir() if p.name.endswith(".tmp")] == []
 
@@ -95,10 +95,10 @@ def test_a_full_disk_is_one_line_and_keeps_the_earlier_file(tmp_path, capsys, mo
     (["compare", "lenet5", "--no-speed", "--out", "{out}"], "compare.md"),
 ])
 def test_an_earlier_result_is_replaced_only_with_overwrite(argv, earlier, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("cnnzoo.cli.console.width", 40)
+    monkeypatch.setattr("cnnzoo.cli.errors.width", 40)
     (tmp_path / earlier).write_text("the earlier results")
     assert main([a.format(out=tmp_path) for a in argv]) == 2
-    message = capsys.readouterr().out
+    message = capsys.readouterr().err
     assert f"{tmp_path / earlier} exists; pass --overwrite" in message
     assert (tmp_path / earlier).read_text() == "the earlier results"
 
@@ -109,3 +109,9 @@ def test_compare_with_overwrite_replaces_the_earlier_comparison_and_its_stale_ch
     assert main(["compare", "lenet5", "resnet20", "--no-speed", "--out", str(tmp_path), "--overwrite"]) == 0
     assert "resnet20" in (tmp_path / "compare.md").read_text()
     assert not (tmp_path / "throughput_vs_accuracy.png").exists()  # no throughput this time
+
+
+def test_errors_go_to_stderr_so_json_output_stays_json(capsys):
+    assert main(["summary", "lenet5", "--format", "json", "--input", "1x8x8"]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err.startswith("error:")

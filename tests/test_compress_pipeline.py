@@ -141,10 +141,10 @@ def test_cli_compress_then_eval(checkpoint, capsys):
     report = json.loads((checkpoint / "lenet.report.json").read_text())
     assert cnnzoo.evaluate(str(out), str(npz))["top1"] == report["top1"]["file"]
     assert main(argv) == 2  # the file exists: a clear error, not a stack trace
-    assert "overwrite" in capsys.readouterr().out
+    assert "overwrite" in capsys.readouterr().err
     before = ckpt.read_bytes()
     assert main(argv + ["--out", str(ckpt), "--overwrite"]) == 2  # never into its own input
-    assert "is the checkpoint being compressed" in capsys.readouterr().out
+    assert "is the checkpoint being compressed" in capsys.readouterr().err
     assert ckpt.read_bytes() == before
 
 
@@ -157,7 +157,7 @@ def test_truncated_compressed_file_is_a_clear_error(compressed, checkpoint, tmp_
     with pytest.raises(CompressedFileError, match="truncated"):
         cnnzoo.evaluate(str(bad), str(checkpoint / "digits.npz"))
     assert main(["eval", str(bad), "--data", str(checkpoint / "digits.npz")]) != 0
-    assert "truncated" in capsys.readouterr().out
+    assert "truncated" in capsys.readouterr().err
 
 
 def test_a_network_with_batch_norm(tmp_path):

@@ -196,7 +196,7 @@ def test_cli_report(tmp_path, capsys):
     assert str(out) in capsys.readouterr().out
     out.write_text("the user's own page")
     assert main(["report", str(run), "--out", str(out)]) == 2  # replaced only when asked
-    assert "exists; pass --overwrite" in capsys.readouterr().out
+    assert "exists; pass --overwrite" in capsys.readouterr().err
     assert out.read_text() == "the user's own page"
     assert main(["report", str(run), "--out", str(out), "--overwrite"]) == 0
     assert out.read_text().startswith("<!DOCTYPE html>")

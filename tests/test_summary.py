@@ -379,5 +379,5 @@ def test_cli_summary(capsys):
     assert capsys.readouterr().out.splitlines()[1].startswith("features,")
     assert main(["summary", "lenet5", "--input", "3x32x32"]) == 2
     assert main(["summary", "lenet5", "--columns", "params,colour"]) == 2
-    assert "colour" in capsys.readouterr().out
+    assert "colour" in capsys.readouterr().err
     assert main(["summary", "lenet5"]) == 0

@@ -145,6 +145,40 @@ def test_resume_keeps_the_configuration(run, digits):
     assert again.history == run.history
 
 
+def _copy_run(run, to: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(run.run_dir, to))
+
+
+def test_resume_without_last_ckpt_keeps_the_results(run, digits, tmp_path):
+    d = _copy_run(run, tmp_path / "run")
+    (d / "last.ckpt").unlink()
+    best = (d / "best.safetensors").read_bytes()
+    with pytest.raises(FileNotFoundError, match="its last.ckpt is missing, but the run has results "
+                                                r"\(metrics.csv, summary.json\).*--overwrite"):
+        cnnzoo.train("lenet5", digits, out=d, resume=True, **FAST)
+    assert (d / "best.safetensors").read_bytes() == best
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (lambda s: s.pop("optimizer"), "it has no optimizer"),
+    (lambda s: s.pop("rng"), "it has no rng"),
+    (lambda s: s.update(epoch="3"), "its epoch, step or history is not a count"),
+    (lambda s: s["model"].update({"features.c1.weight": torch.zeros(7, 1, 5, 5)}),
+     "its model state does not fit this run (size mismatch for features.c1.weight"),
+    (lambda s: s["meta"].update(model_class="torch.nn.Linear"), "it holds a torch.nn.Linear, not this run's"),
+])
+def test_resume_from_a_damaged_or_foreign_checkpoint_is_one_error(damage, expected, run, digits, tmp_path):
+    d = _copy_run(run, tmp_path / "run")
+    state = load_checkpoint(d / "last.ckpt")
+    damage(state)
+    save_checkpoint(d / "last.ckpt", {k: v for k, v in state.items() if k not in ("format", "version")})
+    with pytest.raises(ValueError) as err:
+        cnnzoo.train("lenet5", digits, out=d, resume=True, **FAST)
+    assert str(err.value).startswith(f"cannot resume from {d / 'last.ckpt'}: {expected}")
+
+
 # -- nothing lost ---------------------------------------------------------------------------
 def _train_cmd(data, out, *extra):
     return [sys.executable, "-m", "cnnzoo.cli", "train", "lenet5", "--data", str(data), "--epochs", "3",
@@ -348,11 +382,11 @@ def test_cli_eval_predict_and_errors(run, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert len(out) == 1 and len(out[0]["top"]) == 2
     assert main(["train", "lenet5", "--data", "mnist-sample", "--out", str(run.run_dir), "--no-progress"]) == 2
-    assert "already holds a run" in capsys.readouterr().out
+    assert "already holds a run" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "nowhere")]) == 2
     capsys.readouterr()
     assert main(["predict", str(run.run_dir), str(tmp_path)]) == 2  # a folder, not an image
-    assert "is a folder" in capsys.readouterr().out.replace("\n", "")
+    assert "is a folder" in capsys.readouterr().err.replace("\n", "")
 
 
 def test_the_demo_reaches_97_percent(tmp_path, capsys):
@@ -368,3 +402,33 @@ def test_the_demo_reaches_97_percent(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["model"] == "lenet5" and summary["test_images"] == 1000
     assert summary["test_top1"] >= 97.0
+    assert main(["demo", "--out", str(out)]) == 2  # the demo has no --resume to suggest
+    printed = capsys.readouterr()
+    assert "is not empty; pass --overwrite" in printed.err and "--resume" not in printed.err
+    assert printed.out == ""  # refused before the layer table
+
+
+def test_ctrl_c_says_how_to_resume(run, digits, tmp_path, capsys, monkeypatch):
+    from cnnzoo.cli import main
+    from cnnzoo.train.loop import Trainer
+
+    epochs_run = []
+    real_epoch = Trainer.train_epoch
+
+    def interrupted_in_epoch_2(self, *args, **kwargs):
+        epochs_run.append(1)
+        if len(epochs_run) == 2:
+            raise KeyboardInterrupt
+        return real_epoch(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "train_epoch", interrupted_in_epoch_2)
+    out = tmp_path / "my run"
+    argv = ["train", "lenet5", "--data", str(digits), "--epochs", "3", "--out", str(out), "--threads", "1",
+            "--channels-last", "off", "--no-progress"]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert f"Continue it with: cnnzoo train lenet5 --out '{out}' --resume" in err and "Traceback" not in err
+    assert load_checkpoint(out / "last.ckpt")["epoch"] == 1
+    monkeypatch.setattr(Trainer, "train_epoch", real_epoch)
+    assert main(["train", "lenet5", "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert load_checkpoint(out / "last.ckpt")["epoch"] == 3

@@ -12,12 +12,18 @@ from rich.markup import escape
 from rich.table import Table
 
 console = Console()
+errors = Console(stderr=True)  # so that an error never lands in --json or --format csv output
 
 
-def say(text: str) -> None:
+def say(text: str, *, to: Console | None = None) -> None:
     """Print one message line. Soft-wrapped: a long path is never split by a newline, so the
     line stays whole for whoever copies or greps it (the terminal wraps it for display)."""
-    console.print(text, highlight=False, soft_wrap=True)
+    (to or console).print(text, highlight=False, soft_wrap=True)
+
+
+def fail(text: str) -> None:
+    """Print an error line (on stderr)."""
+    say(f"[red]error:[/red] {escape(text)}", to=errors)
 
 
 def _parse_chw(text: str) -> tuple[int, int, int]:
@@ -140,12 +146,28 @@ def cmd_train(args) -> int:
             progress=not args.no_progress, console=console, **fields,
         )
     except TrainingDiverged as err:
-        say(f"[red]error:[/red] {escape(str(err))}")
-        say(f"the last good checkpoint stays in {escape(str(err.run_dir))}")
+        fail(str(err))
+        say(f"the last good checkpoint stays in {escape(str(err.run_dir))}", to=errors)
         return 1
+    except KeyboardInterrupt as err:  # Ctrl-C: say how to go on, not where Python was
+        if _is_main_rank():
+            _interrupted(args.model, getattr(err, "run_dir", None))
+        return 130
     if _is_main_rank():
         _print_result(result)
     return 0
+
+
+def _interrupted(model: str, run_dir: Path | None) -> None:
+    import shlex
+
+    from .train.checkpoint import LAST
+
+    if run_dir is not None and (run_dir / LAST).is_file():
+        say("interrupted; the run stops at its last checkpoint. Continue it with: "
+            f"cnnzoo train {shlex.quote(model)} --out {escape(shlex.quote(str(run_dir)))} --resume", to=errors)
+    else:
+        say("interrupted before the first checkpoint: nothing to resume", to=errors)
 
 
 def _print_result(result) -> None:
@@ -159,6 +181,10 @@ def cmd_demo(args) -> int:
     from . import summarize
     from .train import train
 
+    out = Path(args.out) if args.out else None
+    if out is not None and out.is_dir() and any(out.iterdir()) and not args.overwrite:
+        raise FileExistsError(f"{out} is not empty; pass --overwrite to replace the run there, "
+                              "or choose another --out")  # before the demo prints anything
     console.rule("cnnzoo demo: LeNet-5 (LeCun et al. 1998) on 4,000 real MNIST digits, on the CPU")
     summarize("lenet5").print(console=console)
     result = train("lenet5", "mnist-sample", recipe="small", out=args.out, device="cpu", seed=args.seed,
@@ -510,8 +536,11 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("CNNZOO_DEBUG"):
             raise
         # Expected user errors get one clear line, not a stack trace.
-        say(f"[red]error:[/red] {escape(str(err))}")
+        fail(str(err))
         return 2
+    except KeyboardInterrupt:
+        say("interrupted", to=errors)
+        return 130
 
 
 if __name__ == "__main__":

@@ -312,8 +312,13 @@ def load_compressed(path, *, device="cpu"):
     eval mode, its weights exactly the compressed model's, ``meta`` as
     :func:`cnnzoo.train.checkpoint.load_model` gives it (plus ``compression``)."""
     from ..registry import create_model
+    from ..train.checkpoint import check_meta, error_summary
 
     header, state = read_compressed(path)
+    try:
+        check_meta(header, path)
+    except ValueError as err:
+        raise CompressedFileError(str(err)) from None
     try:
         options = {"num_classes": header["num_classes"], "in_chans": header["in_chans"],
                    **header["model_options"]}
@@ -323,7 +328,7 @@ def load_compressed(path, *, device="cpu"):
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
-        raise CompressedFileError(f"{path}: the tensors do not fit {header['model']!r}: {err}") from None
+        raise CompressedFileError(f"{path}: the tensors do not fit {header['model']!r}: {error_summary(err)}") from None
     meta = {key: value for key, value in header.items() if key != "sections"}
     meta["input_size"] = tuple(meta["input_size"])
     meta.setdefault("dataset", (header.get("data_config") or {}).get("dataset"))

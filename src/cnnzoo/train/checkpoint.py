@@ -32,6 +32,8 @@ __all__ = [
     "load_checkpoint",
     "resolve_checkpoint",
     "model_meta",
+    "check_meta",
+    "error_summary",
     "load_model",
     "load_weights",
 ]
@@ -69,6 +71,40 @@ def model_meta(model: nn.Module, **extra) -> dict:
     return json.loads(json.dumps(meta))  # plain JSON types only
 
 
+# What each metadata field must be; everything that reads a checkpoint relies on these.
+_META_TYPES = {"model": str, "model_class": str, "model_options": dict, "num_classes": int,
+               "in_chans": int, "input_size": list, "data_config": dict, "dataset": str,
+               "classes": list}
+
+
+def check_meta(meta: dict, path) -> dict:
+    """Refuse metadata with a field of the wrong type, or more or fewer class names than the
+    model has outputs (a damaged or hand-edited file), naming the field, instead of failing
+    later wherever the field is used."""
+    def check(fields: dict, prefix: str = "") -> None:
+        for key, expected in _META_TYPES.items():
+            value = fields.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, expected) or isinstance(value, bool):
+                raise refuse(f"field {prefix + key!r} is {value!r:.60}; expected a JSON {_JSON_NAMES[expected]}")
+            if key == "classes" and not all(isinstance(c, str) for c in value):
+                raise refuse(f"field {prefix + key!r} holds something other than class names")
+            if key == "classes" and meta.get("num_classes") not in (None, len(value)):
+                raise refuse(f"field {prefix + key!r} names {len(value)} classes for a model with "
+                             f"{meta['num_classes']} outputs")
+
+    def refuse(what: str) -> ValueError:
+        return ValueError(f"{path}: its metadata {what} (the file is damaged or was not written by cnnzoo)")
+
+    check(meta)
+    check(meta.get("data_config") or {}, "data_config.")
+    return meta
+
+
+_JSON_NAMES = {str: "string", dict: "object", int: "integer", list: "array"}
+
+
 # -- weights ------------------------------------------------------------------------------
 def _plain_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """The state dict as separate contiguous CPU tensors (safetensors refuses shared ones)."""
@@ -94,6 +130,7 @@ def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
     from safetensors import safe_open
 
     path = Path(path)
+    open(path, "rb").close()  # missing or unreadable: the system's own reason (safetensors says "No such file")
     try:
         with safe_open(str(path), framework="pt") as f:
             meta_text = (f.metadata() or {}).get(FORMAT)
@@ -111,7 +148,7 @@ def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
     if not isinstance(meta, dict):
         raise ValueError(f"{path}: its '{FORMAT}' metadata is a JSON {type(meta).__name__}, expected the "
                          f"JSON object save_weights writes")
-    return state, meta
+    return state, check_meta(meta, path)
 
 
 # -- full training state ------------------------------------------------------------------
@@ -158,9 +195,20 @@ def _read_any(path: Path) -> tuple[dict, dict]:
     if path.suffix == ".safetensors":
         return read_weights(path)
     state = load_checkpoint(path)
-    if "model" not in state or "meta" not in state:
+    if not isinstance(state.get("model"), dict) or not isinstance(state.get("meta"), dict):
         raise ValueError(f"{path} is a cnnzoo checkpoint without model weights")
-    return state["model"], state["meta"]
+    return state["model"], check_meta(state["meta"], path)
+
+
+def error_summary(err: BaseException, limit: int = 240) -> str:
+    """The gist of a library's error for a one-line message: torch's ``load_state_dict``
+    lists every missing key on one line (thousands of characters for a big model), so
+    the first lines that say something, cut at ``limit`` characters."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("Error(s) in loading state_dict"):
+        lines = lines[1:]
+    text = " ".join(lines[:2]) or type(err).__name__
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _fit_state(model: nn.Module, state: dict, meta: dict, path) -> None:
@@ -169,8 +217,7 @@ def _fit_state(model: nn.Module, state: dict, meta: dict, path) -> None:
     except RuntimeError as err:
         what = meta.get("model") or meta.get("model_class")
         mine = getattr(model, "name", type(model).__name__)
-        lines = [line.strip() for line in str(err).splitlines()[1:3]]
-        raise ValueError(f"{path} holds weights of {what}, which do not fit {mine}: {' '.join(lines)}") from None
+        raise ValueError(f"{path} holds weights of {what}, which do not fit {mine}: {error_summary(err)}") from None
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike) -> dict:

@@ -32,7 +32,7 @@ from ..data.loader import _mix
 from ..models.base import Classifier
 from . import distributed
 from .._files import check_writable, write_atomic
-from .checkpoint import BEST, LAST, load_checkpoint, model_meta, save_checkpoint, save_weights
+from .checkpoint import BEST, LAST, error_summary, load_checkpoint, model_meta, save_checkpoint, save_weights
 from .loop import Trainer, TrainingDiverged, fastest_settings, resolve_device, resolve_precision
 from .metrics import plot_confusion, plot_curves, write_metrics, write_summary
 from .optim import Schedule, build_optimizer
@@ -94,6 +94,13 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> dict | 
         if not isinstance(config, dict):
             raise ValueError(f"cannot resume {run_dir}: {run_dir / CONFIG} holds a JSON "
                              f"{type(config).__name__}; {expected}")
+        # metrics.csv is written after the epoch's last.ckpt, so a run killed before its first
+        # checkpoint has none; with it, training from the start would replace finished epochs.
+        results = [name for name in ("metrics.csv", "summary.json") if (run_dir / name).exists()]
+        if results and not (run_dir / LAST).is_file():
+            raise FileNotFoundError(f"cannot resume {run_dir}: its {LAST} is missing, but the run has "
+                                    f"results ({', '.join(results)}); put {LAST} back, or pass "
+                                    "--overwrite instead of --resume to train it again from the start")
         return config
     if run_dir.exists() and not run_dir.is_dir():
         raise FileExistsError(f"{run_dir} exists and is not a directory")
@@ -202,6 +209,37 @@ def _set_rng_state(state: dict, device: torch.device) -> None:
     torch.set_rng_state(state["cpu"])
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def _restore(last: dict, path: Path, config: dict, parts: dict, state: dict, info, dev) -> dict:
+    """Load a ``last.ckpt`` into the run's model, optimiser, schedule and loss scaler and
+    return its counters; a checkpoint of another run, or a damaged one, is one clear error."""
+    found = last.get("meta", {}).get("model_class") if isinstance(last.get("meta"), dict) else None
+    if found != config["model_class"]:
+        raise ValueError(f"cannot resume from {path}: it holds a {found}, not this run's {config['model_class']}")
+    expected = "expected the training state cnnzoo writes (the file is damaged, or another run's)"
+    missing = [key for key in [*parts, "rng", *state] if key not in last]
+    if missing:
+        raise ValueError(f"cannot resume from {path}: it has no {', '.join(missing)}; {expected}")
+    counters = {k: last[k] for k in state}
+    if not all(isinstance(counters[k], int) and counters[k] >= 0 for k in ("epoch", "step")) \
+            or not isinstance(counters["history"], list):
+        raise ValueError(f"cannot resume from {path}: its epoch, step or history is not a count "
+                         f"(epoch {counters['epoch']!r:.40}, step {counters['step']!r:.40}); {expected}")
+    for key, part in parts.items():
+        try:
+            part.load_state_dict(last[key])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as err:
+            raise ValueError(f"cannot resume from {path}: its {key} state does not fit this run "
+                             f"({error_summary(err)}); {expected}") from None
+    rngs = last["rng"]
+    if isinstance(rngs, list) and len(rngs) == info.world_size:
+        try:
+            _set_rng_state(rngs[info.rank], dev)
+        except (RuntimeError, KeyError, TypeError) as err:
+            raise ValueError(f"cannot resume from {path}: its random-generator state is damaged "
+                             f"({error_summary(err)})") from None
+    return counters
 
 
 def train(
@@ -369,17 +407,8 @@ def _train(model, data, info, dev, locals_) -> RunResult:
     ckpt = run_dir / LAST
     if saved is not None and distributed.from_rank0(info, ckpt.is_file):
         last = distributed.from_rank0(info, lambda: load_checkpoint(ckpt))
-        if last.get("meta", {}).get("model_class") != config["model_class"]:
-            raise ValueError(f"{ckpt} holds a {last.get('meta', {}).get('model_class')}, not this run's "
-                             f"{config['model_class']}")
-        net.load_state_dict(last["model"])
-        optimizer.load_state_dict(last["optimizer"])
-        schedule.load_state_dict(last["schedule"])
-        trainer.scaler.load_state_dict(last["scaler"])
-        rngs = last["rng"]
-        if len(rngs) == info.world_size:
-            _set_rng_state(rngs[info.rank], dev)
-        state = {k: last[k] for k in state}
+        parts = {"model": net, "optimizer": optimizer, "schedule": schedule, "scaler": trainer.scaler}
+        state = _restore(last, ckpt, config, parts, state, info, dev)
     metas = dict(epoch=0, test_top1=None)
 
     def save_last(epoch: int, step: int, totals: dict | None) -> None:
@@ -436,7 +465,7 @@ def _train(model, data, info, dev, locals_) -> RunResult:
                 write_metrics(run_dir / "metrics.csv", state["history"])
             if bar:
                 bar.epoch_done(row)
-    except TrainingDiverged as err:
+    except (TrainingDiverged, KeyboardInterrupt) as err:
         err.run_dir = run_dir  # where the last good checkpoint stays
         raise
     finally:
