@@ -89,6 +89,30 @@ def test_negative_labels(tmp_path, checkpoint, capsys):
     assert f"{bad}: labels 'y' must be class indices 0..K-1, found -1..-1" in out
 
 
+def test_float_images_with_nan_are_named_without_numpy_warnings(tmp_path, checkpoint, capsys):
+    import warnings
+
+    bad = tmp_path / "nan.npz"
+    np.savez(bad, x=np.full((60, 8, 8), np.nan, np.float32), y=np.arange(60) % 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "All-NaN slice" warning would be an error here
+        out = _eval_error(checkpoint, bad, capsys)
+    assert f"{bad}: float images must lie in [0, 1], found 3,840 NaN or infinite values" in out
+
+
+def test_a_dataset_cache_that_is_a_file(tmp_path, monkeypatch):
+    from cnnzoo.data import data_root
+
+    a_file = tmp_path / "cache"
+    a_file.write_text("not a folder")
+    with pytest.raises(NotADirectoryError, match=rf"the dataset cache {a_file} \(--data-root\) is a file"):
+        load_dataset("cifar10", train=True, root=a_file)
+    monkeypatch.setenv("CNNZOO_DATA", str(a_file))
+    with pytest.raises(NotADirectoryError, match=r"\(\$CNNZOO_DATA\) is a file; expected a folder"):
+        data_root()
+    assert len(load_dataset("mnist-sample", train=False)) == 1000  # the bundled sample needs no cache
+
+
 # -- 2. a held-out test split that rounds to nothing --------------------------------------
 def test_too_small_for_a_test_split(tmp_path, checkpoint, capsys):
     small = tmp_path / "u8_20.npz"

@@ -115,3 +115,14 @@ def test_errors_go_to_stderr_so_json_output_stays_json(capsys):
     assert main(["summary", "lenet5", "--format", "json", "--input", "1x8x8"]) == 2
     printed = capsys.readouterr()
     assert printed.out == "" and printed.err.startswith("error:")
+
+
+def test_a_registered_name_wins_over_a_folder_of_that_name(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lenet5").mkdir()  # e.g. `cnnzoo train lenet5 --out lenet5`
+    assert main(["summary", "lenet5", "--format", "csv", "--columns", "name,params"]) == 0
+    printed = capsys.readouterr()
+    assert "features.c1,156" in printed.out  # LeNet-5's C1: 156 parameters (LeCun et al. 1998)
+    assert "write ./lenet5" in printed.err
+    assert main(["summary", "./lenet5"]) == 2  # the folder, asked for by path
+    assert "holds no checkpoint" in capsys.readouterr().err

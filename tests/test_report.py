@@ -57,6 +57,23 @@ def test_compare_throughput_chart_from_bench_json(tmp_path):
     png_size((tmp_path / "c" / "throughput_vs_accuracy.png").read_bytes())
 
 
+@pytest.mark.parametrize("content, expected", [
+    ("[1, 2]", "holds a JSON list; expected the JSON object `cnnzoo bench --json` writes"),
+    ('{"results": 3}', "holds an object without a results list"),
+    ('{"results": [{"model": "mobilenet_v2"}]}', "result 0 is {'model': 'mobilenet_v2'}"),
+    ('{"results": [{"model": "x", "images_per_s": "fast"}]}', "result 0 is"),
+    ('{"results": ', "is not valid JSON"),
+])
+def test_compare_refuses_a_bench_file_of_another_shape(content, expected, tmp_path, capsys):
+    bad = tmp_path / "bench.json"
+    bad.write_text(content)
+    assert main(["compare", "mobilenet_v2", "--bench", str(bad), "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}" in err and expected in err and "Traceback" not in err
+    assert main(["compare", "mobilenet_v2", "--bench", str(tmp_path), "--out", str(tmp_path / "c")]) == 2
+    assert f"{tmp_path} is a folder; expected a `cnnzoo bench --json` file" in capsys.readouterr().err
+
+
 def test_compare_measures_throughput(tmp_path):
     result = compare(["mobilenet_v1_025"], out=tmp_path, batch=2)
     assert result.rows[0].images_per_s > 0
@@ -166,6 +183,15 @@ def test_report_minimal_run_says_what_is_missing(tmp_path):
     for sid in ("results", "curves", "confusion", "speed", "compression"):
         assert "Not available" in section(html, sid), sid
     assert "lenet5" in section(html, "configuration")
+
+
+def test_report_names_a_damaged_bench_json_and_renders_the_rest(tmp_path):
+    run = make_run(tmp_path / "r")
+    (run / "bench.json").write_text('["not", "a", "bench", "file"]')
+    html = render_report(run, measure_speed=False)
+    speed = section(html, "speed")
+    assert "Not available" in speed and f"{run / 'bench.json'} holds a JSON list" in speed
+    assert "Not available" not in section(html, "results")
 
 
 def test_report_measures_speed_without_bench_json(tmp_path):

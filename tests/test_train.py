@@ -87,7 +87,10 @@ def test_load_model_and_evaluate_reproduce_the_best_epoch(run):
     assert result["n"] == 200 and len(result["per_class"]) == 10
     assert sum(map(sum, result["confusion"])) == 200
     assert result["top5"] >= result["top1"]
-    ten = evaluate(run.run_dir, ten_crop=True)  # AlexNet's test: ten views per image, averaged
+    with pytest.raises(ValueError, match="ten_crop needs a model tested on a centre crop"):
+        evaluate(run.run_dir, ten_crop=True)  # whole images: its ten crops would be copies and mirrors
+    model.data_config = {**model.data_config, "test_crop": 0.875}  # as AlexNet's 224 of 256
+    ten = evaluate(model, ten_crop=True)  # AlexNet's test: ten views per image, averaged
     assert ten["n"] == 200 and sum(map(sum, ten["confusion"])) == 200
     # weights load without pickle code: weights_only for the full state, safetensors for best
     state = torch.load(run.run_dir / "last.ckpt", weights_only=True)

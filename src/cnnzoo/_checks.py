@@ -6,8 +6,9 @@ so ``"maybe"`` must not pass as a bool, ``"abc"`` as a list, nor ``nan`` as a nu
 from __future__ import annotations
 
 import math
+import typing
 
-__all__ = ["type_problem"]
+__all__ = ["type_problem", "hint_problem"]
 
 _EXPECTED = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
              dict: 'a JSON object, e.g. {"dropout": 0.5}'}
@@ -25,3 +26,27 @@ def type_problem(value, kind: type) -> str | None:
     else:
         ok = isinstance(value, kind)
     return None if ok else _EXPECTED[kind]
+
+
+def hint_problem(value, hint) -> str | None:
+    """:func:`type_problem` for a dataclass field's type ``hint``, with optional fields
+    (``X | None``) and lists (``tuple[float, ...]``, ``tuple[float, float]``) too."""
+    if hint is object:
+        return None
+    args = typing.get_args(hint)
+    if type(None) in args:  # an optional field
+        if value is None:
+            return None
+        (hint,) = [a for a in args if a is not type(None)]
+        problem = hint_problem(value, hint)
+        return problem and f"{problem} or null"
+    origin = typing.get_origin(hint) or hint
+    if origin is tuple:
+        item_hint, *rest = typing.get_args(hint)
+        length = None if rest == [Ellipsis] else 1 + len(rest)
+        kind = "integers" if item_hint is int else "finite numbers"
+        if (not isinstance(value, (list, tuple)) or (length and len(value) != length)
+                or any(hint_problem(v, item_hint) for v in value)):
+            return f"a list of {length} {kind}" if length else f"a list of {kind}, e.g. [30, 60]"
+        return None
+    return type_problem(value, origin)

@@ -36,17 +36,20 @@ Definitions (what the JSON holds):
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
 from . import _hugepages, _timing
+from ._checks import type_problem
 from ._files import check_new, check_writable, write_json
 from .inference import autocast_dtype, check_compile_mode, optimize_for_inference
 
@@ -57,6 +60,7 @@ __all__ = [
     "count_macs",
     "torchvision_counterpart",
     "machine_info",
+    "read_bench_json",
     "Timing",
 ]
 
@@ -508,3 +512,33 @@ def bench(
     if json_path is not None:
         write_json(json_path, report)
     return report
+
+
+def read_bench_json(path: str | os.PathLike) -> dict:
+    """A file :func:`bench` wrote (``cnnzoo bench --json``), checked: a JSON object whose
+    ``results`` are objects with a ``model`` name and a positive ``images_per_s`` (one such
+    result on its own, as :func:`bench_model` returns it, counts as a file of one). Anything
+    else is one error that names the file and says what is wrong."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; expected a `cnnzoo bench --json` file")
+    if not path.is_file():
+        raise FileNotFoundError(f"bench file {path} does not exist")
+    expected = ('expected the JSON object `cnnzoo bench --json` writes ({"machine": {...}, "results": '
+                '[{"model": ..., "images_per_s": ...}, ...]})')
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err}); {expected}") from None
+    if isinstance(data, dict) and "results" not in data and "images_per_s" in data:
+        data = {"results": [data]}
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        found = "an object without a results list" if isinstance(data, dict) else f"a JSON {type(data).__name__}"
+        raise ValueError(f"{path} holds {found}; {expected}")
+    if not isinstance(data.get("machine", {}), dict) or not isinstance(data.get("settings", {}), dict):
+        raise ValueError(f"{path}: its machine or settings is not a JSON object; {expected}")
+    for i, r in enumerate(data["results"]):
+        rate = r.get("images_per_s") if isinstance(r, dict) else None
+        if not isinstance(r, dict) or not isinstance(r.get("model"), str) or type_problem(rate, float) or rate <= 0:
+            raise ValueError(f"{path}: result {i} is {r!r:.80}; {expected}")
+    return data

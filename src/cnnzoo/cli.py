@@ -103,10 +103,14 @@ def cmd_info(args) -> int:
 
 # -- explain a network (issue 5) -----------------------------------------------------------
 def cmd_summary(args) -> int:
-    from . import summarize
+    from . import list_models, summarize
 
     model = args.model
-    if os.path.exists(model):  # a trained run or checkpoint
+    if model in list_models() and os.sep not in model:  # the name wins over a file of that name
+        if os.path.exists(model):
+            say(f"note: {escape(model)} is a registered model; for the run or file of that name in "
+                f"this folder, write ./{escape(model)}", to=errors)
+    elif os.path.exists(model):  # a trained run or checkpoint
         from .train.checkpoint import load_model
 
         model, _ = load_model(model, device="cpu")
@@ -132,10 +136,12 @@ def _is_main_rank() -> bool:
 
 def cmd_train(args) -> int:
     from .train import TrainingDiverged, train
-    from .train.recipes import parse_overrides
+    from .train.recipes import NOT_OVERRIDDEN, parse_overrides
 
     cl = {"auto": None, "on": True, "off": False}[args.channels_last]
     fields = parse_overrides(args.set)  # recipe fields; the flags below win
+    if "model_options" in fields:  # also train()'s own argument: refused here, not as a TypeError
+        raise ValueError(f"model_options is not a setting to override: {NOT_OVERRIDDEN['model_options']}")
     fields.update({k: getattr(args, k) for k in ("epochs", "batch_size", "lr") if getattr(args, k) is not None})
     try:
         result = train(

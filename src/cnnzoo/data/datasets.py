@@ -111,10 +111,14 @@ class ImageDataset:
 def data_root(root: str | os.PathLike | None = None) -> Path:
     """The cache directory of downloaded datasets: ``root``, else ``$CNNZOO_DATA``, else
     ``~/.cache/cnnzoo``."""
-    if root is not None:
-        return Path(root).expanduser()
     env = os.environ.get("CNNZOO_DATA")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "cnnzoo"
+    where, path = (("--data-root", root) if root is not None else ("$CNNZOO_DATA", env) if env
+                   else (None, Path.home() / ".cache" / "cnnzoo"))
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"the dataset cache {path} ({where or 'the default'}) is a file; "
+                                 "expected a folder")
+    return path
 
 
 def _key(name: str) -> str:
@@ -312,8 +316,11 @@ def _as_nchw_uint8(x: np.ndarray, path: Path) -> Tensor:
     if x.dtype != np.uint8:
         if not np.issubdtype(x.dtype, np.floating):
             raise ValueError(f"{path}: images must be uint8 (0-255) or float (0-1), got {x.dtype}")
-        if x.size and (np.nanmin(x) < 0 or np.nanmax(x) > 1 or np.isnan(x).any()):
-            raise ValueError(f"{path}: float images must lie in [0, 1], found {np.nanmin(x):g}..{np.nanmax(x):g}")
+        if x.size and not np.isfinite(x).all():
+            raise ValueError(f"{path}: float images must lie in [0, 1], found "
+                             f"{np.count_nonzero(~np.isfinite(x)):,} NaN or infinite values")
+        if x.size and (x.min() < 0 or x.max() > 1):
+            raise ValueError(f"{path}: float images must lie in [0, 1], found {x.min():g}..{x.max():g}")
         x = np.rint(x * 255).astype(np.uint8)
     return torch.from_numpy(np.ascontiguousarray(x))
 

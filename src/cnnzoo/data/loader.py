@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+import typing
 from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._checks import hint_problem
 from .datasets import ImageDataset
 
 __all__ = ["Augment", "AUGMENTS", "Loader", "fit_size", "adapt_channels", "default_input_size"]
@@ -72,6 +74,11 @@ class Augment:
     test_crop: float = 1.0
 
     def __post_init__(self):
+        hints = typing.get_type_hints(Augment)
+        for f in fields(self):  # values come from the command line as JSON (--set augment=...)
+            problem = hint_problem(getattr(self, f.name), hints[f.name])
+            if problem:
+                raise ValueError(f"augmentation field {f.name} must be {problem}, got {getattr(self, f.name)!r}")
         if self.crop_padding < 0:
             raise ValueError(f"crop_padding must be ≥ 0, got {self.crop_padding}")
         if self.resized_crop is not None:
@@ -82,6 +89,8 @@ class Augment:
         if not 0 < self.ratio[0] <= self.ratio[1]:
             raise ValueError(f"ratio must be (min, max) with 0 < min ≤ max, got {self.ratio}")
         object.__setattr__(self, "ratio", tuple(float(r) for r in self.ratio))
+        if self.pca_jitter < 0:
+            raise ValueError(f"pca_jitter must be ≥ 0, got {self.pca_jitter}")
         if not 0 <= self.distort < 1:
             raise ValueError(f"distort must be in [0, 1), got {self.distort}")
         if not 0 < self.test_crop <= 1:

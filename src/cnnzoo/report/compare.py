@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import textwrap
 from dataclasses import asdict, dataclass, field
@@ -140,21 +139,15 @@ def _run_rows(run_dirs: Sequence[str]) -> list[CompareRow]:
 def _speeds_from_json(paths: Sequence[str]) -> tuple[dict[str, float], str]:
     """Images per second by model from ``cnnzoo bench --json`` files, and a line saying
     where they were measured."""
+    from ..bench import read_bench_json
+
     speeds: dict[str, float] = {}
     where = []
     for p in paths:
         path = Path(p)
-        if not path.is_file():
-            raise FileNotFoundError(f"bench file {path} does not exist")
-        try:
-            data = json.loads(path.read_text())
-            results = data["results"] if isinstance(data, dict) and "results" in data else [data]
-            for r in results:
-                speeds[r["model"]] = float(r["images_per_s"])
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise ValueError(f"{path} is not a `cnnzoo bench --json` file: {err}") from err
-        m = data.get("machine", {}) if isinstance(data, dict) else {}
-        st = data.get("settings", {}) if isinstance(data, dict) else {}
+        data = read_bench_json(path)
+        speeds.update((r["model"], float(r["images_per_s"])) for r in data["results"])
+        m, st = data.get("machine", {}), data.get("settings", {})
         on = m.get("gpu") or (f"{m['cpu']}, {m.get('threads')} threads" if m.get("cpu") else None)
         detail = ", ".join(x for x in (on, f"batch {st['batch']}" if st.get("batch") else None,
                                        "compiled" if st.get("compile") else None) if x)

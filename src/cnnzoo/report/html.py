@@ -243,11 +243,15 @@ def _layers(run: Run, **_) -> str:
 def _speed(run: Run, *, measure_speed: bool = True, **_) -> str:
     path = run.path / "bench.json"
     source = None
-    if path.is_file():
-        data = json.loads(path.read_text())
-        results = data.get("results", [data]) if isinstance(data, dict) else []
-        results = [r for r in results if isinstance(r, dict) and "images_per_s" in r]
-        mine = [r for r in results if r.get("model") == run.model] or results
+    if path.exists():
+        from ..bench import read_bench_json
+
+        try:
+            data = read_bench_json(path)
+        except (ValueError, OSError) as err:  # the rest of the report is still worth having
+            return _na(str(err))
+        results = data["results"]
+        mine = [r for r in results if r["model"] == run.model] or results
         if not mine:
             return _na(f"{path} holds no benchmark result")
         result, machine = mine[0], data.get("machine", {})
@@ -262,7 +266,8 @@ def _speed(run: Run, *, measure_speed: bool = True, **_) -> str:
         source = "measured now (no bench.json in the run directory)"
     else:
         return _na("no bench.json in the run directory (`cnnzoo bench MODEL --json RUN/bench.json`)")
-    lat = result.get("latency_ms", {})
+    lat, paired = (v if isinstance(v, dict) else {} for v in (result.get("latency_ms"),
+                                                               result.get("fraction_of_round_product")))
     rows = {
         "model": result.get("model"),
         "input": "×".join(map(str, result.get("input_size", []))),
@@ -271,8 +276,7 @@ def _speed(run: Run, *, measure_speed: bool = True, **_) -> str:
         f"throughput, batch {result.get('batch')} (images/s)": result.get("images_per_s"),
         "multiply-adds per image": result.get("macs_per_image"),
         "fraction of peak": _percent(result.get("fraction_of_peak")),
-        "fraction of the same-round product": _percent(
-            result.get("fraction_of_round_product", {}).get("median")),
+        "fraction of the same-round product": _percent(paired.get("median")),
         "mode": result.get("mode"),
         "settings": result.get("settings"),
         "machine": ", ".join(str(v) for v in (machine.get("gpu") or machine.get("cpu"),

@@ -19,11 +19,17 @@ import json
 import typing
 from dataclasses import dataclass, field
 
-from .._checks import type_problem
+from .._checks import hint_problem
 
 __all__ = ["Recipe", "PAPER_RECIPES", "SMALL_RECIPE", "get_recipe", "parse_overrides", "RECIPE_KINDS"]
 
 RECIPE_KINDS = ("small", "paper")
+# Recipe fields that say where a recipe comes from, or that go to the model's builder.
+NOT_OVERRIDDEN = {
+    "name": "it names the recipe (--recipe small or paper)",
+    "source": "it cites where the recipe comes from",
+    "model_options": "model options are given with --option KEY=VALUE (model_options= in Python)",
+}
 OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "multistep", "exponential", "plateau", "cosine", "linear", "inv")
 
@@ -79,7 +85,7 @@ class Recipe:
     def __post_init__(self):
         hints = typing.get_type_hints(Recipe)
         for f in dataclasses.fields(self):
-            problem = _type_problem(getattr(self, f.name), hints[f.name])
+            problem = hint_problem(getattr(self, f.name), hints[f.name])
             if problem:
                 raise ValueError(f"recipe {self.name}: {f.name} must be {problem}, "
                                  f"got {getattr(self, f.name)!r}")
@@ -98,6 +104,8 @@ class Recipe:
             (self.eps is None or self.eps > 0, f"eps must be positive, got {self.eps}"),
             (self.gamma > 0 and self.step_size > 0,
              f"gamma and step_size must be positive, got {self.gamma} and {self.step_size}"),
+            (self.patience >= 0 and self.max_decays >= 0,
+             f"patience and max_decays must be ≥ 0, got {self.patience} and {self.max_decays}"),
             (self.warmup >= 0 and self.grad_clip >= 0,
              f"warmup and grad_clip must be ≥ 0, got {self.warmup} and {self.grad_clip}"),
             (not self.factors or len(self.factors) == len(self.milestones),
@@ -106,6 +114,10 @@ class Recipe:
         for ok, message in checks:
             if not ok:
                 raise ValueError(f"recipe {self.name}: {message}")
+        if self.augment != "auto":
+            from ..data import Augment
+
+            Augment.from_spec(self.augment)  # a preset name or Augment's fields, checked now
         object.__setattr__(self, "milestones", tuple(self.milestones))
         object.__setattr__(self, "factors", tuple(self.factors))
         if self.input_size is not None:
@@ -115,7 +127,8 @@ class Recipe:
         known = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(changes) - known)
         if unknown:
-            raise ValueError(f"unknown recipe field(s) {', '.join(unknown)}; fields: {', '.join(sorted(known))}")
+            raise ValueError(f"unknown recipe field(s) {', '.join(unknown)}; fields: "
+                             f"{', '.join(sorted(known - set(NOT_OVERRIDDEN)))}")
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
@@ -124,31 +137,6 @@ class Recipe:
     @classmethod
     def from_dict(cls, data: dict) -> "Recipe":
         return cls(**data)
-
-
-def _type_problem(value, hint) -> str | None:
-    """What ``value`` should have been for the type ``hint`` of a recipe field (None if it is
-    that): :func:`cnnzoo._checks.type_problem`, plus optional fields and lists."""
-    if hint is object:
-        return None
-    args = typing.get_args(hint)
-    if type(None) in args:  # an optional field
-        if value is None:
-            return None
-        (hint,) = [a for a in args if a is not type(None)]
-        problem = _type_problem(value, hint)
-        return problem and f"{problem} or null"
-    origin = typing.get_origin(hint) or hint
-    if origin is tuple:
-        item_hint, *rest = typing.get_args(hint)
-        length = None if rest == [Ellipsis] else 1 + len(rest)
-        kind = "integers" if item_hint is int else "finite numbers"
-        if (not isinstance(value, (list, tuple)) or (length and len(value) != length)
-                or any(_type_problem(v, item_hint) for v in value)):
-            return (f"a list of {length} {kind}, e.g. [3, 224, 224]" if length
-                    else f"a list of {kind}, e.g. [30, 60]")
-        return None
-    return type_problem(value, origin)
 
 
 # The small-data recipe: Nesterov SGD with a short linear warm-up and a cosine decay, label
@@ -349,6 +337,8 @@ def get_recipe(model_name: str | None, kind: str = "small", **overrides) -> Reci
     for a user's module), with ``overrides`` applied."""
     if kind not in RECIPE_KINDS:
         raise ValueError(f"recipe must be one of {', '.join(RECIPE_KINDS)}, got {kind!r}")
+    for key in set(overrides) & set(NOT_OVERRIDDEN):
+        raise ValueError(f"{key} is not a setting to override: {NOT_OVERRIDDEN[key]}")
     name = (model_name or "").lower()
     if kind == "paper":
         recipe = _paper_recipe(name)
