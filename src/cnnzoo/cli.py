@@ -152,8 +152,13 @@ def cmd_train(args) -> int:
             progress=not args.no_progress, console=console, **fields,
         )
     except TrainingDiverged as err:
+        from .train.checkpoint import LAST
+
         fail(str(err))
-        say(f"the last good checkpoint stays in {escape(str(err.run_dir))}", to=errors)
+        if (err.run_dir / LAST).is_file():
+            say(f"the last good checkpoint stays in {escape(str(err.run_dir))}", to=errors)
+        else:
+            say("it stopped before its first checkpoint: nothing was kept", to=errors)
         return 1
     except KeyboardInterrupt as err:  # Ctrl-C: say how to go on, not where Python was
         if _is_main_rank():
