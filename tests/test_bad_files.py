@@ -142,7 +142,7 @@ def test_safetensors_metadata_not_json(tmp_path, capsys):
 @pytest.mark.parametrize("field, value, expected", [
     ("data_config", "mnist", "field 'data_config' is 'mnist'; expected a JSON object"),
     ("model_options", "num_classes=10", "field 'model_options' is 'num_classes=10'; expected a JSON object"),
-    ("num_classes", "10", "field 'num_classes' is '10'; expected a JSON integer"),
+    ("num_classes", "10", "field 'num_classes' is '10'; expected an integer"),
     ("classes", ["0", "1", "2"], "field 'classes' names 3 classes for a model with 10 outputs"),
     ("classes", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "field 'classes' holds something other than class names"),
 ])

@@ -11,12 +11,12 @@ import typing
 __all__ = ["type_problem", "hint_problem"]
 
 _EXPECTED = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
-             dict: 'a JSON object, e.g. {"dropout": 0.5}'}
+             dict: 'a JSON object, e.g. {"dropout": 0.5}', list: "a JSON array"}
 
 
 def type_problem(value, kind: type) -> str | None:
     """``None`` if ``value`` is a ``kind`` (an int counts as a float, a bool as neither), else
-    what it should have been; kinds other than these five are not judged."""
+    what it should have been; kinds other than these six are not judged."""
     if kind not in _EXPECTED:
         return None
     if kind in (int, float) and isinstance(value, bool):

@@ -112,12 +112,14 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     """The cache directory of downloaded datasets: ``root``, else ``$CNNZOO_DATA``, else
     ``~/.cache/cnnzoo``."""
     env = os.environ.get("CNNZOO_DATA")
-    where, path = (("--data-root", root) if root is not None else ("$CNNZOO_DATA", env) if env
-                   else (None, Path.home() / ".cache" / "cnnzoo"))
-    path = Path(path).expanduser()
+    if root is not None:
+        where, path = "--data-root", Path(root).expanduser()
+    elif env:
+        where, path = "$CNNZOO_DATA", Path(env).expanduser()
+    else:
+        where, path = "the default", Path.home() / ".cache" / "cnnzoo"
     if path.exists() and not path.is_dir():
-        raise NotADirectoryError(f"the dataset cache {path} ({where or 'the default'}) is a file; "
-                                 "expected a folder")
+        raise NotADirectoryError(f"the dataset cache {path} ({where}) is a file; expected a folder")
     return path
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .._checks import type_problem
 from .._files import write_atomic
 
 __all__ = [
@@ -86,8 +87,9 @@ def check_meta(meta: dict, path) -> dict:
             value = fields.get(key)
             if value is None:
                 continue
-            if not isinstance(value, expected) or isinstance(value, bool):
-                raise refuse(f"field {prefix + key!r} is {value!r:.60}; expected a JSON {_JSON_NAMES[expected]}")
+            problem = type_problem(value, expected)
+            if problem:
+                raise refuse(f"field {prefix + key!r} is {value!r:.60}; expected {problem}")
             if key == "classes" and not all(isinstance(c, str) for c in value):
                 raise refuse(f"field {prefix + key!r} holds something other than class names")
             if key == "classes" and meta.get("num_classes") not in (None, len(value)):
@@ -100,9 +102,6 @@ def check_meta(meta: dict, path) -> dict:
     check(meta)
     check(meta.get("data_config") or {}, "data_config.")
     return meta
-
-
-_JSON_NAMES = {str: "string", dict: "object", int: "integer", list: "array"}
 
 
 # -- weights ------------------------------------------------------------------------------
