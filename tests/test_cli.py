@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import cnnzoo.cli
 from cnnzoo.cli import main
 
 
@@ -136,3 +137,58 @@ def test_a_run_that_diverges_before_its_first_checkpoint_says_nothing_was_kept(t
     err = capsys.readouterr().err
     assert "error: training loss became" in err and "before its first checkpoint: nothing was kept" in err
     assert "stays in" not in err
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["bench", "lenet5", "--batch", "4096", "--input", "1x32x32"],
+     "cnnzoo bench ran out of memory (models lenet5, batch 4096, input 1x32x32): DefaultCPUAllocator: "
+     "can't allocate memory: you tried to allocate 4294967296 bytes. Try a smaller --batch"),
+    (["train", "lenet5", "--batch-size", "4096"],
+     "cnnzoo train ran out of memory (model lenet5, batch size 4096): DefaultCPUAllocator"),
+])
+def test_out_of_memory_names_what_ran_out_and_what_to_lower(argv, expected, capsys, monkeypatch):
+    import cnnzoo.bench
+    import cnnzoo.train
+
+    def no_memory(*args, **kwargs):  # the CPU allocator's own message (c10/core/impl/alloc_cpu.cpp)
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate "
+                           "memory: you tried to allocate 4294967296 bytes. Error code 12 (Cannot allocate memory)")
+
+    monkeypatch.setattr(cnnzoo.bench, "bench", no_memory)
+    monkeypatch.setattr(cnnzoo.train, "train", no_memory)
+    monkeypatch.setattr(cnnzoo.cli.errors, "width", 400)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [
+    ["bench", "lenet5"], ["compare", "lenet5", "alexnet", "--out", "{tmp}/cmp"], ["train", "lenet5", "--out", "{tmp}/run"],
+    ["eval", "lenet5"], ["predict", "lenet5", "{tmp}/x.png"], ["compress", "lenet5", "--out", "{tmp}/l.cnnzc"],
+])
+@pytest.mark.parametrize("device, expected", [
+    ("mps", "device 'mps' asked for, but this machine has no Apple GPU"),  # Linux: no Metal
+    ("meta", "device must be cpu, cuda, cuda:N, mps or auto, got 'meta'"),
+    ("tpu", "device must be cpu, cuda, cuda:N, mps or auto, got 'tpu'"),
+])
+def test_every_command_checks_the_device_first(command, device, expected, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("torch.backends.mps.is_available", lambda: False)
+    monkeypatch.setattr(cnnzoo.cli.errors, "width", 400)
+    assert main([a.format(tmp=tmp_path) for a in command] + ["--device", device]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # refused before anything was written
+
+
+def test_a_cuda_index_beyond_the_machines_gpus_is_named(monkeypatch):
+    import torch
+
+    from cnnzoo._device import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(ValueError, match="'cuda:2' asked for, but this machine's CUDA GPUs are cuda:0 to cuda:1"):
+        resolve_device("cuda:2")
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    with pytest.raises(TypeError, match=r"got 1 \(int\)"):  # torch.device(1) would quietly mean cuda:1
+        resolve_device(1)

@@ -13,6 +13,7 @@ import pytest
 from torchvision.models import ResNet50_Weights
 
 import cnnzoo
+import cnnzoo.cli
 from cnnzoo.cli import main
 from cnnzoo.report import SECTIONS, compare, render_report, write_report
 
@@ -226,6 +227,24 @@ def test_cli_report(tmp_path, capsys):
     assert out.read_text() == "the user's own page"
     assert main(["report", str(run), "--out", str(out), "--overwrite"]) == 0
     assert out.read_text().startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.parametrize("argv, target", [
+    (["report", "{run}", "--out", "{run}/config.json", "--overwrite"], "config.json"),
+    (["report", "{run}", "--out", "{run}/metrics.csv", "--overwrite"], "metrics.csv"),
+    (["bench", "lenet5", "--json", "{run}/best.safetensors", "--overwrite", "--repeats", "3"], "best.safetensors"),
+    (["bench", "lenet5", "--json", "{run}/last.ckpt", "--overwrite", "--repeats", "3"], "last.ckpt"),
+])
+def test_overwrite_never_replaces_a_runs_weights_or_records(argv, target, tmp_path, capsys, monkeypatch):
+    run = make_run(tmp_path / "run", images=False)
+    for name in ("best.safetensors", "last.ckpt"):
+        (run / name).write_bytes(b"weights that took hours")
+    before = (run / target).read_bytes()
+    monkeypatch.setattr(cnnzoo.cli.errors, "width", 400)
+    assert main([a.format(run=run) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert f"{run / target} holds" in err and "even with --overwrite" in err
+    assert (run / target).read_bytes() == before
 
 
 # -- rendering in a real browser -------------------------------------------------------------

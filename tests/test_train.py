@@ -140,6 +140,41 @@ def test_overwrite_with_a_bad_command_keeps_the_old_run(run, digits, model, opti
     assert {p.name: p.read_bytes() for p in run.run_dir.iterdir() if p.is_file()} == files
 
 
+def _files(d: Path) -> dict:
+    return {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()}
+
+
+def test_overwrite_that_fails_before_its_first_checkpoint_gives_the_old_run_back(run, digits, tmp_path, capsys):
+    from cnnzoo.cli import main
+
+    d = _copy_run(run, tmp_path / "run")
+    (d / "bench.json").write_text("{}")  # derived from the old run: set aside with it
+    before = _files(d)
+    # Adam moves every weight by about lr per step: at 1e30 the loss overflows at once.
+    argv = ["train", "lenet_300_100", "--data", str(digits), "--lr", "1e30", "--epochs", "1", "--out", str(d),
+            "--overwrite", "--threads", "1", "--channels-last", "off", "--no-progress"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "training loss became" in err and f"back in {d.resolve()}, as it was" in err
+    assert _files(d) == before and not (d / ".replaced").exists()
+
+
+def test_overwrite_after_a_killed_replacement_still_has_the_old_run(run, digits, tmp_path):
+    from cnnzoo.train.run import _clear_run
+
+    d = _copy_run(run, tmp_path / "run")
+    before = _files(d)
+    _clear_run(d)  # where a replacement killed before its first checkpoint leaves the folder
+    (d / "config.json").write_text("{}")
+    assert not (d / "best.safetensors").exists() and _files(d / ".replaced") == before
+    with pytest.raises(TrainingDiverged):  # a second replacement, failing too, keeps what was set aside
+        cnnzoo.train(_Explodes(bad_call=2), digits, epochs=1, batch_size=50, out=d, overwrite=True, **FAST)
+    assert _files(d) == before
+    result = cnnzoo.train("lenet5", digits, epochs=1, out=d, overwrite=True, **FAST)
+    assert len(result.history) == 1 and not (d / ".replaced").exists()
+    assert json.loads((d / "config.json").read_text())["recipe"]["epochs"] == 1
+
+
 def test_resume_keeps_the_configuration(run, digits):
     with pytest.raises(ValueError, match="lr"):
         cnnzoo.train("lenet5", digits, lr=0.5, out=run.run_dir, resume=True, **FAST)
@@ -435,3 +470,13 @@ def test_ctrl_c_says_how_to_resume(run, digits, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(Trainer, "train_epoch", real_epoch)
     assert main(["train", "lenet5", "--out", str(out), "--resume", "--no-progress"]) == 0
     assert load_checkpoint(out / "last.ckpt")["epoch"] == 3
+
+
+def test_splits_with_other_classes_are_named(tmp_path):
+    from cnnzoo.data import ImageDataset
+
+    def split(classes):
+        return ImageDataset(torch.zeros(4, 1, 28, 28, dtype=torch.uint8), torch.tensor([0, 1, 0, 1]), classes, "pets")
+
+    with pytest.raises(ValueError, match="only in the training split: 'dog'; only in the test split: 'fox'"):
+        cnnzoo.train("lenet5", (split(["cat", "dog"]), split(["cat", "fox"])), epochs=1, out=tmp_path / "r", **FAST)

@@ -35,15 +35,38 @@ def check_writable(path: str | os.PathLike, *, probe: bool = True) -> Path:
     return path
 
 
-def check_new(paths, overwrite: bool) -> None:
+WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".cnnzc")  # what training and compression produce
+RUN_RECORDS = ("config.json", "metrics.csv", "summary.json", "summary.txt")  # a run's own account
+
+
+def check_new(paths, overwrite: bool, *, replaces: tuple[str, ...] = ()) -> None:
     """Raise unless ``overwrite`` when any of ``paths`` exists: every command replaces an
     earlier result (a run, a compressed file, a benchmark, a report, a comparison) only when
-    asked to, so a repeated command cannot cost a user an earlier measurement."""
+    asked to, so a repeated command cannot cost a user an earlier measurement. Weights, and a
+    run's records, are not replaced even then, except by their own kind (``replaces``: the
+    suffixes this command writes, ``.cnnzc`` for compress): a mistyped output path must not
+    cost hours of training."""
+    for path in map(Path, paths):
+        kept = _training_result(path)
+        if kept and path.suffix not in replaces:
+            raise FileExistsError(f"{path} holds {kept}; no command writes over it, even with --overwrite: "
+                                  "choose another output")
     existing = [str(p) for p in paths if os.path.lexists(p)]
     if existing and not overwrite:
         what = f"{existing[0]} exists" if len(existing) == 1 else f"{', '.join(existing)} exist"
         raise FileExistsError(f"{what}; pass --overwrite (overwrite=True) to replace "
                               f"{'it' if len(existing) == 1 else 'them'}, or choose another output")
+
+
+def _training_result(path: Path) -> str | None:
+    """What an existing ``path`` holds that only training or compression makes, if anything."""
+    if not path.is_file():
+        return None
+    if path.suffix in WEIGHT_SUFFIXES:
+        return "trained weights"
+    if path.name in RUN_RECORDS and (path.parent / RUN_RECORDS[0]).is_file():
+        return f"a training run's {path.name}"
+    return None
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:

@@ -50,6 +50,7 @@ from torch import nn
 
 from . import _hugepages, _timing
 from ._checks import type_problem
+from ._device import resolve_device
 from ._files import check_new, check_writable, write_json
 from .inference import autocast_dtype, check_compile_mode, optimize_for_inference
 
@@ -88,19 +89,6 @@ class Timing:
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("median", "q1", "q3", "min", "max", "runs")}
-
-
-def _resolve_device(device: str | torch.device | None) -> torch.device:
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(device)
-    except RuntimeError as err:
-        raise ValueError(f"unknown device {device!r}: expected cpu, cuda, cuda:N or auto") from err
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device} was asked for, but this machine has no CUDA GPU "
-                         "(torch.cuda.is_available() is False); use --device cpu")
-    return device
 
 
 def _timed_rounds(fns: dict[str, Callable[[], object]], device: torch.device, *, warmup: int,
@@ -152,14 +140,14 @@ def measure_peak(device: str | torch.device = "cpu", dtype: torch.dtype = torch.
     products of two ``size``×``size`` matrices (``size³`` multiply-adds each), after a warm-up.
     :func:`bench_model` runs the same product again in its timed rounds and keeps the best
     rate it sees, so a peak measured at a busy moment cannot flatter ``fraction_of_peak``."""
-    device = _resolve_device(device)
+    device = resolve_device(device)
     product, macs = _matmul(device, dtype, size)
     return macs / _timing.best_seconds(product, device, repeats, warmup=1)
 
 
 def machine_info(device: str | torch.device = "cpu") -> dict:
     """What the numbers were measured on."""
-    device = _resolve_device(device)
+    device = resolve_device(device)
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -308,7 +296,7 @@ def bench_model(
         raise ValueError(f"repeats must be ≥ 1 and warmup ≥ 0, got {repeats}, {warmup}")
     if against not in (None, "torchvision"):
         raise ValueError(f"against must be 'torchvision' or None, got {against!r}")
-    device = _resolve_device(device)
+    device = resolve_device(device)
     name = model if isinstance(model, str) else getattr(model, "name", type(model).__name__)
     tv_arch = torchvision_counterpart(name) if against else None  # fails before any work
     net = create_model(model) if isinstance(model, str) else model
@@ -472,7 +460,7 @@ def bench(
         if not isinstance(threads, int) or threads < 1:
             raise ValueError(f"threads must be a positive integer, got {threads!r}")
         torch.set_num_threads(threads)
-    device = _resolve_device(device)
+    device = resolve_device(device)
     for m in models:  # fail on a name, a counterpart or an input size before timing anything
         if isinstance(m, str):
             model_info(m)

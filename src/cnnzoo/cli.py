@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -155,14 +156,20 @@ def cmd_train(args) -> int:
         from .train.checkpoint import LAST
 
         fail(str(err))
-        if (err.run_dir / LAST).is_file():
+        if getattr(err, "gave_back", None):
+            _gave_back(err)
+        elif (err.run_dir / LAST).is_file():
             say(f"the last good checkpoint stays in {escape(str(err.run_dir))}", to=errors)
         else:
             say("it stopped before its first checkpoint: nothing was kept", to=errors)
         return 1
     except KeyboardInterrupt as err:  # Ctrl-C: say how to go on, not where Python was
         if _is_main_rank():
-            _interrupted(args.model, getattr(err, "run_dir", None))
+            if getattr(err, "gave_back", None):
+                say("interrupted before the first checkpoint", to=errors)
+                _gave_back(err)
+            else:
+                _interrupted(args.model, getattr(err, "run_dir", None))
         return 130
     if _is_main_rank():
         _print_result(result)
@@ -179,6 +186,11 @@ def _interrupted(model: str, run_dir: Path | None) -> None:
             f"cnnzoo train {shlex.quote(model)} --out {escape(shlex.quote(str(run_dir)))} --resume", to=errors)
     else:
         say("interrupted before the first checkpoint: nothing to resume", to=errors)
+
+
+def _gave_back(err: BaseException) -> None:
+    say(f"the run that --overwrite was replacing is back in {escape(str(err.gave_back))}, as it was",
+        to=errors)
 
 
 def _print_result(result) -> None:
@@ -548,10 +560,39 @@ def main(argv: list[str] | None = None) -> int:
             raise
         # Expected user errors get one clear line, not a stack trace.
         fail(str(err))
+        if getattr(err, "gave_back", None):
+            _gave_back(err)
+        return 2
+    except RuntimeError as err:
+        if os.environ.get("CNNZOO_DEBUG") or not _is_out_of_memory(err):
+            raise
+        fail(_out_of_memory(args, err))
+        if getattr(err, "gave_back", None):
+            _gave_back(err)
         return 2
     except KeyboardInterrupt:
         say("interrupted", to=errors)
         return 130
+
+
+def _is_out_of_memory(err: RuntimeError) -> bool:
+    # torch.OutOfMemoryError on a GPU; a plain RuntimeError from the CPU allocator
+    return "out of memory" in str(err).lower() or "can't allocate memory" in str(err)
+
+
+def _out_of_memory(args, err: RuntimeError) -> str:
+    """What ran out of memory, with what, and what to lower: the allocator's own message is a
+    byte count and, on a GPU, a page of tuning advice."""
+    first_line = re.sub(r"^\[enforce fail[^\]]*\][^.]*\.\s*", "", str(err).splitlines()[0])
+    sentences = first_line.split(". ")
+    tried = ". ".join(sentences[:1 + next((i for i, t in enumerate(sentences) if "allocate" in t), 0)])
+    shown = {k: getattr(args, k, None) for k in ("model", "models", "batch_size", "batch", "input")}
+    shown["input"] = shown["input"] and "x".join(map(str, shown["input"]))
+    shown["models"] = shown["models"] and " ".join(shown["models"])
+    what = [f"{k.replace('_', ' ')} {v}" for k, v in shown.items() if v is not None]
+    flag = next((f"--{k.replace('_', '-')}" for k in ("batch_size", "batch") if hasattr(args, k)), None)
+    return (f"cnnzoo {args.command} ran out of memory ({', '.join(what) or 'as asked'}): {tried}. "
+            + (f"Try a smaller {flag}" if flag else "Try a smaller input") + " or a machine with more memory")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
+from ._device import resolve_device
 from ._timing import best_seconds
 
 __all__ = [
@@ -383,7 +384,7 @@ def optimize_for_inference(
     if device is None:
         p = next(model.parameters(), None)
         device = p.device if p is not None else "cpu"
-    device = torch.device(device)
+    device = resolve_device(device)
     if not inplace:
         model = copy.deepcopy(model)
     model = model.to(device).eval()

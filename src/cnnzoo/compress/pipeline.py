@@ -137,7 +137,7 @@ def _resolve_out(out, source, run_dir: Path | None, name: str, overwrite: bool) 
         if source is not None and path.resolve() == Path(source).resolve():
             raise ValueError(f"{path} is the checkpoint being compressed; writing there would "
                              "replace the model it reads: choose another --out")
-    check_new((out, report), overwrite)
+    check_new((out, report), overwrite, replaces=(SUFFIX,))
     return out, report
 
 

@@ -25,6 +25,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._device import resolve_device
 from .._timing import best_seconds
 from ..models.base import Classifier
 
@@ -52,22 +53,6 @@ class TrainingDiverged(FloatingPointError):
 
 
 # -- the machine ---------------------------------------------------------------------------
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None``/``"auto"``: CUDA when available, else the CPU. A CUDA device that is not
-    there is a clear error."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"device must be cpu, cuda, cuda:N or auto, got {device!r}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but no CUDA GPU is available; use --device cpu")
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"device must be cpu, cuda or mps, got {device!r}")
-    return dev
-
-
 def resolve_precision(precision: str, device: torch.device) -> str:
     """``auto``: bf16 on a GPU that has it, else fp16 (with loss scaling) on a GPU; fp32 on
     a CPU."""

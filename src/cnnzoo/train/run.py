@@ -44,6 +44,7 @@ CONFIG = "config.json"
 # Files a run writes (and --overwrite removes), with what other commands derive from them.
 RUN_FILES = (CONFIG, "metrics.csv", BEST, LAST, "curves.png", "confusion.png", "summary.json",
              "summary.txt", "bench.json", "report.html", "compression")
+REPLACED = ".replaced"  # an --overwrite'd run's files, until the new run's first checkpoint
 
 
 @dataclass
@@ -115,16 +116,60 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> dict | 
 
 
 def _clear_run(run_dir: Path) -> None:
-    """Make ``run_dir`` ready for a new run: remove an old run's files (``--overwrite``, which
-    :func:`_prepare_run_dir` allowed). Called only after the model, data and recipe are built,
-    so that a typo in the new command cannot cost the old run."""
+    """Make ``run_dir`` ready for a new run. An old run's files (``--overwrite``, which
+    :func:`_prepare_run_dir` allowed) are set aside in ``run_dir/.replaced`` until the new run's
+    first checkpoint (:func:`_drop_replaced`); a new run that fails before it gets them back
+    (:func:`_give_back_replaced`), and a killed one leaves them there. Called only after the
+    model, data and recipe are built, so that a typo in the new command cannot cost the old run."""
+    aside = run_dir / REPLACED
+    # Files set aside already belong to a run whose replacement never reached a checkpoint:
+    # they are the ones worth keeping, and what the folder holds now is that attempt's.
+    keep_aside = aside.is_dir()
     for name in RUN_FILES:
         target = run_dir / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
+        if not os.path.lexists(target):
+            continue
+        if keep_aside:
+            _remove(target)
+        else:
+            aside.mkdir(parents=True, exist_ok=True)
+            target.rename(aside / name)
     run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def _drop_replaced(run_dir: Path) -> None:
+    """The new run has a checkpoint: the run it replaces is gone for good."""
+    if (run_dir / REPLACED).is_dir():
+        shutil.rmtree(run_dir / REPLACED)
+
+
+def _give_back_replaced(run_dir: Path) -> bool:
+    """Put the replaced run's files back (the new run failed before its first checkpoint);
+    True if there were any."""
+    aside = run_dir / REPLACED
+    if not aside.is_dir():
+        return False
+    for name in RUN_FILES:
+        if os.path.lexists(run_dir / name):
+            _remove(run_dir / name)
+        if os.path.lexists(aside / name):
+            (aside / name).rename(run_dir / name)
+    shutil.rmtree(aside)
+    return True
+
+
+def _class_difference(train: list[str], test: list[str]) -> str:
+    only = [f"only in the {split} split: {', '.join(map(repr, names[:5]))}{' ...' if len(names) > 5 else ''}"
+            for split, names in (("training", [c for c in train if c not in test]),
+                                 ("test", [c for c in test if c not in train])) if names]
+    return "; ".join(only) or f"the training split has {train}, the test split {test}"
 
 
 def _check_same(saved: dict, asked: dict, run_dir: Path) -> None:
@@ -288,13 +333,19 @@ def train(
     dev = resolve_device(device)
     info, dev = distributed.setup(dev)
     old_threads = torch.get_num_threads()
+    args = dict(
+        epochs=epochs, batch_size=batch_size, lr=lr, recipe=recipe, out=out, resume=resume,
+        overwrite=overwrite, seed=seed, data_root=data_root, download=download,
+        model_options=dict(model_options or {}), precision=precision, channels_last=channels_last,
+        compile=compile, threads=threads, checkpoint_every=checkpoint_every, progress=progress,
+        console=console, overrides=overrides)
     try:
-        return _train(model, data, info, dev, locals_=dict(
-            epochs=epochs, batch_size=batch_size, lr=lr, recipe=recipe, out=out, resume=resume,
-            overwrite=overwrite, seed=seed, data_root=data_root, download=download,
-            model_options=dict(model_options or {}), precision=precision, channels_last=channels_last,
-            compile=compile, threads=threads, checkpoint_every=checkpoint_every, progress=progress,
-            console=console, overrides=overrides))
+        return _train(model, data, info, dev, locals_=args)
+    except BaseException as err:
+        # _train records the run folder once it has set an --overwrite'd run aside
+        if info.main and args.get("run_dir") and _give_back_replaced(args["run_dir"]):
+            err.gave_back = args["run_dir"]  # for the message: the earlier run is there again
+        raise
     finally:
         torch.set_num_threads(old_threads)
         distributed.teardown(info)
@@ -339,7 +390,8 @@ def _train(model, data, info, dev, locals_) -> RunResult:
     # -- data and model (every rank, identically) -----------------------------------------
     train_ds, test_ds = _load_data(data, a["data_root"], a["download"], info)
     if train_ds.classes != test_ds.classes:
-        raise ValueError(f"{data_name}: the training and test splits have different classes")
+        raise ValueError(f"{data_name}: the training and test splits must have the same classes, in the same "
+                         f"order; {_class_difference(train_ds.classes, test_ds.classes)}")
     if recipe is None:
         name = model if isinstance(model, str) else getattr(model, "name", None)
         recipe = get_recipe(name if isinstance(model, str) else None, a["recipe"] or "small",
@@ -395,6 +447,7 @@ def _train(model, data, info, dev, locals_) -> RunResult:
     if main:
         if saved is None:
             _clear_run(run_dir)
+        a["run_dir"] = run_dir
         write_atomic(run_dir / CONFIG, (json.dumps(config, indent=2) + "\n").encode())
 
     # -- the trainer ---------------------------------------------------------------------
@@ -421,6 +474,7 @@ def _train(model, data, info, dev, locals_) -> RunResult:
             "epoch": epoch, "step": step, "totals": totals, "history": state["history"],
             "best_top1": state["best_top1"], "best_epoch": state["best_epoch"], "config": config,
         })
+        _drop_replaced(run_dir)
 
     # -- the epochs ----------------------------------------------------------------------
     show = a["progress"] and main
