@@ -26,10 +26,18 @@ __all__ = [
     "holdout_split",
     "IMAGE_EXTENSIONS",
     "resize_center_crop",
+    "read_image",
+    "image_tensor",
+    "class_difference",
+    "unit_float_to_uint8",
 ]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 HOLDOUT_FRACTION = 0.1  # test share carved out of a folder or .npz that has no test split
+# PIL modes read as one gray channel; the 16-bit and 32-bit integer and the float ones need
+# their own scaling (_DEEP_MODES), since convert("L") clips them at 255.
+_DEEP_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
+GRAY_MODES = ("1", "L", "LA", *_DEEP_MODES)
 
 
 @dataclass
@@ -40,6 +48,7 @@ class ImageDataset:
     labels: Tensor
     classes: list[str]
     name: str
+    split: str = "as given"  # which part of its source this is, e.g. "test split" (evaluate reports it)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
@@ -75,7 +84,7 @@ class ImageDataset:
 
     def subset(self, indices, name: str | None = None) -> "ImageDataset":
         idx = torch.as_tensor(indices, dtype=torch.long)
-        return ImageDataset(self.images[idx], self.labels[idx], list(self.classes), name or self.name)
+        return ImageDataset(self.images[idx], self.labels[idx], list(self.classes), name or self.name, self.split)
 
     def channel_stats(self) -> tuple[list[float], list[float]]:
         """Per-channel mean and standard deviation of the pixels, in [0, 1] units."""
@@ -160,7 +169,11 @@ def load_dataset(
     sub-folders, or an ``.npz`` with both splits, gives its own test split; otherwise a fixed
     stratified 10% of it is held out as the test split. Folder images of different sizes are
     resized (shorter side) and centre-cropped to ``image_size`` (default: their median shorter
-    side, at most 256).
+    side, at most 256); they are decoded by :func:`image_tensor`.
+
+    Refused, as they would give a silently wrong result: a training split of fewer than 2
+    classes, images in a sub-folder of a class folder, broken links, and test labels of an
+    ``.npz`` that its training labels lack. Hidden files and folders are ignored.
     """
     text = os.fspath(name_or_path)
     key = _key(text)
@@ -196,6 +209,7 @@ def holdout_split(labels: Tensor, fraction: float = HOLDOUT_FRACTION, seed: int 
 
 
 def _select(ds: ImageDataset, train: bool) -> ImageDataset:
+    """The training or the held-out test part of a dataset that has no test split."""
     train_idx, test_idx = holdout_split(ds.labels)
     if not train and not len(test_idx):
         # Rounding holds out nothing from a small class; say so rather than "empty dataset".
@@ -207,7 +221,39 @@ def _select(ds: ImageDataset, train: bool) -> ImageDataset:
             f"needs at least {need} images to give one. Add images, or give a test split of your own "
             f"(x_test and y_test in an .npz, a test/ sub-folder beside train/ in a folder)"
         )
-    return ds.subset(train_idx if train else test_idx)
+    part = ds.subset(train_idx if train else test_idx)
+    part.split = ("training part: the images not held out for testing" if train else
+                  f"held-out test part: {HOLDOUT_FRACTION:.0%} of each class, since the dataset has no test split")
+    return part
+
+
+def _split_name(train: bool) -> str:
+    return "training split" if train else "test split"
+
+
+def _some(names, limit: int = 5) -> str:
+    """Up to ``limit`` of ``names``, for a message."""
+    names = list(names)
+    shown = ", ".join(str(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def class_difference(first, second, first_name: str = "the first", second_name: str = "the second") -> str:
+    """What differs between two lists of class names, for an error message: the names only one
+    of them holds ("only in the training split: 'dog'; only in the test split: 'fox'"), or that
+    they hold the same names in another order; "" when they are equal."""
+    first, second = [str(c) for c in first], [str(c) for c in second]
+    if first == second:
+        return ""
+    only = ((first_name, [c for c in first if c not in set(second)]),
+            (second_name, [c for c in second if c not in set(first)]))
+    return ("; ".join(f"only in {name}: {_some(map(repr, names))}" for name, names in only if names)
+            or f"{first_name} and {second_name} hold the same classes in another order")
+
+
+def _too_few_classes(where, found: str, hint: str = "") -> ValueError:
+    return ValueError(f"{where}: a training set needs images of at least 2 classes, found {found}; with "
+                      f"one class every prediction is right and the model learns nothing{hint}")
 
 
 # -- the sources -------------------------------------------------------------------------
@@ -216,7 +262,7 @@ def _bundled_mnist(train: bool) -> ImageDataset:
     with resources.files(__package__).joinpath("mnist_sample.npz").open("rb") as f, np.load(f) as z:
         x, y = z[f"x_{split}"], z[f"y_{split}"]
     return ImageDataset(torch.from_numpy(x).unsqueeze(1), torch.from_numpy(y.astype(np.int64)),
-                        [str(i) for i in range(10)], "mnist-sample")
+                        [str(i) for i in range(10)], "mnist-sample", _split_name(train))
 
 
 def _torchvision(key: str, train: bool, root: Path, download: bool) -> ImageDataset:
@@ -240,7 +286,7 @@ def _torchvision(key: str, train: bool, root: Path, download: bool) -> ImageData
         ) from None
     data = torch.as_tensor(np.asarray(ds.data))
     data = data.unsqueeze(1) if data.dim() == 3 else data.permute(0, 3, 1, 2)  # MNIST N×H×W, CIFAR N×H×W×C
-    return ImageDataset(data.contiguous(), torch.as_tensor(ds.targets), list(ds.classes), name)
+    return ImageDataset(data.contiguous(), torch.as_tensor(ds.targets), list(ds.classes), name, _split_name(train))
 
 
 _NPZ_EXPECTED = "an .npz archive from numpy.savez with arrays x and y (or x_train, y_train, x_test, y_test)"
@@ -298,13 +344,20 @@ def _npz(path: Path, train: bool) -> ImageDataset:
                              f"found {int(v.min())}..{int(v.max())}")
     y = all_labels[ykey]
     top = max((int(v.max()) for v in all_labels.values() if v.size), default=-1)
+    if both:  # a class only the test split holds would be an output the model never trains
+        unseen = np.setdiff1d(all_labels["y_test"], all_labels["y_train"])
+        if unseen.size:
+            raise ValueError(f"{path}: 'y_test' holds labels that 'y_train' lacks: {_some(unseen.tolist())}; "
+                             f"expected every test label among the training labels")
     images = _as_nchw_uint8(x, path)
     if not len(images):
         raise ValueError(f"{path}: array {xkey!r} holds no images (shape {x.shape}); expected at least one")
+    if train and np.unique(y).size < 2:
+        raise _too_few_classes(path, f"only label {int(y.flat[0])} in {ykey!r}")
     labels = torch.from_numpy(y.astype(np.int64)).flatten()
     if classes is None:  # both splits name the same classes, 0..K-1
         classes = [str(i) for i in range(top + 1)]
-    ds = ImageDataset(images, labels, classes, str(path))
+    ds = ImageDataset(images, labels, classes, str(path), _split_name(train))
     return ds if both else _select(ds, train)
 
 
@@ -318,54 +371,127 @@ def _as_nchw_uint8(x: np.ndarray, path: Path) -> Tensor:
     if x.dtype != np.uint8:
         if not np.issubdtype(x.dtype, np.floating):
             raise ValueError(f"{path}: images must be uint8 (0-255) or float (0-1), got {x.dtype}")
-        if x.size and not np.isfinite(x).all():
-            raise ValueError(f"{path}: float images must lie in [0, 1], found "
-                             f"{np.count_nonzero(~np.isfinite(x)):,} NaN or infinite values")
-        if x.size and (x.min() < 0 or x.max() > 1):
-            raise ValueError(f"{path}: float images must lie in [0, 1], found {x.min():g}..{x.max():g}")
-        x = np.rint(x * 255).astype(np.uint8)
+        x = unit_float_to_uint8(x, path)
     return torch.from_numpy(np.ascontiguousarray(x))
 
 
+def unit_float_to_uint8(x: np.ndarray, source) -> np.ndarray:
+    """Float pixels in [0, 1] as uint8 0..255. Other ranges are refused: 0..255, 0..65535 or
+    -1..1 cannot be told apart from a dark or a bright image, so any guess could be wrong."""
+    if x.size and not np.isfinite(x).all():
+        raise ValueError(f"{source}: float images must lie in [0, 1], found "
+                         f"{np.count_nonzero(~np.isfinite(x)):,} NaN or infinite values")
+    if x.size and (x.min() < 0 or x.max() > 1):
+        raise ValueError(f"{source}: float images must lie in [0, 1], found {x.min():g}..{x.max():g}")
+    return np.rint(x * 255).astype(np.uint8)
+
+
 def _folder(path: Path, train: bool, image_size: int | None) -> ImageDataset:
-    splits = {p.name.lower(): p for p in path.iterdir() if p.is_dir()}
+    splits = {p.name.lower(): p for p in _entries(path) if p.is_dir()}
     test_dir = splits.get("test") or splits.get("val")
     has_splits = "train" in splits and test_dir is not None
     root = (splits["train"] if train else test_dir) if has_splits else path
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    classes = [p.name for p in _entries(root) if p.is_dir()]
     if not classes:
         raise ValueError(f"{root}: expected one sub-folder of images per class, found none")
+    if train and len(classes) == 1:  # typically the path is one level too high: FOLDER/digits/{0,1,...}
+        inner = [p.name for p in _entries(root / classes[0]) if p.is_dir()]
+        hint = (f". Its sub-folders ({_some(inner)}) look like the classes: did you mean {root / classes[0]}?"
+                if inner else "")
+        raise _too_few_classes(root, f"one class folder, {classes[0]!r}", hint)
     files, labels = [], []
     for i, c in enumerate(classes):
-        found = sorted(f for f in (root / c).rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file())
-        if not found:
-            raise ValueError(f"{root / c}: class folder holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+        found = _class_images(root / c)
         files += found
         labels += [i] * len(found)
     images = _read_images(files, image_size)
-    ds = ImageDataset(images, torch.tensor(labels), classes, str(path))
+    ds = ImageDataset(images, torch.tensor(labels), classes, str(path), _split_name(train))
     return ds if has_splits else _select(ds, train)
 
 
-def _read_images(files: list[Path], image_size: int | None) -> Tensor:
-    from PIL import Image
+def _entries(folder: Path) -> list[Path]:
+    """The entries of a dataset folder, sorted, hidden ones (.DS_Store, ._x.png, .ipynb_checkpoints)
+    left out. A broken link is refused: skipping it would silently drop a class or an image."""
+    entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    broken = next((p for p in entries if not p.exists()), None)  # exists() follows the link
+    if broken is not None:
+        raise FileNotFoundError(f"{broken} is a broken link (to {os.readlink(broken)}, which does not "
+                                f"exist); expected a class folder or an image: restore its target or remove it")
+    return entries
 
-    pics = []
-    for f in files:
-        try:
-            with Image.open(f) as im:
-                im.load()
-                pics.append(im.copy())
-        except Exception as err:  # PIL raises many types for bad files
-            raise ValueError(f"cannot read image {f}: {err}") from None
-    gray = all(p.mode in ("1", "L", "I", "I;16", "F") for p in pics)
-    arrays = [np.asarray(p.convert("L" if gray else "RGB")) for p in pics]
-    tensors = [torch.from_numpy((a[None] if gray else a.transpose(2, 0, 1)).copy()) for a in arrays]
+
+def _is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file() and not path.name.startswith(".")
+
+
+def _class_images(folder: Path) -> list[Path]:
+    """The images of one class folder. Images in a sub-folder are refused rather than merged into
+    the class: they are as likely to be classes of their own (the path one level too high)."""
+    entries = _entries(folder)
+    nested = next((d for d in entries if d.is_dir() and any(map(_is_image, d.rglob("*")))), None)
+    if nested is not None:
+        raise ValueError(f"class folder {folder} holds a sub-folder of images, {nested}; expected each class's "
+                         f"images directly in its folder. Move them into {folder} if they belong to class "
+                         f"{folder.name!r}, or load {folder} itself if its sub-folders are the classes")
+    found = [f for f in entries if _is_image(f)]
+    if not found:
+        raise ValueError(f"{folder}: class folder holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+    return found
+
+
+def _read_images(files: list[Path], image_size: int | None) -> Tensor:
+    pics = [read_image(f) for f in files]
+    channels = 1 if all(p.mode in GRAY_MODES for p in pics) else 3
+    tensors = [image_tensor(p, channels, f"image {f}") for p, f in zip(pics, files)]
     sizes = {tuple(t.shape[1:]) for t in tensors}
     if len(sizes) > 1 or image_size is not None:
         side = image_size or min(256, int(np.median([min(s) for s in sizes])))
         tensors = [resize_center_crop(t, (side, side)) for t in tensors]
     return torch.stack(tensors)
+
+
+def read_image(path: str | os.PathLike):
+    """The PIL image in the file ``path``, decoded; a ValueError naming the file if it cannot
+    be read or holds several frames (an animated GIF or WebP, a multi-page TIFF): which frame
+    is meant cannot be guessed, and taking the first one silently could be wrong."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            frames = getattr(im, "n_frames", 1)
+            image = im.copy()
+    except Exception as err:  # PIL raises many types for bad files
+        raise ValueError(f"cannot read image {path}: {err}") from None
+    if frames > 1:
+        raise ValueError(f"image {path} has {frames} frames (an animation or a multi-page file); expected "
+                         f"a single image: save the frame you mean as an image of its own")
+    return image
+
+
+def image_tensor(image, channels: int, source) -> Tensor:
+    """A PIL image as a uint8 C×H×W tensor with ``channels`` (1: gray, 3: RGB). 16-bit images
+    (mode I;16, or I) are scaled by 1/257 (65535 → 255), float images (mode F) must lie in
+    [0, 1] and are scaled by 255, and transparent pixels become white, as viewers show them on
+    a white page. ``source`` names the image in errors."""
+    from PIL import Image
+
+    if 0 in image.size:
+        raise ValueError(f"{source} holds no pixels (size {image.size[0]}×{image.size[1]})")
+    if image.mode in _DEEP_MODES:  # convert("L") would clip these at 255
+        a = np.asarray(image)
+        if image.mode == "F":
+            a = unit_float_to_uint8(a, source)
+        elif a.min() < 0 or a.max() > 65535:
+            raise ValueError(f"{source}: integer images must lie in 0..65535 (16 bits), "
+                             f"found {a.min()}..{a.max()}")
+        else:
+            a = np.rint(a / 257).astype(np.uint8)
+        image = Image.fromarray(a)
+    elif image.mode in ("RGBA", "LA", "PA", "RGBa") or "transparency" in image.info:  # alpha, or a clear colour
+        image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA"))
+    array = np.asarray(image.convert("L" if channels == 1 else "RGB"))
+    return torch.from_numpy((array[None] if channels == 1 else array.transpose(2, 0, 1)).copy())
 
 
 def resize_center_crop(image: Tensor, size: tuple[int, int]) -> Tensor:

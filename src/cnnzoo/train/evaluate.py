@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ..data import Augment, ImageDataset, Loader, default_input_size, load_dataset
-from ..data.datasets import resize_center_crop
+from ..data import Augment, ImageDataset, Loader, adapt_channels, default_input_size, load_dataset
+from ..data.datasets import class_difference, image_tensor, read_image, resize_center_crop, unit_float_to_uint8
 from ..models.base import Classifier
 from .checkpoint import load_model
 from .loop import _scores, evaluate_loader, resolve_device
@@ -54,8 +54,14 @@ def evaluate(
     by default the one the model was trained on; ``split`` ``"test"`` or ``"train"``).
 
     Returns ``top1``, ``top5`` (percent), ``per_class`` (percent per class), ``confusion``
-    (rows: true class, columns: predicted), ``loss``, ``n``, ``classes`` and ``dataset``.
+    (rows: true class, columns: predicted), ``loss``, ``n`` (images scored), ``classes``,
+    ``dataset`` and ``split`` (which part of the dataset was scored, e.g. ``"test split"``, or
+    the held-out 10% of a dataset that has no test split).
     ``ten_crop`` averages AlexNet's ten crops (Krizhevsky et al. 2012, §4.1).
+
+    The data's labels are matched to the model's classes (recorded in its ``data_config``) by
+    name: the same names in another order, or some of them, are renumbered; other names are
+    refused. Classes named only by their numbers ("0", "1", ...) on either side match by position.
     """
     if split not in ("test", "train"):
         raise ValueError(f"split must be 'test' or 'train', got {split!r}")
@@ -72,6 +78,7 @@ def evaluate(
             raise ValueError("the model does not record its dataset; pass one")
     ds = dataset_or_name if isinstance(dataset_or_name, ImageDataset) else \
         load_dataset(dataset_or_name, train=split == "train", root=root, download=download)
+    ds = _match_classes(ds, cfg.get("classes"))
     k = getattr(model, "num_classes", None)
     if k is not None and k != ds.num_classes:
         raise ValueError(f"the model predicts {k} classes but {ds.name} has {ds.num_classes}")
@@ -79,16 +86,33 @@ def evaluate(
                     device=dev, mean=cfg.get("mean"), std=cfg.get("std"), ten_crop=ten_crop,
                     augment=Augment(test_crop=cfg.get("test_crop", 1.0)))
     result = evaluate_loader(model, loader, num_classes=ds.num_classes)
-    return {**result, "classes": list(ds.classes), "dataset": ds.name}
+    return {**result, "classes": list(ds.classes), "dataset": ds.name, "split": ds.split}
 
 
-def _read_image(item, channels: int) -> Tensor:
-    """A path, a PIL image or a C×H×W tensor (uint8, or float in [0, 1]) as uint8 C×H×W."""
+def _unnamed(classes) -> bool:
+    return list(classes) == [str(i) for i in range(len(classes))]
+
+
+def _match_classes(ds: ImageDataset, model_classes) -> ImageDataset:
+    """``ds`` with its labels numbered as the model numbers its classes (see :func:`evaluate`);
+    by position, the only way, where either side names its classes only by their numbers."""
+    if not model_classes or list(model_classes) == ds.classes:
+        return ds
+    model_classes = [str(c) for c in model_classes]
+    if set(ds.classes) <= set(model_classes):
+        order = torch.tensor([model_classes.index(c) for c in ds.classes])
+        return ImageDataset(ds.images, order[ds.labels], model_classes, ds.name, ds.split)
+    if _unnamed(model_classes) or _unnamed(ds.classes):
+        return ds
+    difference = class_difference(model_classes, ds.classes, "the model's classes", "the data")
+    raise ValueError(f"{ds.name} holds other classes than the model was trained on: {difference}")
+
+
+def _read_image(item, channels: int, where: str) -> Tensor:
+    """A path, a PIL image or a tensor (C×H×W or H×W; uint8 0-255, or float in [0, 1]) as
+    uint8 C×H×W with ``channels``; ``where`` names it in errors."""
     if isinstance(item, Tensor):
-        x = item if item.dim() == 3 else item.unsqueeze(0)
-        if x.dtype != torch.uint8:
-            x = (x.float().clamp(0, 1) * 255).round().to(torch.uint8)
-        return x
+        return _tensor_image(item, channels, where)
     from PIL import Image
 
     if isinstance(item, (str, os.PathLike)):
@@ -98,29 +122,45 @@ def _read_image(item, channels: int) -> Tensor:
                                     f"(e.g. {path}/*.png)")
         if not path.is_file():
             raise FileNotFoundError(f"image {path} does not exist")
-        try:
-            with Image.open(path) as im:
-                im.load()
-                item = im.copy()
-        except Exception as err:  # PIL raises many types for bad files
-            raise ValueError(f"cannot read image {path}: {err}") from None
+        item, where = read_image(path), f"image {path}"
     if not isinstance(item, Image.Image):
-        raise TypeError(f"expected an image path, a PIL image or a tensor, got {type(item).__name__}")
-    import numpy as np
+        raise TypeError(f"{where}: expected an image path, a PIL image or a tensor, got {type(item).__name__}")
+    return image_tensor(item, channels, where)
 
-    array = np.asarray(item.convert("L" if channels == 1 else "RGB"))
-    return torch.from_numpy((array[None] if channels == 1 else array.transpose(2, 0, 1)).copy())
+
+def _tensor_image(x: Tensor, channels: int, where: str) -> Tensor:
+    shape = "×".join(map(str, x.shape))
+    x = x.unsqueeze(0) if x.dim() == 2 else x
+    if x.dim() != 3:
+        raise ValueError(f"{where}: expected a C×H×W (or H×W) image tensor, got shape {shape}")
+    if x.shape[0] not in (1, 3):
+        if x.shape[-1] in (1, 3):
+            raise ValueError(f"{where}: a tensor of shape {shape} looks channels-last (H×W×C); expected "
+                             f"C×H×W: pass x.permute(2, 0, 1)")
+        raise ValueError(f"{where}: expected 1 or 3 channels (C×H×W), got shape {shape}")
+    if 0 in x.shape:
+        raise ValueError(f"{where}: the tensor of shape {shape} holds no pixels")
+    if x.is_floating_point():
+        x = torch.from_numpy(unit_float_to_uint8(x.detach().float().cpu().numpy(), where))
+    elif x.dtype != torch.uint8:  # 0-255, 0-65535 and 0-1 are all plausible: refuse to guess
+        raise TypeError(f"{where}: expected a uint8 tensor (0-255) or a float one (0-1), got {x.dtype}; "
+                        f"convert it, e.g. x.to(torch.uint8) if its values are 0-255")
+    x = x.detach().cpu()
+    if x.shape[0] != channels:  # as the loader would, so that images of both kinds batch together
+        x = adapt_channels(x[None].float(), channels)[0].round().to(torch.uint8)
+    return x
 
 
 def predict(model, images, *, topk: int = 5, device: str | torch.device = "cpu") -> list[list[tuple[str, float]]]:
     """The ``topk`` most probable classes of each image, as ``(class name, probability)``.
 
     ``model`` is a module, a checkpoint or a run directory; ``images`` a list of paths, PIL
-    images or tensors. Each image is resized (shorter side) and centre-cropped to the size of
+    images or tensors (C×H×W or H×W, uint8 0-255 or float in [0, 1]; an N×C×H×W tensor is a
+    list of N). Each image is resized (shorter side) and centre-cropped to the size of
     the training images, then preprocessed as the test set was: an MNIST model expects a
     light digit on a dark background, as MNIST's are.
     """
-    if not isinstance(topk, int) or topk < 1:
+    if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
         raise ValueError(f"topk must be a positive integer, got {topk!r}")
     dev = resolve_device(device)
     model = _model(model, dev)
@@ -130,12 +170,14 @@ def predict(model, images, *, topk: int = 5, device: str | torch.device = "cpu")
     image_size = cfg.get("image_size") or list(getattr(model, "default_input_size", ()) or ())
     if not image_size:
         raise ValueError("the model records no input size; train it with cnnzoo or set model.data_config")
-    if isinstance(images, (str, os.PathLike, Tensor)) and not (isinstance(images, Tensor) and images.dim() == 4):
-        images = [images]
+    from PIL import Image
+
+    if isinstance(images, (str, os.PathLike, Image.Image)) or (isinstance(images, Tensor) and images.dim() != 4):
+        images = [images]  # one image; an N×C×H×W tensor is N of them
     c, h, w = image_size
     batch = []
-    for item in images:
-        x = _read_image(item, c)
+    for i, item in enumerate(images):
+        x = _read_image(item, c, f"images[{i}]")
         if tuple(x.shape[1:]) != (h, w):
             x = resize_center_crop(x, (h, w))
         batch.append(x)

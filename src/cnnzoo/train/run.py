@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..data import ImageDataset, Loader, default_input_size, load_dataset
+from ..data import ImageDataset, Loader, class_difference, default_input_size, load_dataset
 from ..data.loader import _mix
 from ..models.base import Classifier
 from . import distributed
@@ -163,13 +163,6 @@ def _give_back_replaced(run_dir: Path) -> bool:
             (aside / name).rename(run_dir / name)
     shutil.rmtree(aside)
     return True
-
-
-def _class_difference(train: list[str], test: list[str]) -> str:
-    only = [f"only in the {split} split: {', '.join(map(repr, names[:5]))}{' ...' if len(names) > 5 else ''}"
-            for split, names in (("training", [c for c in train if c not in test]),
-                                 ("test", [c for c in test if c not in train])) if names]
-    return "; ".join(only) or f"the training split has {train}, the test split {test}"
 
 
 def _check_same(saved: dict, asked: dict, run_dir: Path) -> None:
@@ -391,7 +384,7 @@ def _train(model, data, info, dev, locals_) -> RunResult:
     train_ds, test_ds = _load_data(data, a["data_root"], a["download"], info)
     if train_ds.classes != test_ds.classes:
         raise ValueError(f"{data_name}: the training and test splits must have the same classes, in the same "
-                         f"order; {_class_difference(train_ds.classes, test_ds.classes)}")
+                         f"order; {class_difference(train_ds.classes, test_ds.classes, 'the training split', 'the test split')}")
     if recipe is None:
         name = model if isinstance(model, str) else getattr(model, "name", None)
         recipe = get_recipe(name if isinstance(model, str) else None, a["recipe"] or "small",
