@@ -242,3 +242,9 @@ def test_cli_bench_writes_json(tmp_path, capsys):
 def test_cli_bench_errors_are_one_line(capsys):
     assert main(["bench", "lenet5", "--against", "torchvision"]) == 2
     assert "no torchvision counterpart" in capsys.readouterr().err
+
+
+def test_an_input_of_one_number_keeps_each_models_channels():
+    # `--input 32`: LeNet-5 reads gray 32×32 digits (LeCun et al. 1998, Sec. II-B), VGG colour
+    report = bench(["lenet5", "vgg11"], batch=2, input_size=(None, 32, 32), repeats=3)
+    assert [r["input_size"] for r in report["results"]] == [[1, 32, 32], [3, 32, 32]]

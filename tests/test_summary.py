@@ -349,6 +349,17 @@ def test_clear_errors():
         cnnzoo.summarize("lenet55")
     with pytest.raises(ValueError, match="unknown column"):
         cnnzoo.summarize(_Residual(), (3, 8, 8)).to_markdown(["params", "colour"])
+    with pytest.raises(ValueError, match="'params' asked for more than once"):  # "parameters" is its alias
+        cnnzoo.summarize(_Residual(), (3, 8, 8)).to_markdown(["name", "params", "parameters"])
+
+
+def test_an_input_of_one_number_keeps_the_models_channels(capsys):
+    from cnnzoo.cli import main
+
+    # LeNet-5 reads 1×32×32 (LeCun et al. 1998, Sec. II-B); VGG 3 (Simonyan & Zisserman 2015, Sec. 2.1)
+    assert main(["summary", "lenet5", "--input", "32", "--format", "csv", "--columns", "name,input"]) == 0
+    assert "features.c1,1×32×32" in capsys.readouterr().out
+    assert cnnzoo.summarize("vgg16", (None, 64, 64)).input_size == (3, 64, 64)
 
 
 # -- renderers and the command ------------------------------------------------------------------

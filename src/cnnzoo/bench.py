@@ -253,6 +253,8 @@ def _checked_size(net: nn.Module, input_size: Sequence[int] | None) -> tuple[int
     """The C×H×W the model runs at (its default unless given), refused with the model's own
     message where it cannot take it."""
     size = tuple(input_size) if input_size is not None else tuple(net.default_input_size)
+    if size and size[0] is None:  # H×W at the model's own channels
+        size = (net.default_input_size[0], *size[1:])
     if len(size) != 3:
         raise ValueError(f"input size must be C×H×W, got {size}")
     if hasattr(net, "check_input"):

@@ -28,17 +28,16 @@ def fail(text: str) -> None:
 
 
 def _parse_chw(text: str) -> tuple[int, int, int]:
-    """``3x224x224`` (or ``3×224×224``, ``224``) as a C×H×W tuple."""
+    """``3x224x224`` (or ``3×224×224``) as a C×H×W tuple; ``224`` as ``(None, 224, 224)``,
+    at the model's own number of channels."""
     parts = text.lower().replace("×", "x").split("x")
     try:
         nums = tuple(int(p) for p in parts)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an input size like 3x224x224, got {text!r}")
-    if len(nums) == 1:
-        nums = (3, nums[0], nums[0])
-    if len(nums) != 3 or min(nums) < 1:
-        raise argparse.ArgumentTypeError(f"expected an input size like 3x224x224, got {text!r}")
-    return nums
+    if len(nums) not in (1, 3) or min(nums) < 1:
+        raise argparse.ArgumentTypeError(f"expected an input size like 3x224x224 or 224, got {text!r}")
+    return (None, nums[0], nums[0]) if len(nums) == 1 else nums
 
 
 def _integer_at_least(minimum: int, kind: str):
@@ -226,7 +225,7 @@ def cmd_eval(args) -> int:
     if args.json:
         sys.stdout.write(json.dumps(r, indent=2) + "\n")
         return 0
-    say(f"{r['dataset']} ({args.split}, {r['n']:,} images): top-1 [bold]{r['top1']:.2f}%[/bold], "
+    say(f"{r['dataset']} ({r['split']}; {r['n']:,} images): top-1 [bold]{r['top1']:.2f}%[/bold], "
         f"top-5 {r['top5']:.2f}%, loss {r['loss']:.4f}")
     classes, confusion = r["classes"], r["confusion"]
     if len(classes) <= 20:
@@ -587,7 +586,7 @@ def _out_of_memory(args, err: RuntimeError) -> str:
     sentences = first_line.split(". ")
     tried = ". ".join(sentences[:1 + next((i for i, t in enumerate(sentences) if "allocate" in t), 0)])
     shown = {k: getattr(args, k, None) for k in ("model", "models", "batch_size", "batch", "input")}
-    shown["input"] = shown["input"] and "x".join(map(str, shown["input"]))
+    shown["input"] = shown["input"] and "x".join(str(n) for n in shown["input"] if n)
     shown["models"] = shown["models"] and " ".join(shown["models"])
     what = [f"{k.replace('_', ' ')} {v}" for k, v in shown.items() if v is not None]
     flag = next((f"--{k.replace('_', '-')}" for k in ("batch_size", "batch") if hasattr(args, k)), None)

@@ -65,6 +65,9 @@ def resolve_columns(columns=None) -> list[str]:
             f"unknown column(s) {', '.join(map(repr, unknown)) or '(none given)'}; choose from "
             f"{', '.join(COLUMNS)} (or 'all'; aliases: {', '.join(sorted(ALIASES))})"
         )
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:  # e.g. "params,parameters": one column under two names
+        raise ValueError(f"column(s) {', '.join(map(repr, twice))} asked for more than once; give each once")
     return keys
 
 

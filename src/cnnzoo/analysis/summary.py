@@ -571,6 +571,8 @@ def _input_size(model: nn.Module, input_size) -> tuple[int, ...]:
         raise ValueError(
             f"{type(model).__name__} has no default_input_size: pass input_size=(C, H, W)"
         )
+    if isinstance(size, (tuple, list)) and size and size[0] is None:  # H×W at the model's own channels
+        size = (_input_size(model, None)[0], *size[1:])
     if isinstance(size, int) or not all(isinstance(s, int) and not isinstance(s, bool)
                                         for s in size):
         raise ValueError(f"input_size must be a tuple of integers like (3, 224, 224), got {size!r}")
