@@ -6,6 +6,7 @@ import argparse
 import os
 import re
 import sys
+import warnings
 from pathlib import Path
 
 from rich.console import Console
@@ -147,7 +148,7 @@ def cmd_train(args) -> int:
         result = train(
             args.model, args.data, recipe=args.recipe, out=args.out, resume=args.resume, overwrite=args.overwrite,
             device=args.device, seed=args.seed, data_root=args.data_root, download=args.download,
-            model_options=parse_overrides(args.option), precision=args.precision, channels_last=cl,
+            model_options=parse_overrides(args.option, flag="--option"), precision=args.precision, channels_last=cl,
             compile=args.compile, threads=args.threads, checkpoint_every=args.checkpoint_every,
             progress=not args.no_progress, console=console, **fields,
         )
@@ -549,7 +550,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_python_showwarning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """cnnzoo's own warnings (a run read from its last.ckpt) as one note on stderr, not
+    Python's two lines with a source path; other libraries' as Python shows them."""
+    if category.__module__.startswith("cnnzoo."):
+        say(f"[yellow]note:[/yellow] {escape(str(message))}", to=errors)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> int:
+    with warnings.catch_warnings():  # Python's own display comes back when the command ends
+        warnings.showwarning = _show_warning
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

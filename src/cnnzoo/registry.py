@@ -139,7 +139,8 @@ def _ensure_loaded() -> None:
 def _lookup(name: str) -> ModelInfo:
     _ensure_loaded()
     if not isinstance(name, str):
-        raise TypeError(f"model name must be a string, got {type(name).__name__}")
+        raise TypeError(f"expected a model name (a string such as 'resnet18'; `cnnzoo list` shows them), "
+                        f"got {type(name).__name__} {name!r:.60}")
     key = name.strip().lower().replace("-", "_")
     if key in _REGISTRY:
         return _REGISTRY[key]
@@ -178,6 +179,13 @@ def list_models(pattern: str | None = None, *, family: str | None = None) -> lis
     """Registered model names in registration order (the zoo's chronology),
     optionally filtered by a shell-style ``pattern`` (``"resnet*"``) or a family."""
     _ensure_loaded()
+    for what, value in (("pattern", pattern), ("family", family)):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"list_models: {what} must be a string (e.g. 'resnet*', family='resnet'), "
+                            f"got {type(value).__name__} {value!r:.60}")
+    families = sorted({info.family for info in _REGISTRY.values()})
+    if family and family not in families:  # a typo would list nothing, as if the zoo had none
+        raise ValueError(f"list_models: unknown family {family!r}; the families are {', '.join(families)}")
     names = list(_REGISTRY)
     if pattern:
         names = [n for n in names if fnmatch.fnmatch(n, pattern.lower())]

@@ -98,6 +98,9 @@ def _resolve_model(source, meta: dict | None, device) -> tuple[nn.Module, dict, 
             raise ValueError(f"the module's tensors differ from {meta['model']!r} built with "
                              f"model_options={meta['model_options']}; pass meta={{'model_options': ...}}")
         return model, meta, None
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"compress expects a run directory, a checkpoint path or a cnnzoo model, "
+                        f"got {type(source).__name__} {source!r:.60}")
     path = Path(source)
     if is_compressed_file(path):
         raise ValueError(f"{path} is already a compressed model; compress the run or checkpoint it came from")
@@ -255,11 +258,14 @@ def compress(model, data=None, *, sparsity=None, quality=None, bits=None, index_
     if not layers:
         raise ValueError(f"{name} has no convolutional or fully-connected layer to compress")
     preset = paper_preset(name, layers)  # the paper's Tables 2-5, else the generic defaults
-    sparsity = resolve_per_layer(parse_layer_spec(sparsity), layers, preset or DEFAULT_SPARSITY, "sparsity")
-    quality = None if quality is None else resolve_per_layer(parse_layer_spec(quality), layers, 0.0, "quality")
-    bits = resolve_per_layer(parse_layer_spec(bits, int), layers, DEFAULT_BITS, "bits")
-    gap_bits = resolve_per_layer(parse_layer_spec(index_bits, _int_or_auto), layers, DEFAULT_INDEX_BITS,
-                                 "index_bits")
+    sparsity = resolve_per_layer(parse_layer_spec(sparsity, float, "sparsity"), layers,
+                                 preset or DEFAULT_SPARSITY, "sparsity")
+    quality = None if quality is None else resolve_per_layer(parse_layer_spec(quality, float, "quality"),
+                                                             layers, 0.0, "quality")
+    bits = resolve_per_layer(parse_layer_spec(bits, int, "bits"), layers, DEFAULT_BITS, "bits")
+    gap_bits = resolve_per_layer(parse_layer_spec(index_bits, _int_or_auto, "index_bits"), layers,
+                                 DEFAULT_INDEX_BITS, "index_bits")
+    pruner = Pruner(model, layers)  # before any work: it judges the quality parameters below
     # Every setting is checked here, before the first retraining epoch, not where it is used.
     for n, g in gap_bits.items():
         if g != "auto" and (not isinstance(g, int) or not 1 <= g <= 12):
@@ -269,8 +275,8 @@ def compress(model, data=None, *, sparsity=None, quality=None, bits=None, index_
             raise ValueError(f"bits of {n} must be an integer in 1..12, got {bits[n]!r}")
         if quality is None and not 0 <= sparsity[n] < 1:
             raise ValueError(f"sparsity of {n} must lie in [0, 1), got {sparsity[n]}")
-        if quality is not None and not quality[n] >= 0:
-            raise ValueError(f"quality of {n} must be ≥ 0, got {quality[n]}")
+        if quality is not None:
+            pruner.check_quality(n, quality[n])  # refuses one that would prune the whole layer
     for what, value in (("lr", lr), ("finetune_lr", finetune_lr)):
         if not value > 0:
             raise ValueError(f"{what} must be positive, got {value}")
@@ -293,7 +299,7 @@ def compress(model, data=None, *, sparsity=None, quality=None, bits=None, index_
     log(f"{name}: test top-1 {top1['original']:.2f}% before compression")
 
     # 1. Pruning (§2): iterated prune → retrain, masks held through retraining.
-    pruner, history, epoch = Pruner(model, layers), [], 0
+    history, epoch = [], 0
     groups = [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": weight_decay}]
     with pruner.masked_gradients():
         for i in range(1, prune_iterations + 1):

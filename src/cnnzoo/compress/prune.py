@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import math
 
 import torch
 from torch import nn
@@ -45,33 +46,48 @@ def compressible_layers(model: nn.Module) -> dict[str, nn.Module]:
     """The convolutional and fully-connected layers whose weights are pruned and
     quantized, by module path in the network's order. Biases, normalisation layers and
     buffers are stored as they are (Deep Compression compresses the weights, §2–4)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"compressible_layers expects a torch.nn.Module, got {type(model).__name__}")
     return {name: m for name, m in model.named_modules()
             if layer_kind(m) is not None and m.weight.requires_grad}
 
 
-def parse_layer_spec(text, cast=float):
+def parse_layer_spec(text, cast=float, what: str = "setting"):
     """A per-layer setting as the command line writes it: ``"0.9"`` (every layer),
     ``"conv=8,fc=5"`` (by kind) or ``"fc1=0.92,features.*=0.6"`` (module paths or
-    shell patterns). Numbers and dicts pass through unchanged."""
+    shell patterns). Numbers and dicts pass through unchanged. ``what`` names the option in
+    error messages (``"sparsity"``)."""
     if text is None or isinstance(text, (int, float, dict)):
         return text
     if not isinstance(text, str):
-        raise TypeError(f"expected a number, a dict or a string like 'conv=8,fc=5', got {text!r}")
-    try:
-        if "=" not in text:
+        raise TypeError(f"{what}: expected a number, a dict or a string like 'conv=8,fc=5', "
+                        f"got {type(text).__name__} {text!r}")
+    expected = f"{what}: expected a value or 'key=value,...' (keys: conv, fc, a layer name or pattern)"
+    if "=" not in text:
+        try:
             return cast(text)
-        spec = {}
-        for item in text.split(","):
-            key, sep, value = item.partition("=")
-            if not sep or not key.strip():
+        except ValueError:
+            raise ValueError(f"{expected}, got {text!r}") from None
+    spec = {}
+    for item in text.split(","):
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if key in spec:  # a dict would keep the last silently; the user meant one of them
+            raise ValueError(f"{what}: {key!r} is given twice in {text!r}; give each key once")
+        try:
+            if not sep or not key:
                 raise ValueError
-            spec[key.strip()] = cast(value)
-        return spec
-    except ValueError:
-        raise ValueError(
-            f"expected a value or 'key=value,...' (keys: conv, fc, a layer name or pattern), "
-            f"got {text!r}"
-        ) from None
+            spec[key] = cast(value)
+        except ValueError:
+            where = f" in {text!r}" if item.strip() != text.strip() else ""
+            raise ValueError(f"{expected}, got {item.strip()!r}{where}") from None
+    return spec
+
+
+def _listing(names: list[str], limit: int = 8) -> str:
+    """Layer names for a message: all of a small model's, the first few of a large one's."""
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{', '.join(names[:limit])}, … ({len(names)} layers)"
 
 
 def resolve_per_layer(spec, layers: dict[str, nn.Module], default, what: str) -> dict[str, object]:
@@ -92,11 +108,15 @@ def resolve_per_layer(spec, layers: dict[str, nn.Module], default, what: str) ->
         return base
     if not isinstance(spec, dict):
         return dict.fromkeys(names, spec)
+    kinds = sorted({layer_kind(m) for m in layers.values()})
     for key in spec:
+        if key in ("conv", "fc") and key not in kinds:  # it would change nothing: say so
+            raise ValueError(f"{what}: {key!r} names no layer: the model has {kinds[0]} layers only "
+                             f"({_listing(names)}); use {kinds[0]}=, one value for every layer, or layer names")
         if key not in ("conv", "fc", "*") and not fnmatch.filter(names, key):
             raise ValueError(
-                f"{what}: {key!r} names no compressible layer; the layers are {', '.join(names)} "
-                "(or use the kinds conv and fc)"
+                f"{what}: {key!r} names no compressible layer; the layers are {_listing(names)} "
+                f"(or use the kinds {' and '.join(kinds)})"
             )
     out = {}
     for n in names:
@@ -133,7 +153,8 @@ class Pruner:
             raise ValueError(f"sparsity of {name} must lie in [0, 1), got {sparsity}")
         weight, mask = self.layers[name].weight.detach(), self.masks[name]
         magnitude = torch.where(mask, weight.abs(), torch.full_like(weight, -1.0)).flatten()
-        n_prune = max(int(round(sparsity * mask.numel())), int((~mask).sum()))
+        # at least one weight stays: a sparsity below 1 must not round to an empty layer
+        n_prune = min(max(int(round(sparsity * mask.numel())), int((~mask).sum())), mask.numel() - 1)
         order = torch.argsort(magnitude, stable=True)
         flat = torch.ones(mask.numel(), dtype=torch.bool, device=mask.device)
         flat[order[:n_prune]] = False
@@ -142,10 +163,28 @@ class Pruner:
     def prune_below(self, name: str, quality: float) -> None:
         """Prune the weights whose magnitude is below ``quality × σ`` (σ: the layer's
         weight standard deviation before pruning; Han et al. 2015, §4.3)."""
-        if quality < 0:
-            raise ValueError(f"quality parameter of {name} must be ≥ 0, got {quality}")
+        self.check_quality(name, quality)
         weight = self.layers[name].weight.detach()
         self.masks[name] = self.masks[name] & (weight.abs() >= quality * self.std[name])
+
+    def max_quality(self, name: str) -> float:
+        """The largest quality parameter that keeps some of the layer's weights: its largest
+        kept magnitude over σ (infinite for a layer of zeros, which any threshold keeps)."""
+        weight, mask = self.layers[name].weight.detach(), self.masks[name]
+        largest = float(weight.abs()[mask].max()) if mask.any() else 0.0
+        return math.inf if self.std[name] == 0 else largest / self.std[name]
+
+    def check_quality(self, name: str, quality: float) -> None:
+        """Refuse a quality parameter that is negative or would prune every weight of the
+        layer (as a sparsity of 1 is refused): a layer with no weights cuts the network."""
+        if not quality >= 0:
+            raise ValueError(f"quality of {name} must be ≥ 0, got {quality}")
+        limit = self.max_quality(name)
+        if quality > limit:
+            raise ValueError(
+                f"quality {quality:g} would prune every weight of {name}: its largest weight is below "
+                f"{quality:g} × σ (σ: the standard deviation of its weights); the largest quality that "
+                f"keeps some is {math.floor(limit * 1000) / 1000:g}")
 
     @torch.no_grad()
     def apply(self) -> None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import warnings
+import zipfile
 from pathlib import Path
 
 import torch
@@ -37,6 +39,7 @@ __all__ = [
     "error_summary",
     "load_model",
     "load_weights",
+    "CheckpointWarning",
 ]
 
 FORMAT = "cnnzoo"
@@ -45,11 +48,38 @@ BEST = "best.safetensors"
 LAST = "last.ckpt"
 
 
+class CheckpointWarning(UserWarning):
+    """A run directory was read from another checkpoint than its best one."""
+
+
+def _as_path(path, what: str = "a run directory or checkpoint") -> Path:
+    """``path`` as a Path; anything but a str or os.PathLike is a TypeError that says so
+    (``Path(5)``'s own message names neither the argument nor what it should have been)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"expected the path of {what} (a str or os.PathLike), got {_given(path)}")
+    return Path(path)
+
+
+def _check_module(model, call: str) -> None:
+    """Refuse a ``model`` argument of ``call`` (its signature) that is not a module."""
+    if not isinstance(model, nn.Module):
+        swapped = "; are the arguments swapped?" if isinstance(model, (str, os.PathLike)) else ""
+        raise TypeError(f"{call}: model must be a torch.nn.Module, got {_given(model)}{swapped}")
+
+
+def _given(value) -> str:
+    """A wrong argument for a message: its type, and its value where that is short."""
+    if isinstance(value, nn.Module):  # a module's repr runs over many lines
+        return type(value).__name__
+    return f"{type(value).__name__} {value!r:.60}"
+
+
 def model_meta(model: nn.Module, **extra) -> dict:
     """What a checkpoint records about its model: registry name and builder options (so
     :func:`load_model` can rebuild it), classes, input size, preprocessing."""
     from ..registry import list_models
 
+    _check_module(model, "model_meta(model)")
     cls = type(model)
     name = getattr(model, "name", None)
     meta = {
@@ -120,6 +150,8 @@ def save_weights(path: str | os.PathLike, model: nn.Module, meta: dict | None = 
     """The model's weights as safetensors, with ``meta`` (JSON) in the file's metadata."""
     from safetensors.torch import save
 
+    _check_module(model, "save_weights(path, model)")
+    path = _as_path(path, "the weights file to write")
     meta = meta if meta is not None else model_meta(model)
     return write_atomic(path, save(_plain_state(model), metadata={FORMAT: json.dumps(meta)}))
 
@@ -128,7 +160,7 @@ def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
     """State dict and metadata of a cnnzoo safetensors file."""
     from safetensors import safe_open
 
-    path = Path(path)
+    path = _as_path(path, "a safetensors file")
     open(path, "rb").close()  # missing or unreadable: the system's own reason (safetensors says "No such file")
     try:
         with safe_open(str(path), framework="pt") as f:
@@ -153,6 +185,9 @@ def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
 # -- full training state ------------------------------------------------------------------
 def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
     """``state`` (tensors, numbers, strings, lists, dicts) with the cnnzoo format tag."""
+    path = _as_path(path, "the checkpoint to write")
+    if not isinstance(state, dict):
+        raise TypeError(f"save_checkpoint expects a dict of the training state, got {type(state).__name__}")
     buffer = io.BytesIO()
     torch.save({"format": FORMAT, "version": VERSION, **state}, buffer)
     return write_atomic(path, buffer.getvalue())
@@ -160,7 +195,7 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     """A checkpoint written by :func:`save_checkpoint`, loaded without executing code."""
-    path = Path(path)
+    path = _as_path(path, "a checkpoint")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
@@ -169,6 +204,9 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
         # Only the first sentence of torch's reason: the rest advises weights_only=False,
         # which would execute whatever code the file holds.
         reason = str(err).split(". ")[0].splitlines()[0] if str(err) else type(err).__name__
+        looks = _looks_like(path)
+        if looks:  # a file that is plainly something else: say what, and what was expected
+            raise ValueError(f"{path} is not a readable checkpoint: {looks}") from None
         raise ValueError(f"{path} is not a readable checkpoint (truncated, corrupt, not written by "
                          f"torch.save, or holding objects a weights-only load refuses): {reason}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
@@ -176,14 +214,56 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     return state
 
 
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+
+
+def _looks_like(path: Path) -> str | None:
+    """What a file that torch.load cannot read plainly is, and what to give instead; None
+    when it is nothing recognisable (then it is a damaged checkpoint, as far as one can tell)."""
+    expected = f"a run directory, its {BEST} or {LAST}, or a .cnnzc file"
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head.startswith(b"\x93NUMPY") or (zipfile.is_zipfile(path) and path.suffix.lower() == ".npz"):
+        return f"it is a NumPy array file (a dataset?), not a model; expected {expected} (data goes to --data)"
+    if path.suffix.lower() in _IMAGE_SUFFIXES or _image_format(path):
+        return (f"it is an image, not a model; expected {expected}. Where a command takes both, the "
+                f"checkpoint comes first: cnnzoo predict CHECKPOINT IMAGE...")
+    if head.lstrip()[:1] in (b"{", b"["):
+        try:
+            json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError):
+            return None
+        folder = path.parent
+        if any((folder / name).is_file() for name in (BEST, LAST)):  # a run's config.json, summary.json...
+            return f"it is a JSON file of the run {folder}; give the run folder itself or its {BEST}"
+        return f"it is a JSON file, not a model; expected {expected}"
+    return None
+
+
+def _image_format(path: Path) -> str | None:
+    """The image format Pillow recognises in ``path``, without decoding it."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as image:
+            return image.format
+    except Exception:  # not an image (Pillow raises many types), or no Pillow
+        return None
+
+
 # -- models -------------------------------------------------------------------------------
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
-    """A checkpoint file, or a run directory's best checkpoint (its last one if no best)."""
-    path = Path(path).expanduser()
+    """A checkpoint file, or a run directory's best checkpoint (its last one if no best,
+    with a :class:`CheckpointWarning`: those weights may be of an unfinished epoch)."""
+    path = _as_path(path).expanduser()
     if path.is_dir():
-        for name in (BEST, LAST):
-            if (path / name).is_file():
-                return path / name
+        if (path / BEST).is_file():
+            return path / BEST
+        if (path / LAST).is_file():
+            warnings.warn(f"{path} has no {BEST} (the run stopped before its first test, or the file was "
+                          f"removed): reading {path / LAST}, the weights of its last checkpoint, which may be "
+                          f"in the middle of an epoch", CheckpointWarning, stacklevel=3)
+            return path / LAST
         raise FileNotFoundError(f"{path} holds no checkpoint ({BEST} or {LAST}); is it a cnnzoo run directory?")
     if not path.exists():
         raise FileNotFoundError(f"no run directory or checkpoint at {path}")
@@ -221,6 +301,7 @@ def _fit_state(model: nn.Module, state: dict, meta: dict, path) -> None:
 
 def load_weights(model: nn.Module, path: str | os.PathLike) -> dict:
     """Load a checkpoint's weights into ``model`` (strictly) and return its metadata."""
+    _check_module(model, "load_weights(model, path)")
     path = resolve_checkpoint(path)
     state, meta = _read_any(path)
     _fit_state(model, state, meta, path)

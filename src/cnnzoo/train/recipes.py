@@ -335,6 +335,9 @@ def _paper_recipe(model_name: str) -> Recipe:
 def get_recipe(model_name: str | None, kind: str = "small", **overrides) -> Recipe:
     """The ``kind`` recipe (``"small"`` or ``"paper"``) for a registered model name (None
     for a user's module), with ``overrides`` applied."""
+    if model_name is not None and not isinstance(model_name, str):
+        raise TypeError(f"get_recipe expects a model name (a string such as 'resnet20') or None, "
+                        f"got {type(model_name).__name__} {model_name!r:.60}")
     if kind not in RECIPE_KINDS:
         raise ValueError(f"recipe must be one of {', '.join(RECIPE_KINDS)}, got {kind!r}")
     for key in set(overrides) & set(NOT_OVERRIDDEN):
@@ -348,16 +351,25 @@ def get_recipe(model_name: str | None, kind: str = "small", **overrides) -> Reci
     return recipe.replace(**overrides) if overrides else recipe
 
 
-def parse_overrides(items: list[str]) -> dict:
+def parse_overrides(items: list[str], flag: str = "--set") -> dict:
     """``["lr=0.05", "milestones=[30,60]", "optimizer=adam"]`` as a dict: values are read as
-    JSON where they parse (numbers, lists, true/false/null), else kept as strings."""
-    out = {}
+    JSON where they parse (numbers, lists, true/false/null), else kept as strings. ``flag``
+    names the option the items came from in error messages (``"--option"``)."""
+    if isinstance(items, str) or not isinstance(items, (list, tuple)):
+        raise TypeError(f"{flag}: expected a list of 'key=value' strings, got {type(items).__name__} {items!r:.60}")
+    out, given = {}, {}
     for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"{flag}: expected 'key=value' strings, got {type(item).__name__} {item!r:.60}")
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"expected key=value, got {item!r}")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"{flag}: expected key=value, got {item!r}")
+        if key in given:  # the last would win silently; which one the user meant is unknown
+            raise ValueError(f"{flag}: {key} is given twice ({given[key]!r} and {item!r}); give it once")
+        given[key] = item
         try:
-            out[key.strip()] = json.loads(value)
+            out[key] = json.loads(value)
         except json.JSONDecodeError:
-            out[key.strip()] = value
+            out[key] = value
     return out
