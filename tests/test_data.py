@@ -101,6 +101,8 @@ def test_missing_dataset_says_how_to_get_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="--download") as err:
         load_dataset("fashion-mnist", train=True, root=tmp_path)
     assert str(tmp_path) in str(err.value)
+    # eval, compress and train all take --download: the advice must fit whichever was run
+    assert "adding --download to the command" in str(err.value) and "cnnzoo train" not in str(err.value)
 
 
 def test_unknown_dataset_name():

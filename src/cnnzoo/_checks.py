@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import typing
 
-__all__ = ["type_problem", "hint_problem"]
+__all__ = ["type_problem", "hint_problem", "SettingWarning"]
 
 _EXPECTED = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
              dict: 'a JSON object, e.g. {"dropout": 0.5}', list: "a JSON array"}
@@ -50,3 +50,8 @@ def hint_problem(value, hint) -> str | None:
             return f"a list of {length} {kind}" if length else f"a list of {kind}, e.g. [30, 60]"
         return None
     return type_problem(value, origin)
+
+
+class SettingWarning(UserWarning):
+    """A setting that works, but probably not as meant (more threads than cores, a batch larger
+    than the dataset); the command line shows it as a note."""

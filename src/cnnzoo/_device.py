@@ -1,11 +1,17 @@
 """One check of a device asked for, by every command and function that takes one: a device
-this machine lacks, or one cnnzoo cannot run on (``meta``), is an error naming what there is."""
+this machine lacks, or one cnnzoo cannot run on (``meta``), is an error naming what there is;
+and of the CPU threads asked for."""
 
 from __future__ import annotations
 
+import os
+import warnings
+
 import torch
 
-__all__ = ["resolve_device"]
+from ._checks import SettingWarning
+
+__all__ = ["resolve_device", "machine_threads", "check_threads"]
 
 KINDS = "cpu, cuda, cuda:N, mps or auto"
 
@@ -37,3 +43,28 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     elif dev.type != "cpu":
         raise ValueError(f"device must be {KINDS}, got {str(device)!r}")
     return dev
+
+
+def machine_threads() -> int:
+    """The cores this process may use (its CPU affinity), shared among the processes of
+    this machine under torchrun."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+
+
+def check_threads(threads: int | None) -> int | None:
+    """``threads`` if it is None or a positive count; more than this process's cores is
+    allowed, with a note: the threads then take turns on the cores, which is slower."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    cores = machine_threads()
+    if threads > cores:
+        warnings.warn(f"{threads} threads asked for, but this process may use {cores} core"
+                      f"{'s' if cores > 1 else ''}: the extra threads take turns on them, which is usually "
+                      "slower than one thread per core", SettingWarning, stacklevel=3)
+    return threads

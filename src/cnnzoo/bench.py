@@ -50,7 +50,7 @@ from torch import nn
 
 from . import _hugepages, _timing
 from ._checks import type_problem
-from ._device import resolve_device
+from ._device import check_threads, resolve_device
 from ._files import check_new, check_writable, write_json
 from .inference import autocast_dtype, check_compile_mode, optimize_for_inference
 
@@ -458,9 +458,10 @@ def bench(
         check_writable(json_path)  # before the timing, not after it
         check_new([json_path], overwrite)
     check_compile_mode(compile)
-    if threads is not None:
-        if not isinstance(threads, int) or threads < 1:
-            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    if not fast and compile:
+        raise ValueError("compile applies to the fast path, and fast=False (--plain) times the model as "
+                         "built: choose one")
+    if check_threads(threads) is not None:
         torch.set_num_threads(threads)
     device = resolve_device(device)
     for m in models:  # fail on a name, a counterpart or an input size before timing anything

@@ -272,10 +272,10 @@ def _torchvision(key: str, train: bool, root: Path, download: bool) -> ImageData
     name = _CANONICAL[key]
     try:
         ds = getattr(tvd, cls_name)(str(root), train=train, download=download)
-    except RuntimeError as err:  # torchvision: "Dataset not found ..."
+    except RuntimeError:  # torchvision: "Dataset not found ..."
         raise FileNotFoundError(
-            f"{name} is not in {root / folder} ({err}). Download it ({size}) with "
-            f"`cnnzoo train ... --data {name} --download` (or load_dataset(..., download=True)), "
+            f"{name} is not in {root / folder}, or its files there are incomplete. Download it "
+            f"({size}) by adding --download to the command (download=True in Python), "
             f"or copy torchvision's {name} files there; set $CNNZOO_DATA or --data-root to use "
             f"another cache directory."
         ) from None

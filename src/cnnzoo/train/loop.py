@@ -25,7 +25,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._device import resolve_device
+from .._device import machine_threads, resolve_device
 from .._timing import best_seconds
 from ..models.base import Classifier
 
@@ -63,16 +63,6 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "fp32"
-
-
-def machine_threads() -> int:
-    """The cores this process may use (its CPU affinity), shared among the processes of
-    this machine under torchrun."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, cores // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
 
 
 def _autocast(device: torch.device, precision: str):

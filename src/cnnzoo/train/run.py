@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from ..data import ImageDataset, Loader, class_difference, default_input_size, l
 from ..data.loader import _mix
 from ..models.base import Classifier
 from . import distributed
+from .._checks import SettingWarning
+from .._device import check_threads
 from .._files import check_writable, write_atomic
 from .checkpoint import BEST, LAST, error_summary, load_checkpoint, model_meta, save_checkpoint, save_weights
 from .loop import Trainer, TrainingDiverged, fastest_settings, resolve_device, resolve_precision
@@ -399,7 +402,7 @@ def _train(model, data, info, dev, locals_) -> RunResult:
     runtime = (saved or {}).get("runtime", {})
     precision = resolve_precision(a["precision"] or runtime.get("precision") or "auto", dev)
     cl = a["channels_last"] if a["channels_last"] is not None else runtime.get("channels_last", "auto")
-    threads = a["threads"] or runtime.get("threads")
+    threads = check_threads(a["threads"]) or runtime.get("threads")
     if cl == "auto" or (threads is None and dev.type == "cpu"):
         threads, cl = distributed.from_rank0(info, lambda: fastest_settings(
             net, input_size, dev, threads=threads, channels_last=None if cl == "auto" else bool(cl)))
@@ -408,6 +411,9 @@ def _train(model, data, info, dev, locals_) -> RunResult:
         torch.set_num_threads(threads)
 
     per_rank_batch = max(1, recipe.batch_size // info.world_size)
+    if recipe.batch_size > len(train_ds) and main and saved is None:
+        warnings.warn(f"batch size {recipe.batch_size} is larger than the {len(train_ds):,} training images: "
+                      f"each epoch is one step over all of them", SettingWarning, stacklevel=4)
     augment = _augment(recipe, train_ds)
     train_loader = Loader(train_ds, batch_size=per_rank_batch, input_size=input_size, train=True, device=dev,
                           seed=seed, augment=augment, rank=info.rank, world_size=info.world_size)
