@@ -1,9 +1,10 @@
 """cnnzoo: the classic convolutional networks of image classification, faithful to their
 papers, with the tools their readers want: explain, train, compress, measure, compare."""
 
-from . import _hugepages
+from . import _hugepages, _malloc
 
 _hugepages.enable()  # before torch loads: PyTorch reads the setting at its first allocation
+_malloc.enable()
 
 from .registry import (  # noqa: E402
     Figure,

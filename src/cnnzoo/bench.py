@@ -48,7 +48,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from . import _hugepages, _timing
+from . import _hugepages, _malloc, _timing
 from ._checks import type_problem
 from ._device import check_threads, resolve_device
 from ._files import check_new, check_writable, write_json
@@ -165,6 +165,7 @@ def machine_info(device: str | torch.device = "cpu") -> dict:
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "torch": torch.__version__,
         "huge_pages": _hugepages.in_effect(),  # THP_MEM_ALLOC_ENABLE: see cnnzoo._hugepages
+        "freed_memory_kept": _malloc.in_effect(),  # see cnnzoo._malloc
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
