@@ -9,14 +9,15 @@ import sys
 
 import pytest
 
-# Page faults of the second of two 64 MB tensors, written in full. Huge pages are off here, so
-# that each fault is one 4 KB page: 64 MB / 4 KB = 16,384 faults when the memory is new.
+# Page faults of a 64 MB tensor written in full after a larger one was freed. Huge pages are
+# off here, so that each fault is one 4 KB page: 64 MB / 4 KB = 16,384 faults when the memory
+# is new.
 PROBE = """
 import resource, cnnzoo, torch
 from cnnzoo import _malloc
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-torch.empty(16 * 2**20).fill_(1.0)  # 64 MB, freed at once
+torch.empty(20 * 2**20).fill_(1.0)  # 80 MB, freed at once: room for the 64 MB and its alignment
 before = faults()
 torch.empty(16 * 2**20).fill_(1.0)
 print(_malloc.in_effect(), faults() - before)
