@@ -126,9 +126,9 @@ def test_npz_test_labels_absent_from_training_are_named(tmp_path):
     path = tmp_path / "d.npz"
     np.savez(path, x_train=np.zeros((4, 4, 4), np.uint8), y_train=[0, 1, 0, 1],
              x_test=np.zeros((3, 4, 4), np.uint8), y_test=[1, 5, 2])
-    for train in (True, False):
+    for train in (True, False):  # either split, loaded for training
         with pytest.raises(ValueError, match="'y_test' holds labels that 'y_train' lacks: 2, 5"):
-            load_dataset(path, train=train)
+            load_dataset(path, train=train, to_train=True)
 
 
 # -- 4. decoding images ------------------------------------------------------------------------
@@ -296,3 +296,18 @@ def test_class_difference_names_what_only_one_side_has():
     assert "same classes in another order" in class_difference(["a", "b"], ["b", "a"])
     assert class_difference([str(i) for i in range(8)], [], "x", "y") == \
         "only in x: '0', '1', '2', '3', '4' and 3 more"
+
+
+def test_a_folder_of_one_class_is_scored_though_it_cannot_be_trained_on(tmp_path):
+    for i in range(10):
+        _png(tmp_path / "light" / f"{i}.png", 255)
+    result = evaluate(Threshold(), str(tmp_path), split="train")  # the 9 images not held out
+    assert result["n"] == 9 and result["top1"] == 100 and result["per_class"] == [None, 100.0]
+
+
+def test_an_npz_test_split_with_labels_training_lacks_is_scored(tmp_path):
+    x = np.repeat(np.array([0, 255], np.uint8), 2)[:, None, None] * np.ones((1, 4, 4), np.uint8)
+    np.savez(tmp_path / "d.npz", x_train=x[:2], y_train=[0, 0], x_test=x, y_test=[0, 0, 1, 1])
+    assert evaluate(Threshold(), str(tmp_path / "d.npz"))["top1"] == 100  # the model knows both classes
+    with pytest.raises(ValueError, match="'y_test' holds labels that 'y_train' lacks: 1"):
+        load_dataset(tmp_path / "d.npz", train=False, to_train=True)

@@ -52,8 +52,13 @@ def test_quality_that_empties_a_layer_is_refused_with_the_largest_that_keeps_som
     assert int(pruner.masks["fc"].sum()) == 2
     with pytest.raises(ValueError, match=r"quality 1.3 would prune every weight of fc.*largest quality "
                                          r"that keeps some is 1.264$"):
-        pruner.prune_below("fc", 1.3)
-    assert int(pruner.masks["fc"].sum()) == 2  # the refused threshold changed nothing
+        pruner.check_quality("fc", 1.3)  # judged before any work
+    # retraining shrank the weights below 1.26·σ: a later round keeps the largest, the 2 of -2..2
+    with torch.no_grad():
+        pruner.layers["fc"].weight.mul_(0.9)
+    pruner.prune_below("fc", 1.26)
+    mask = pruner.masks["fc"]
+    assert int(mask.sum()) == 1 and pruner.layers["fc"].weight[mask].abs().item() == pytest.approx(1.8)
     with pytest.raises(ValueError, match="quality of fc must be ≥ 0, got nan"):
         pruner.check_quality("fc", float("nan"))
 
@@ -225,3 +230,14 @@ def test_cli_notes_a_run_read_from_its_last_checkpoint(tmp_path, capsys):
 def test_cli_option_given_twice_names_the_flag(capsys):
     assert main(["train", "lenet5", "--option", "dropout=0.1", "--option", "dropout=0.2"]) == 2
     assert "--option: dropout is given twice" in capsys.readouterr().err
+
+
+def test_compress_retrains_with_the_labels_numbered_as_the_model_numbers_them():
+    from cnnzoo.compress.pipeline import _as_model_numbers
+    from cnnzoo.data import ImageDataset
+
+    # a model trained on ["cat", "dog"], data that lists its classes the other way round
+    pets = ImageDataset(torch.zeros(2, 1, 4, 4, dtype=torch.uint8), torch.tensor([0, 1]), ["dog", "cat"], "pets")
+    train, test = _as_model_numbers((pets, pets), {"classes": ["cat", "dog"]})
+    for ds in (train, test):
+        assert ds.classes == ["cat", "dog"] and ds.labels.tolist() == [1, 0]  # the dog is class 1

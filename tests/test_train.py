@@ -159,20 +159,37 @@ def test_overwrite_that_fails_before_its_first_checkpoint_gives_the_old_run_back
     assert _files(d) == before and not (d / ".replaced").exists()
 
 
-def test_overwrite_after_a_killed_replacement_still_has_the_old_run(run, digits, tmp_path):
-    from cnnzoo.train.run import _clear_run
+def test_a_killed_replacement_gives_the_old_run_back_at_the_next_train(run, digits, tmp_path, capsys):
+    from cnnzoo.cli import main
+    from cnnzoo.train.run import RunWarning, _clear_run
 
     d = _copy_run(run, tmp_path / "run")
     before = _files(d)
-    _clear_run(d)  # where a replacement killed before its first checkpoint leaves the folder
+    _clear_run(d)  # where a replacement killed (SIGKILL) before its first checkpoint leaves the folder
     (d / "config.json").write_text("{}")
     assert not (d / "best.safetensors").exists() and _files(d / ".replaced") == before
-    with pytest.raises(TrainingDiverged):  # a second replacement, failing too, keeps what was set aside
-        cnnzoo.train(_Explodes(bad_call=2), digits, epochs=1, batch_size=50, out=d, overwrite=True, **FAST)
+    assert main(["eval", str(d)]) == 2
+    assert f"the run it was replacing is in {d / '.replaced'}" in capsys.readouterr().err
+    with pytest.warns(RunWarning, match="stopped before its first checkpoint: the run it was replacing is back"):
+        with pytest.raises(TrainingDiverged):  # and a second replacement, failing too, keeps it
+            cnnzoo.train(_Explodes(bad_call=2), digits, epochs=1, batch_size=50, out=d, overwrite=True, **FAST)
     assert _files(d) == before
-    result = cnnzoo.train("lenet5", digits, epochs=1, out=d, overwrite=True, **FAST)
-    assert len(result.history) == 1 and not (d / ".replaced").exists()
-    assert json.loads((d / "config.json").read_text())["recipe"]["epochs"] == 1
+    _clear_run(d)
+    with pytest.warns(RunWarning):  # --resume continues the run that was there: it had finished
+        again = cnnzoo.train("lenet5", digits, out=d, resume=True, **FAST)
+    assert again.history == run.history and _files(d) == before
+
+
+def test_sigterm_during_an_overwrite_gives_the_old_run_back(run, digits, tmp_path):
+    d = _copy_run(run, tmp_path / "run")
+    before = _files(d)
+    code = ("import os, signal, sys; from cnnzoo.cli import main; from cnnzoo.train.loop import Trainer\n"
+            "Trainer.train_epoch = lambda *a, **k: os.kill(os.getpid(), signal.SIGTERM)\n"
+            f"sys.exit(main(['train', 'lenet5', '--data', {str(digits)!r}, '--out', {str(d)!r}, '--overwrite', "
+            "'--threads', '1', '--channels-last', 'off', '--no-progress']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 130 and "back in" in done.stderr, done.stderr
+    assert _files(d) == before and not (d / ".replaced").exists()
 
 
 def test_resume_keeps_the_configuration(run, digits):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -144,6 +145,9 @@ def cmd_train(args) -> int:
     if "model_options" in fields:  # also train()'s own argument: refused here, not as a TypeError
         raise ValueError(f"model_options is not a setting to override: {NOT_OVERRIDDEN['model_options']}")
     fields.update({k: getattr(args, k) for k in ("epochs", "batch_size", "lr") if getattr(args, k) is not None})
+    # A kill (`timeout`, a job scheduler, torchrun stopping its ranks) stops a run as Ctrl-C
+    # does, so that an --overwrite that has not reached its first checkpoint gives the old run back.
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         result = train(
             args.model, args.data, recipe=args.recipe, out=args.out, resume=args.resume, overwrite=args.overwrite,
@@ -171,9 +175,15 @@ def cmd_train(args) -> int:
             else:
                 _interrupted(args.model, getattr(err, "run_dir", None))
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if _is_main_rank():
         _print_result(result)
     return 0
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _interrupted(model: str, run_dir: Path | None) -> None:

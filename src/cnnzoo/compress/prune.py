@@ -162,10 +162,18 @@ class Pruner:
 
     def prune_below(self, name: str, quality: float) -> None:
         """Prune the weights whose magnitude is below ``quality × σ`` (σ: the layer's
-        weight standard deviation before pruning; Han et al. 2015, §4.3)."""
-        self.check_quality(name, quality)
-        weight = self.layers[name].weight.detach()
-        self.masks[name] = self.masks[name] & (weight.abs() >= quality * self.std[name])
+        weight standard deviation before pruning; Han et al. 2015, §4.3). A quality is judged
+        before any work (:meth:`check_quality`); if retraining has since shrunk the layer's
+        weights below the threshold, its largest weight stays, so the layer never goes empty
+        in a later round, hours into the retraining."""
+        if not quality >= 0:
+            raise ValueError(f"quality of {name} must be ≥ 0, got {quality}")
+        weight, mask = self.layers[name].weight.detach(), self.masks[name]
+        keep = mask & (weight.abs() >= quality * self.std[name])
+        if mask.any() and not keep.any():
+            largest = torch.where(mask, weight.abs(), torch.full_like(weight, -1.0)).argmax()
+            keep.view(-1)[largest] = True
+        self.masks[name] = keep
 
     def max_quality(self, name: str) -> float:
         """The largest quality parameter that keeps some of the layer's weights: its largest

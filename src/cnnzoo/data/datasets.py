@@ -29,6 +29,7 @@ __all__ = [
     "read_image",
     "image_tensor",
     "class_difference",
+    "match_classes",
     "unit_float_to_uint8",
 ]
 
@@ -158,6 +159,7 @@ def load_dataset(
     root: str | os.PathLike | None = None,
     download: bool = False,
     image_size: int | None = None,
+    to_train: bool | None = None,
 ) -> ImageDataset:
     """Load the training (``train=True``) or test split of a dataset into memory.
 
@@ -171,10 +173,12 @@ def load_dataset(
     resized (shorter side) and centre-cropped to ``image_size`` (default: their median shorter
     side, at most 256); they are decoded by :func:`image_tensor`.
 
-    Refused, as they would give a silently wrong result: a training split of fewer than 2
-    classes, images in a sub-folder of a class folder, broken links, and test labels of an
-    ``.npz`` that its training labels lack. Hidden files and folders are ignored.
+    Refused, as they would give a silently wrong result: images in a sub-folder of a class
+    folder, broken links, and, for training (``to_train``, default ``train``; evaluate passes
+    False), a training split of fewer than 2 classes and test labels of an ``.npz`` that its
+    training labels lack. Hidden files and folders are ignored.
     """
+    to_train = train if to_train is None else to_train
     text = os.fspath(name_or_path)
     key = _key(text)
     if key == "mnistsample":
@@ -185,9 +189,9 @@ def load_dataset(
     if path.suffix.lower() == ".npz":
         if not path.is_file():
             raise FileNotFoundError(f"dataset file {path} does not exist")
-        return _npz(path, train)
+        return _npz(path, train, to_train)
     if path.is_dir():
-        return _folder(path, train, image_size)
+        return _folder(path, train, image_size, to_train)
     if path.exists():
         raise ValueError(f"{path} is neither a folder of images nor an .npz file")
     raise FileNotFoundError(
@@ -249,6 +253,27 @@ def class_difference(first, second, first_name: str = "the first", second_name: 
             (second_name, [c for c in second if c not in set(first)]))
     return ("; ".join(f"only in {name}: {_some(map(repr, names))}" for name, names in only if names)
             or f"{first_name} and {second_name} hold the same classes in another order")
+
+
+def _unnamed(classes) -> bool:
+    return list(classes) == [str(i) for i in range(len(classes))]
+
+
+def match_classes(ds: ImageDataset, model_classes) -> ImageDataset:
+    """``ds`` with its labels numbered as a model numbers its classes (``model_classes``, the
+    names it was trained on): by name, when the data holds the same names in another order, or
+    some of them; by position, the only way, where either side names its classes only by their
+    numbers ("0", "1", ...); other names are refused, named."""
+    if not model_classes or list(model_classes) == ds.classes:
+        return ds
+    model_classes = [str(c) for c in model_classes]
+    if set(ds.classes) <= set(model_classes):
+        order = torch.tensor([model_classes.index(c) for c in ds.classes])
+        return ImageDataset(ds.images, order[ds.labels], model_classes, ds.name, ds.split)
+    if _unnamed(model_classes) or _unnamed(ds.classes):
+        return ds
+    difference = class_difference(model_classes, ds.classes, "the model's classes", "the data")
+    raise ValueError(f"{ds.name} holds other classes than the model was trained on: {difference}")
 
 
 def _too_few_classes(where, found: str, hint: str = "") -> ValueError:
@@ -320,7 +345,7 @@ def _array(z, key: str, path: Path) -> np.ndarray:
                          f"holding numbers") from None
 
 
-def _npz(path: Path, train: bool) -> ImageDataset:
+def _npz(path: Path, train: bool, to_train: bool) -> ImageDataset:
     with _open_npz(path) as z:
         keys = set(z.files)
         split = "train" if train else "test"
@@ -344,7 +369,7 @@ def _npz(path: Path, train: bool) -> ImageDataset:
                              f"found {int(v.min())}..{int(v.max())}")
     y = all_labels[ykey]
     top = max((int(v.max()) for v in all_labels.values() if v.size), default=-1)
-    if both:  # a class only the test split holds would be an output the model never trains
+    if both and to_train:  # a class only the test split holds would be an output the model never trains
         unseen = np.setdiff1d(all_labels["y_test"], all_labels["y_train"])
         if unseen.size:
             raise ValueError(f"{path}: 'y_test' holds labels that 'y_train' lacks: {_some(unseen.tolist())}; "
@@ -352,7 +377,7 @@ def _npz(path: Path, train: bool) -> ImageDataset:
     images = _as_nchw_uint8(x, path)
     if not len(images):
         raise ValueError(f"{path}: array {xkey!r} holds no images (shape {x.shape}); expected at least one")
-    if train and np.unique(y).size < 2:
+    if train and to_train and np.unique(y).size < 2:
         raise _too_few_classes(path, f"only label {int(y.flat[0])} in {ykey!r}")
     labels = torch.from_numpy(y.astype(np.int64)).flatten()
     if classes is None:  # both splits name the same classes, 0..K-1
@@ -386,7 +411,7 @@ def unit_float_to_uint8(x: np.ndarray, source) -> np.ndarray:
     return np.rint(x * 255).astype(np.uint8)
 
 
-def _folder(path: Path, train: bool, image_size: int | None) -> ImageDataset:
+def _folder(path: Path, train: bool, image_size: int | None, to_train: bool) -> ImageDataset:
     splits = {p.name.lower(): p for p in _entries(path) if p.is_dir()}
     test_dir = splits.get("test") or splits.get("val")
     has_splits = "train" in splits and test_dir is not None
@@ -394,7 +419,7 @@ def _folder(path: Path, train: bool, image_size: int | None) -> ImageDataset:
     classes = [p.name for p in _entries(root) if p.is_dir()]
     if not classes:
         raise ValueError(f"{root}: expected one sub-folder of images per class, found none")
-    if train and len(classes) == 1:  # typically the path is one level too high: FOLDER/digits/{0,1,...}
+    if train and to_train and len(classes) == 1:  # typically the path is one level too high: FOLDER/digits/{0,1,...}
         inner = [p.name for p in _entries(root / classes[0]) if p.is_dir()]
         hint = (f". Its sub-folders ({_some(inner)}) look like the classes: did you mean {root / classes[0]}?"
                 if inner else "")

@@ -264,6 +264,10 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
                           f"removed): reading {path / LAST}, the weights of its last checkpoint, which may be "
                           f"in the middle of an epoch", CheckpointWarning, stacklevel=3)
             return path / LAST
+        if (path / ".replaced").is_dir():  # see train.run._clear_run
+            raise FileNotFoundError(f"{path} holds no checkpoint: an --overwrite of it was stopped before its first "
+                                    f"checkpoint, and the run it was replacing is in {path / '.replaced'}; the next "
+                                    f"`cnnzoo train ... --out {path}` puts it back")
         raise FileNotFoundError(f"{path} holds no checkpoint ({BEST} or {LAST}); is it a cnnzoo run directory?")
     if not path.exists():
         raise FileNotFoundError(f"no run directory or checkpoint at {path}")

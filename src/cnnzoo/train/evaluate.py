@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..data import Augment, ImageDataset, Loader, adapt_channels, default_input_size, load_dataset
-from ..data.datasets import class_difference, image_tensor, read_image, resize_center_crop, unit_float_to_uint8
+from ..data.datasets import image_tensor, match_classes, read_image, resize_center_crop, unit_float_to_uint8
 from ..models.base import Classifier
 from .checkpoint import load_model
 from .loop import _scores, evaluate_loader, resolve_device
@@ -77,8 +77,9 @@ def evaluate(
         if dataset_or_name is None:
             raise ValueError("the model does not record its dataset; pass one")
     ds = dataset_or_name if isinstance(dataset_or_name, ImageDataset) else \
-        load_dataset(dataset_or_name, train=split == "train", root=root, download=download)
-    ds = _match_classes(ds, cfg.get("classes"))
+        load_dataset(dataset_or_name, train=split == "train", root=root, download=download,
+                     to_train=False)
+    ds = match_classes(ds, cfg.get("classes"))
     k = getattr(model, "num_classes", None)
     if k is not None and k != ds.num_classes:
         raise ValueError(f"the model predicts {k} classes but {ds.name} has {ds.num_classes}")
@@ -87,25 +88,6 @@ def evaluate(
                     augment=Augment(test_crop=cfg.get("test_crop", 1.0)))
     result = evaluate_loader(model, loader, num_classes=ds.num_classes)
     return {**result, "classes": list(ds.classes), "dataset": ds.name, "split": ds.split}
-
-
-def _unnamed(classes) -> bool:
-    return list(classes) == [str(i) for i in range(len(classes))]
-
-
-def _match_classes(ds: ImageDataset, model_classes) -> ImageDataset:
-    """``ds`` with its labels numbered as the model numbers its classes (see :func:`evaluate`);
-    by position, the only way, where either side names its classes only by their numbers."""
-    if not model_classes or list(model_classes) == ds.classes:
-        return ds
-    model_classes = [str(c) for c in model_classes]
-    if set(ds.classes) <= set(model_classes):
-        order = torch.tensor([model_classes.index(c) for c in ds.classes])
-        return ImageDataset(ds.images, order[ds.labels], model_classes, ds.name, ds.split)
-    if _unnamed(model_classes) or _unnamed(ds.classes):
-        return ds
-    difference = class_difference(model_classes, ds.classes, "the model's classes", "the data")
-    raise ValueError(f"{ds.name} holds other classes than the model was trained on: {difference}")
 
 
 def _read_image(item, channels: int, where: str) -> Tensor:

@@ -41,13 +41,17 @@ from .metrics import plot_confusion, plot_curves, write_metrics, write_summary
 from .optim import Schedule, build_optimizer
 from .recipes import Recipe, get_recipe
 
-__all__ = ["train", "RunResult", "RUN_FILES"]
+__all__ = ["train", "RunResult", "RunWarning", "RUN_FILES"]
 
 CONFIG = "config.json"
 # Files a run writes (and --overwrite removes), with what other commands derive from them.
 RUN_FILES = (CONFIG, "metrics.csv", BEST, LAST, "curves.png", "confusion.png", "summary.json",
              "summary.txt", "bench.json", "report.html", "compression")
 REPLACED = ".replaced"  # an --overwrite'd run's files, until the new run's first checkpoint
+
+
+class RunWarning(UserWarning):
+    """Something cnnzoo did to a run folder that its owner should hear of."""
 
 
 @dataclass
@@ -86,6 +90,7 @@ def _default_run_dir(model_name: str, data_name: str) -> Path:
 
 def _prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> dict | None:
     """Check what is at ``run_dir``; return the saved configuration when resuming."""
+    _settle_replaced(run_dir)
     if resume:
         if not (run_dir / CONFIG).is_file():
             raise FileNotFoundError(f"nothing to resume at {run_dir}: no {CONFIG} (start the run without --resume)")
@@ -122,22 +127,34 @@ def _clear_run(run_dir: Path) -> None:
     """Make ``run_dir`` ready for a new run. An old run's files (``--overwrite``, which
     :func:`_prepare_run_dir` allowed) are set aside in ``run_dir/.replaced`` until the new run's
     first checkpoint (:func:`_drop_replaced`); a new run that fails before it gets them back
-    (:func:`_give_back_replaced`), and a killed one leaves them there. Called only after the
-    model, data and recipe are built, so that a typo in the new command cannot cost the old run."""
+    (:func:`_give_back_replaced`), and so does the next command on a folder whose new run was
+    killed first (:func:`_settle_replaced`). Called only after the model, data and recipe are
+    built, so that a typo in the new command cannot cost the old run."""
     aside = run_dir / REPLACED
-    # Files set aside already belong to a run whose replacement never reached a checkpoint:
-    # they are the ones worth keeping, and what the folder holds now is that attempt's.
-    keep_aside = aside.is_dir()
-    for name in RUN_FILES:
-        target = run_dir / name
-        if not os.path.lexists(target):
-            continue
-        if keep_aside:
-            _remove(target)
-        else:
-            aside.mkdir(parents=True, exist_ok=True)
-            target.rename(aside / name)
+    old = [name for name in RUN_FILES if os.path.lexists(run_dir / name)]
+    if old:
+        aside.mkdir(parents=True)
+        try:
+            for name in old:
+                (run_dir / name).rename(aside / name)
+        except BaseException:  # all or nothing: an old run is never left half aside
+            for moved in aside.iterdir():
+                moved.rename(run_dir / moved.name)
+            aside.rmdir()
+            raise
     run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _settle_replaced(run_dir: Path) -> None:
+    """Finish what a killed ``--overwrite`` left (SIGKILL, a machine that went down): the run
+    it was replacing goes if the new one reached its first checkpoint, and comes back if not."""
+    if not (run_dir / REPLACED).is_dir():
+        return
+    if (run_dir / LAST).is_file():
+        _drop_replaced(run_dir)
+    elif _give_back_replaced(run_dir):
+        warnings.warn(f"an --overwrite of {run_dir} stopped before its first checkpoint: the run it was "
+                      "replacing is back in the folder, as it was", RunWarning, stacklevel=4)
 
 
 def _remove(path: Path) -> None:
@@ -159,7 +176,7 @@ def _give_back_replaced(run_dir: Path) -> bool:
     aside = run_dir / REPLACED
     if not aside.is_dir():
         return False
-    for name in RUN_FILES:
+    for name in RUN_FILES:  # the new run's files go, also those the old run did not have
         if os.path.lexists(run_dir / name):
             _remove(run_dir / name)
         if os.path.lexists(aside / name):
@@ -186,7 +203,7 @@ def _load_data(data, root, download, info) -> tuple[ImageDataset, ImageDataset]:
 
         distributed.from_rank0(info, fetch)
     return (load_dataset(data, train=True, root=root, download=download),
-            load_dataset(data, train=False, root=root, download=download))
+            load_dataset(data, train=False, root=root, download=download, to_train=True))
 
 
 def _build_model(model, num_classes: int, options: dict, seed: int) -> tuple[nn.Module, str | None]:
