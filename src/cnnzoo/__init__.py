@@ -1,10 +1,9 @@
 """cnnzoo: the classic convolutional networks of image classification, faithful to their
 papers, with the tools their readers want: explain, train, compress, measure, compare."""
 
-from . import _hugepages, _malloc
+from . import _hugepages
 
 _hugepages.enable()  # before torch loads: PyTorch reads the setting at its first allocation
-_malloc.enable()
 
 from .registry import (  # noqa: E402
     Figure,

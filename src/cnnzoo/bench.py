@@ -465,6 +465,7 @@ def bench(
     if check_threads(threads) is not None:
         torch.set_num_threads(threads)
     device = resolve_device(device)
+    _malloc.enable()  # before the first timing, so that every model runs alike (cnnzoo._malloc)
     for m in models:  # fail on a name, a counterpart or an input size before timing anything
         if isinstance(m, str):
             model_info(m)

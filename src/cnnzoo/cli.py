@@ -573,6 +573,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import _malloc
+
+    _malloc.enable()  # the command is the whole process: keep freed memory for reuse
     with warnings.catch_warnings():  # Python's own display comes back when the command ends
         warnings.showwarning = _show_warning
         return _run(argv)

@@ -27,6 +27,7 @@ from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
+from . import _malloc
 from ._device import resolve_device
 from ._timing import best_seconds
 
@@ -385,6 +386,8 @@ def optimize_for_inference(
         p = next(model.parameters(), None)
         device = p.device if p is not None else "cpu"
     device = resolve_device(device)
+    if device.type == "cpu":
+        _malloc.enable()  # each pass's activations reuse the last pass's memory
     if not inplace:
         model = copy.deepcopy(model)
     model = model.to(device).eval()

@@ -25,6 +25,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .. import _malloc
 from .._device import machine_threads, resolve_device
 from .._timing import best_seconds
 from ..models.base import Classifier
@@ -161,6 +162,8 @@ class Trainer:
         sync_every: int | None = None,
     ):
         self.device = torch.device(device)
+        if self.device.type == "cpu":
+            _malloc.enable()  # each step's activations reuse the last step's memory
         self.precision = resolve_precision(precision, self.device)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model = model.to(device=self.device, memory_format=self.memory_format)
