@@ -142,9 +142,11 @@ def test_a_run_that_diverges_before_its_first_checkpoint_says_nothing_was_kept(t
 @pytest.mark.parametrize("argv, expected", [
     (["bench", "lenet5", "--batch", "4096", "--input", "1x32x32"],
      "cnnzoo bench ran out of memory (models lenet5, batch 4096, input 1x32x32): DefaultCPUAllocator: "
-     "can't allocate memory: you tried to allocate 4294967296 bytes. Try a smaller --batch"),
+     "can't allocate memory: you tried to allocate 4294967296 bytes. Try a smaller --batch or --input, "),
     (["train", "lenet5", "--batch-size", "4096"],
      "cnnzoo train ran out of memory (model lenet5, batch size 4096): DefaultCPUAllocator"),
+    (["predict", "lenet5", "x.png"],
+     "bytes. Try a smaller model or a machine with more memory"),  # predict takes no batch or input size
 ])
 def test_out_of_memory_names_what_ran_out_and_what_to_lower(argv, expected, capsys, monkeypatch):
     import cnnzoo.bench
@@ -156,6 +158,7 @@ def test_out_of_memory_names_what_ran_out_and_what_to_lower(argv, expected, caps
 
     monkeypatch.setattr(cnnzoo.bench, "bench", no_memory)
     monkeypatch.setattr(cnnzoo.train, "train", no_memory)
+    monkeypatch.setattr(cnnzoo.train, "predict", no_memory)
     monkeypatch.setattr(cnnzoo.cli.errors, "width", 400)
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -206,3 +209,17 @@ def test_settings_that_work_but_are_probably_not_meant_are_notes(tmp_path, capsy
     assert "note: batch size 5000 is larger than the 4,000 training images" in err
     assert main(["bench", "lenet5", "--plain", "--compile"]) == 2
     assert "compile applies to the fast path" in capsys.readouterr().err
+
+
+def test_out_of_memory_in_train_names_the_recipes_batch(tmp_path, capsys, monkeypatch):
+    from cnnzoo.train.loop import Trainer
+
+    def no_memory(*args, **kwargs):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 123 bytes.")
+
+    monkeypatch.setattr(Trainer, "train_epoch", no_memory)
+    monkeypatch.setattr(cnnzoo.cli.errors, "width", 400)
+    # LeNet-5's small recipe: batch 64 (README, The demo), its 1×32×32 input (LeCun et al. 1998)
+    argv = ["train", "lenet5", "--out", str(tmp_path / "run"), "--threads", "1", "--channels-last", "off", "--no-progress"]
+    assert main(argv) == 2
+    assert "(model lenet5, batch size 64, input 1x32x32)" in capsys.readouterr().err

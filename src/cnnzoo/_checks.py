@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import typing
 
-__all__ = ["type_problem", "hint_problem", "SettingWarning"]
+__all__ = ["type_problem", "hint_problem", "describe", "some", "SettingWarning"]
 
 _EXPECTED = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
              dict: 'a JSON object, e.g. {"dropout": 0.5}', list: "a JSON array"}
@@ -50,6 +50,23 @@ def hint_problem(value, hint) -> str | None:
             return f"a list of {length} {kind}" if length else f"a list of {kind}, e.g. [30, 60]"
         return None
     return type_problem(value, origin)
+
+
+def describe(value) -> str:
+    """A wrong argument for a message: its type, and the start of its value (a module's repr,
+    which runs over many lines, is left out)."""
+    from torch import nn
+
+    if isinstance(value, nn.Module):
+        return type(value).__name__
+    return f"{type(value).__name__} {value!r:.60}"
+
+
+def some(names, limit: int = 5) -> str:
+    """Up to ``limit`` of ``names`` for a message, and how many more there are."""
+    names = [str(n) for n in names]
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 class SettingWarning(UserWarning):

@@ -29,7 +29,7 @@ def fail(text: str) -> None:
     say(f"[red]error:[/red] {escape(text)}", to=errors)
 
 
-def _parse_chw(text: str) -> tuple[int, int, int]:
+def _parse_chw(text: str) -> tuple[int | None, int, int]:
     """``3x224x224`` (or ``3×224×224``) as a C×H×W tuple; ``224`` as ``(None, 224, 224)``,
     at the model's own number of channels."""
     parts = text.lower().replace("×", "x").split("x")
@@ -617,13 +617,16 @@ def _out_of_memory(args, err: RuntimeError) -> str:
     first_line = re.sub(r"^\[enforce fail[^\]]*\][^.]*\.\s*", "", str(err).splitlines()[0])
     sentences = first_line.split(". ")
     tried = ". ".join(sentences[:1 + next((i for i, t in enumerate(sentences) if "allocate" in t), 0)])
+    # what the command ran with: its arguments, and what train settled (the recipe's batch)
     shown = {k: getattr(args, k, None) for k in ("model", "models", "batch_size", "batch", "input")}
+    shown |= {k: v for k, v in getattr(err, "settings", {}).items() if shown.get(k) is None}
     shown["input"] = shown["input"] and "x".join(str(n) for n in shown["input"] if n)
     shown["models"] = shown["models"] and " ".join(shown["models"])
     what = [f"{k.replace('_', ' ')} {v}" for k, v in shown.items() if v is not None]
-    flag = next((f"--{k.replace('_', '-')}" for k in ("batch_size", "batch") if hasattr(args, k)), None)
+    lower = [f"--{k.replace('_', '-')}" for k in ("batch_size", "batch", "input") if hasattr(args, k)]
     return (f"cnnzoo {args.command} ran out of memory ({', '.join(what) or 'as asked'}): {tried}. "
-            + (f"Try a smaller {flag}" if flag else "Try a smaller input") + " or a machine with more memory")
+            f"Try {'a smaller ' + ' or '.join(lower) + ', ' if lower else ''}a smaller model or a machine "
+            "with more memory")
 
 
 if __name__ == "__main__":

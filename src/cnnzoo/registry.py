@@ -15,7 +15,7 @@ from typing import Callable
 
 from torch import nn
 
-from ._checks import type_problem
+from ._checks import describe, type_problem
 
 __all__ = [
     "Paper",
@@ -140,7 +140,7 @@ def _lookup(name: str) -> ModelInfo:
     _ensure_loaded()
     if not isinstance(name, str):
         raise TypeError(f"expected a model name (a string such as 'resnet18'; `cnnzoo list` shows them), "
-                        f"got {type(name).__name__} {name!r:.60}")
+                        f"got {describe(name)}")
     key = name.strip().lower().replace("-", "_")
     if key in _REGISTRY:
         return _REGISTRY[key]
@@ -182,7 +182,7 @@ def list_models(pattern: str | None = None, *, family: str | None = None) -> lis
     for what, value in (("pattern", pattern), ("family", family)):
         if value is not None and not isinstance(value, str):
             raise TypeError(f"list_models: {what} must be a string (e.g. 'resnet*', family='resnet'), "
-                            f"got {type(value).__name__} {value!r:.60}")
+                            f"got {describe(value)}")
     families = sorted({info.family for info in _REGISTRY.values()})
     if family and family not in families:  # a typo would list nothing, as if the zoo had none
         raise ValueError(f"list_models: unknown family {family!r}; the families are {', '.join(families)}")

@@ -35,6 +35,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .._checks import describe
 from .._files import check_new, check_writable
 from .fileformat import SUFFIX, is_compressed_file, load_compressed, write_compressed
 from .presets import paper_preset
@@ -100,7 +101,7 @@ def _resolve_model(source, meta: dict | None, device) -> tuple[nn.Module, dict, 
         return model, meta, None
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"compress expects a run directory, a checkpoint path or a cnnzoo model, "
-                        f"got {type(source).__name__} {source!r:.60}")
+                        f"got {describe(source)}")
     path = Path(source)
     if is_compressed_file(path):
         raise ValueError(f"{path} is already a compressed model; compress the run or checkpoint it came from")
@@ -255,7 +256,7 @@ def compress(model, data=None, *, sparsity=None, quality=None, bits=None, index_
                     ("finetune_epochs", finetune_epochs)):
         if not isinstance(n, int) or n < 0:
             raise ValueError(f"{what} must be a non-negative integer, got {n!r}")
-    from ..train.loop import resolve_device
+    from .._device import resolve_device
 
     log = log or (lambda message: None)
     device = resolve_device(device)

@@ -23,6 +23,8 @@ import math
 import torch
 from torch import nn
 
+from .._checks import some
+
 __all__ = [
     "compressible_layers",
     "layer_kind",
@@ -83,13 +85,6 @@ def parse_layer_spec(text, cast=float, what: str = "setting"):
     return spec
 
 
-def _listing(names: list[str], limit: int = 8) -> str:
-    """Layer names for a message: all of a small model's, the first few of a large one's."""
-    if len(names) <= limit:
-        return ", ".join(names)
-    return f"{', '.join(names[:limit])}, … ({len(names)} layers)"
-
-
 def resolve_per_layer(spec, layers: dict[str, nn.Module], default, what: str) -> dict[str, object]:
     """One value per layer from ``spec``: ``None`` (use ``default``), a single value, or a
     dict whose keys are layer kinds (``conv``, ``fc``), ``*``, module paths or shell
@@ -112,10 +107,10 @@ def resolve_per_layer(spec, layers: dict[str, nn.Module], default, what: str) ->
     for key in spec:
         if key in ("conv", "fc") and key not in kinds:  # it would change nothing: say so
             raise ValueError(f"{what}: {key!r} names no layer: the model has {kinds[0]} layers only "
-                             f"({_listing(names)}); use {kinds[0]}=, one value for every layer, or layer names")
+                             f"({some(names, 8)}); use {kinds[0]}=, one value for every layer, or layer names")
         if key not in ("conv", "fc", "*") and not fnmatch.filter(names, key):
             raise ValueError(
-                f"{what}: {key!r} names no compressible layer; the layers are {_listing(names)} "
+                f"{what}: {key!r} names no compressible layer; the layers are {some(names, 8)} "
                 f"(or use the kinds {' and '.join(kinds)})"
             )
     out = {}

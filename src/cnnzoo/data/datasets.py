@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._checks import some
+
 __all__ = [
     "ImageDataset",
     "load_dataset",
@@ -235,13 +237,6 @@ def _split_name(train: bool) -> str:
     return "training split" if train else "test split"
 
 
-def _some(names, limit: int = 5) -> str:
-    """Up to ``limit`` of ``names``, for a message."""
-    names = list(names)
-    shown = ", ".join(str(n) for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
 def class_difference(first, second, first_name: str = "the first", second_name: str = "the second") -> str:
     """What differs between two lists of class names, for an error message: the names only one
     of them holds ("only in the training split: 'dog'; only in the test split: 'fox'"), or that
@@ -251,7 +246,7 @@ def class_difference(first, second, first_name: str = "the first", second_name: 
         return ""
     only = ((first_name, [c for c in first if c not in set(second)]),
             (second_name, [c for c in second if c not in set(first)]))
-    return ("; ".join(f"only in {name}: {_some(map(repr, names))}" for name, names in only if names)
+    return ("; ".join(f"only in {name}: {some(map(repr, names))}" for name, names in only if names)
             or f"{first_name} and {second_name} hold the same classes in another order")
 
 
@@ -372,7 +367,7 @@ def _npz(path: Path, train: bool, to_train: bool) -> ImageDataset:
     if both and to_train:  # a class only the test split holds would be an output the model never trains
         unseen = np.setdiff1d(all_labels["y_test"], all_labels["y_train"])
         if unseen.size:
-            raise ValueError(f"{path}: 'y_test' holds labels that 'y_train' lacks: {_some(unseen.tolist())}; "
+            raise ValueError(f"{path}: 'y_test' holds labels that 'y_train' lacks: {some(unseen.tolist())}; "
                              f"expected every test label among the training labels")
     images = _as_nchw_uint8(x, path)
     if not len(images):
@@ -421,7 +416,7 @@ def _folder(path: Path, train: bool, image_size: int | None, to_train: bool) -> 
         raise ValueError(f"{root}: expected one sub-folder of images per class, found none")
     if train and to_train and len(classes) == 1:  # typically the path is one level too high: FOLDER/digits/{0,1,...}
         inner = [p.name for p in _entries(root / classes[0]) if p.is_dir()]
-        hint = (f". Its sub-folders ({_some(inner)}) look like the classes: did you mean {root / classes[0]}?"
+        hint = (f". Its sub-folders ({some(inner)}) look like the classes: did you mean {root / classes[0]}?"
                 if inner else "")
         raise _too_few_classes(root, f"one class folder, {classes[0]!r}", hint)
     files, labels = [], []

@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .._checks import type_problem
+from .._checks import describe, type_problem
+from ..data.datasets import IMAGE_EXTENSIONS
 from .._files import write_atomic
 
 __all__ = [
@@ -56,7 +57,7 @@ def _as_path(path, what: str = "a run directory or checkpoint") -> Path:
     """``path`` as a Path; anything but a str or os.PathLike is a TypeError that says so
     (``Path(5)``'s own message names neither the argument nor what it should have been)."""
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"expected the path of {what} (a str or os.PathLike), got {_given(path)}")
+        raise TypeError(f"expected the path of {what} (a str or os.PathLike), got {describe(path)}")
     return Path(path)
 
 
@@ -64,14 +65,7 @@ def _check_module(model, call: str) -> None:
     """Refuse a ``model`` argument of ``call`` (its signature) that is not a module."""
     if not isinstance(model, nn.Module):
         swapped = "; are the arguments swapped?" if isinstance(model, (str, os.PathLike)) else ""
-        raise TypeError(f"{call}: model must be a torch.nn.Module, got {_given(model)}{swapped}")
-
-
-def _given(value) -> str:
-    """A wrong argument for a message: its type, and its value where that is short."""
-    if isinstance(value, nn.Module):  # a module's repr runs over many lines
-        return type(value).__name__
-    return f"{type(value).__name__} {value!r:.60}"
+        raise TypeError(f"{call}: model must be a torch.nn.Module, got {describe(model)}{swapped}")
 
 
 def model_meta(model: nn.Module, **extra) -> dict:
@@ -214,9 +208,6 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     return state
 
 
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
-
-
 def _looks_like(path: Path) -> str | None:
     """What a file that torch.load cannot read plainly is, and what to give instead; None
     when it is nothing recognisable (then it is a damaged checkpoint, as far as one can tell)."""
@@ -225,7 +216,7 @@ def _looks_like(path: Path) -> str | None:
         head = f.read(16)
     if head.startswith(b"\x93NUMPY") or (zipfile.is_zipfile(path) and path.suffix.lower() == ".npz"):
         return f"it is a NumPy array file (a dataset?), not a model; expected {expected} (data goes to --data)"
-    if path.suffix.lower() in _IMAGE_SUFFIXES or _image_format(path):
+    if path.suffix.lower() in IMAGE_EXTENSIONS or _image_format(path):
         return (f"it is an image, not a model; expected {expected}. Where a command takes both, the "
                 f"checkpoint comes first: cnnzoo predict CHECKPOINT IMAGE...")
     if head.lstrip()[:1] in (b"{", b"["):

@@ -13,11 +13,12 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from .._device import resolve_device
 from ..data import Augment, ImageDataset, Loader, adapt_channels, default_input_size, load_dataset
 from ..data.datasets import image_tensor, match_classes, read_image, resize_center_crop, unit_float_to_uint8
 from ..models.base import Classifier
 from .checkpoint import load_model
-from .loop import _scores, evaluate_loader, resolve_device
+from .loop import _scores, evaluate_loader
 
 __all__ = ["evaluate", "predict"]
 

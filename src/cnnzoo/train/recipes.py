@@ -19,7 +19,7 @@ import json
 import typing
 from dataclasses import dataclass, field
 
-from .._checks import hint_problem
+from .._checks import describe, hint_problem
 
 __all__ = ["Recipe", "PAPER_RECIPES", "SMALL_RECIPE", "get_recipe", "parse_overrides", "RECIPE_KINDS"]
 
@@ -337,7 +337,7 @@ def get_recipe(model_name: str | None, kind: str = "small", **overrides) -> Reci
     for a user's module), with ``overrides`` applied."""
     if model_name is not None and not isinstance(model_name, str):
         raise TypeError(f"get_recipe expects a model name (a string such as 'resnet20') or None, "
-                        f"got {type(model_name).__name__} {model_name!r:.60}")
+                        f"got {describe(model_name)}")
     if kind not in RECIPE_KINDS:
         raise ValueError(f"recipe must be one of {', '.join(RECIPE_KINDS)}, got {kind!r}")
     for key in set(overrides) & set(NOT_OVERRIDDEN):
@@ -356,11 +356,11 @@ def parse_overrides(items: list[str], flag: str = "--set") -> dict:
     JSON where they parse (numbers, lists, true/false/null), else kept as strings. ``flag``
     names the option the items came from in error messages (``"--option"``)."""
     if isinstance(items, str) or not isinstance(items, (list, tuple)):
-        raise TypeError(f"{flag}: expected a list of 'key=value' strings, got {type(items).__name__} {items!r:.60}")
+        raise TypeError(f"{flag}: expected a list of 'key=value' strings, got {describe(items)}")
     out, given = {}, {}
     for item in items:
         if not isinstance(item, str):
-            raise TypeError(f"{flag}: expected 'key=value' strings, got {type(item).__name__} {item!r:.60}")
+            raise TypeError(f"{flag}: expected 'key=value' strings, got {describe(item)}")
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:

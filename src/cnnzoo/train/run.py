@@ -33,10 +33,10 @@ from ..data.loader import _mix
 from ..models.base import Classifier
 from . import distributed
 from .._checks import SettingWarning
-from .._device import check_threads
+from .._device import check_threads, resolve_device
 from .._files import check_writable, write_atomic
 from .checkpoint import BEST, LAST, error_summary, load_checkpoint, model_meta, save_checkpoint, save_weights
-from .loop import Trainer, TrainingDiverged, fastest_settings, resolve_device, resolve_precision
+from .loop import Trainer, TrainingDiverged, fastest_settings, resolve_precision
 from .metrics import plot_confusion, plot_curves, write_metrics, write_summary
 from .optim import Schedule, build_optimizer
 from .recipes import Recipe, get_recipe
@@ -358,6 +358,7 @@ def train(
         # _train records the run folder once it has set an --overwrite'd run aside
         if info.main and args.get("run_dir") and _give_back_replaced(args["run_dir"]):
             err.gave_back = args["run_dir"]  # for the message: the earlier run is there again
+        err.settings = args.get("settings", {})  # the batch and input it ran with, for an out-of-memory message
         raise
     finally:
         torch.set_num_threads(old_threads)
@@ -428,6 +429,7 @@ def _train(model, data, info, dev, locals_) -> RunResult:
         torch.set_num_threads(threads)
 
     per_rank_batch = max(1, recipe.batch_size // info.world_size)
+    a["settings"] = {"batch_size": recipe.batch_size, "input": tuple(input_size)}
     if recipe.batch_size > len(train_ds) and main and saved is None:
         warnings.warn(f"batch size {recipe.batch_size} is larger than the {len(train_ds):,} training images: "
                       f"each epoch is one step over all of them", SettingWarning, stacklevel=4)
