@@ -119,6 +119,9 @@ def test_broken_links_are_refused_by_name(tmp_path):
     os.symlink(tmp_path / "gone.png", tmp_path / "b" / "1.png")
     with pytest.raises(FileNotFoundError, match=f"{tmp_path / 'b' / '1.png'} is a broken link"):
         load_dataset(tmp_path, train=True)
+    (tmp_path / "b" / "1.png").unlink()
+    os.symlink(tmp_path / "gone.txt", tmp_path / "b" / "notes.txt")  # neither an image nor a class
+    assert load_dataset(tmp_path, train=True).classes == ["a", "b"]
 
 
 # -- 3. test labels the training split lacks --------------------------------------------------

@@ -431,9 +431,11 @@ def _folder(path: Path, train: bool, image_size: int | None, to_train: bool) -> 
 
 def _entries(folder: Path) -> list[Path]:
     """The entries of a dataset folder, sorted, hidden ones (.DS_Store, ._x.png, .ipynb_checkpoints)
-    left out. A broken link is refused: skipping it would silently drop a class or an image."""
+    left out. A broken link that could be a class folder or an image (no suffix, or an image's)
+    is refused: skipping it would silently drop a class or an image; others (notes.txt) are not."""
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
-    broken = next((p for p in entries if not p.exists()), None)  # exists() follows the link
+    broken = next((p for p in entries if not p.exists()  # exists() follows the link
+                   and (not p.suffix or p.suffix.lower() in IMAGE_EXTENSIONS)), None)
     if broken is not None:
         raise FileNotFoundError(f"{broken} is a broken link (to {os.readlink(broken)}, which does not "
                                 f"exist); expected a class folder or an image: restore its target or remove it")
