@@ -223,3 +223,11 @@ def test_out_of_memory_in_train_names_the_recipes_batch(tmp_path, capsys, monkey
     argv = ["train", "lenet5", "--out", str(tmp_path / "run"), "--threads", "1", "--channels-last", "off", "--no-progress"]
     assert main(argv) == 2
     assert "(model lenet5, batch size 64, input 1x32x32)" in capsys.readouterr().err
+
+
+def test_demo_into_a_folder_that_is_not_a_run_says_so_before_printing(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["demo", "--out", str(tmp_path), "--overwrite"]) == 2
+    printed = capsys.readouterr()
+    assert "is not empty and is not a cnnzoo run" in printed.err and printed.out == ""
+    assert (tmp_path / "notes.txt").read_text() == "mine"

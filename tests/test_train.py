@@ -497,3 +497,52 @@ def test_splits_with_other_classes_are_named(tmp_path):
 
     with pytest.raises(ValueError, match="only in the training split: 'dog'; only in the test split: 'fox'"):
         cnnzoo.train("lenet5", (split(["cat", "dog"]), split(["cat", "fox"])), epochs=1, out=tmp_path / "r", **FAST)
+
+
+def test_overwrite_leaves_a_folder_with_someone_elses_config_json_alone(digits, tmp_path):
+    (tmp_path / "config.json").write_text('{"name": "my web app"}')
+    (tmp_path / "metrics.csv").write_text("a,b\n")
+    with pytest.raises(FileExistsError, match="is not empty and is not a cnnzoo run"):
+        cnnzoo.train("lenet5", digits, epochs=1, out=tmp_path, overwrite=True, **FAST)
+    with pytest.raises(ValueError, match=r"is not a cnnzoo run's configuration \(it has no 'model'"):
+        cnnzoo.train("lenet5", digits, epochs=1, out=tmp_path, resume=True, **FAST)
+    assert (tmp_path / "metrics.csv").read_text() == "a,b\n"
+
+
+def test_resume_refuses_data_whose_classes_changed(run, digits, tmp_path):
+    d = _copy_run(run, tmp_path / "run")
+    z = np.load(digits)
+    other = tmp_path / "other.npz"  # the digits with one class fewer: label 9 dropped
+    keep_train, keep_test = z["y_train"] != 9, z["y_test"] != 9
+    np.savez(other, x_train=z["x_train"][keep_train], y_train=z["y_train"][keep_train],
+             x_test=z["x_test"][keep_test], y_test=z["y_test"][keep_test])
+    config = json.loads((d / "config.json").read_text())
+    config["dataset"] = str(other)
+    (d / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="no longer holds the classes the run was trained on; only in the run: '9'"):
+        cnnzoo.train("lenet5", out=d, resume=True, **FAST)
+
+
+@pytest.mark.parametrize("options, error", [
+    ({"resume": True, "overwrite": True}, "give one of them"),
+    ({"seed": 2**64}, "seed must be an integer from 0 to 2\\*\\*63 - 1"),
+    ({"seed": 1.7}, "seed must be an integer"),
+    ({"channels_last": "x"}, "channels_last must be 'auto', True or False"),
+    ({"out": ""}, "out is empty"),
+    ({"data": ""}, "data is empty"),
+])
+def test_bad_train_arguments_are_refused_by_name(options, error, digits, tmp_path):
+    arguments = {"data": digits, "out": tmp_path / "r", "epochs": 1} | options
+    with pytest.raises(ValueError, match=error):
+        cnnzoo.train("lenet5", **arguments, **{k: v for k, v in FAST.items() if k not in options})
+    with pytest.raises(TypeError, match="data must be a dataset name or path, or a \\(train, test\\) pair, got int 5"):
+        cnnzoo.train("lenet5", 5, out=tmp_path / "r", **FAST)
+
+
+def test_resuming_a_finished_run_says_so(run, digits, tmp_path, capsys):
+    from rich.console import Console
+
+    d = _copy_run(run, tmp_path / "run")
+    console = Console(file=__import__("io").StringIO(), width=300)
+    cnnzoo.train("lenet5", digits, out=d, resume=True, threads=1, channels_last=False, console=console)
+    assert "has finished its 3 epochs: nothing to train" in console.file.getvalue()  # the fixture's 3 epochs

@@ -214,10 +214,15 @@ def cmd_demo(args) -> int:
     from . import summarize
     from .train import train
 
+    from .train.run import _is_run
+
     out = Path(args.out) if args.out else None
-    if out is not None and out.is_dir() and any(out.iterdir()) and not args.overwrite:
-        raise FileExistsError(f"{out} is not empty; pass --overwrite to replace the run there, "
-                              "or choose another --out")  # before the demo prints anything
+    if out is not None and out.is_dir() and any(out.iterdir()):  # checked before the demo prints anything
+        if not _is_run(out):
+            raise FileExistsError(f"{out} is not empty and is not a cnnzoo run; choose another --out")
+        if not args.overwrite:
+            raise FileExistsError(f"{out} is not empty; pass --overwrite to replace the run there, "
+                                  "or choose another --out")
     console.rule("cnnzoo demo: LeNet-5 (LeCun et al. 1998) on 4,000 real MNIST digits, on the CPU")
     summarize("lenet5").print(console=console)
     result = train("lenet5", "mnist-sample", recipe="small", out=args.out, device="cpu", seed=args.seed,

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .._checks import some
+from .._checks import describe, some
 
 __all__ = [
     "ImageDataset",
@@ -181,7 +181,11 @@ def load_dataset(
     training labels lack. Hidden files and folders are ignored.
     """
     to_train = train if to_train is None else to_train
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise TypeError(f"expected a dataset name or path, got {describe(name_or_path)}")
     text = os.fspath(name_or_path)
+    if not text.strip():  # Path("") is the current folder: never what an empty --data meant
+        raise ValueError("the dataset name or path is empty; give one (see `cnnzoo train --help`)")
     key = _key(text)
     if key == "mnistsample":
         return _bundled_mnist(train)

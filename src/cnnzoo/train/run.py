@@ -32,7 +32,7 @@ from ..data import ImageDataset, Loader, class_difference, default_input_size, l
 from ..data.loader import _mix
 from ..models.base import Classifier
 from . import distributed
-from .._checks import SettingWarning
+from .._checks import SettingWarning, describe
 from .._device import check_threads, resolve_device
 from .._files import check_writable, write_atomic
 from .checkpoint import BEST, LAST, error_summary, load_checkpoint, model_meta, save_checkpoint, save_weights
@@ -47,6 +47,7 @@ CONFIG = "config.json"
 # Files a run writes (and --overwrite removes), with what other commands derive from them.
 RUN_FILES = (CONFIG, "metrics.csv", BEST, LAST, "curves.png", "confusion.png", "summary.json",
              "summary.txt", "bench.json", "report.html", "compression")
+RUN_CONFIG_KEYS = ("model", "model_options", "dataset", "seed", "recipe")  # what --resume reads back
 REPLACED = ".replaced"  # an --overwrite'd run's files, until the new run's first checkpoint
 
 
@@ -103,6 +104,10 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> dict | 
         if not isinstance(config, dict):
             raise ValueError(f"cannot resume {run_dir}: {run_dir / CONFIG} holds a JSON "
                              f"{type(config).__name__}; {expected}")
+        missing = [key for key in RUN_CONFIG_KEYS if key not in config]
+        if missing:
+            raise ValueError(f"cannot resume {run_dir}: {run_dir / CONFIG} is not a cnnzoo run's configuration "
+                             f"(it has no {', '.join(map(repr, missing))}); {expected}")
         # metrics.csv is written after the epoch's last.ckpt, so a run killed before its first
         # checkpoint has none; with it, training from the start would replace finished epochs.
         results = [name for name in ("metrics.csv", "summary.json") if (run_dir / name).exists()]
@@ -115,12 +120,22 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> dict | 
         raise FileExistsError(f"{run_dir} exists and is not a directory")
     check_writable(run_dir / CONFIG)
     if run_dir.is_dir() and any(run_dir.iterdir()):
-        if not (run_dir / CONFIG).is_file():
+        if not _is_run(run_dir):
             raise FileExistsError(f"{run_dir} is not empty and is not a cnnzoo run; choose another --out")
         if not overwrite:
             raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it or "
                                   f"--overwrite to replace it")
     return None  # the old run is removed by _clear_run, once the new one has checked out
+
+
+def _is_run(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a cnnzoo run: a config.json that cnnzoo wrote, not any file of
+    that name (a web app's, a notebook's), since --overwrite replaces a run's files."""
+    try:
+        config = json.loads((run_dir / CONFIG).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and all(key in config for key in RUN_CONFIG_KEYS)
 
 
 def _clear_run(run_dir: Path) -> None:
@@ -372,6 +387,21 @@ def _train(model, data, info, dev, locals_) -> RunResult:
         data = "mnist-sample"
     if not isinstance(a["checkpoint_every"], int) or a["checkpoint_every"] < 0:
         raise ValueError(f"checkpoint_every must be a number of steps ≥ 0, got {a['checkpoint_every']!r}")
+    if a["resume"] and a["overwrite"]:
+        raise ValueError("--resume continues the run in --out and --overwrite replaces it: give one of them")
+    seed = a["seed"]
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
+        raise ValueError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
+    if a["channels_last"] not in (None, "auto", True, False):
+        raise ValueError(f"channels_last must be 'auto', True or False, got {a['channels_last']!r}")
+    for what, value, expected in (("data", data, "a dataset name or path, or a (train, test) pair"),
+                                  ("out", a["out"], "the run folder's path (left out: runs/MODEL-DATA-TIME)")):
+        if value is None or (what == "data" and isinstance(value, (tuple, list))):
+            continue
+        if not isinstance(value, (str, os.PathLike)):
+            raise TypeError(f"{what} must be {expected}, got {describe(value)}")
+        if not os.fspath(value).strip():
+            raise ValueError(f"{what} is empty; give {expected}")
     data_name = _data_name(data) if data is not None else None
     model_label = model if isinstance(model, str) else getattr(model, "name", type(model).__name__)
 
@@ -403,6 +433,10 @@ def _train(model, data, info, dev, locals_) -> RunResult:
 
     # -- data and model (every rank, identically) -----------------------------------------
     train_ds, test_ds = _load_data(data, a["data_root"], a["download"], info)
+    if saved is not None and saved.get("classes", train_ds.classes) != train_ds.classes:
+        # the same label would mean another class from here on: the run's epochs would not add up
+        raise ValueError(f"cannot resume {run_dir}: {data_name} no longer holds the classes the run was "
+                         f"trained on; {class_difference(saved['classes'], train_ds.classes, 'the run', 'the data')}")
     if train_ds.classes != test_ds.classes:
         raise ValueError(f"{data_name}: the training and test splits must have the same classes, in the same "
                          f"order; {class_difference(train_ds.classes, test_ds.classes, 'the training split', 'the test split')}")
@@ -502,7 +536,11 @@ def _train(model, data, info, dev, locals_) -> RunResult:
 
         bar = TrainProgress(epochs=recipe.epochs, steps=len(train_loader), start_epoch=state["epoch"],
                             console=a["console"])
-        if state["epoch"] or state["step"]:
+        if state["epoch"] >= recipe.epochs:
+            bar.console.print(f"{run_dir} has finished its {recipe.epochs} epochs: nothing to train, its final "
+                              "model is measured again", soft_wrap=True, markup=False)
+            bar = None
+        elif state["epoch"] or state["step"]:
             bar.console.print(f"resuming {run_dir} at epoch {state['epoch'] + 1}, step {state['step']}",
                               soft_wrap=True, markup=False)
         elif saved is not None:  # killed before its first checkpoint: nothing to continue from
