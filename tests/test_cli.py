@@ -231,3 +231,21 @@ def test_demo_into_a_folder_that_is_not_a_run_says_so_before_printing(tmp_path, 
     printed = capsys.readouterr()
     assert "is not empty and is not a cnnzoo run" in printed.err and printed.out == ""
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_class_names_and_paths_with_brackets_are_shown_as_they_are(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    import cnnzoo
+    from cnnzoo.train.checkpoint import model_meta, save_weights
+
+    model = cnnzoo.create_model("lenet_300_100")
+    classes = [f"[bold]{i}" for i in range(10)]  # rich would read these as markup and drop them
+    model.data_config = {"image_size": [1, 28, 28], "mean": [0.1], "std": [0.3], "classes": classes}
+    save_weights(tmp_path / "w.safetensors", model, model_meta(model))
+    image = tmp_path / "[red]x.png"
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(image)
+    assert main(["predict", str(tmp_path / "w.safetensors"), str(image), "--topk", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "[red]x.png" in out and all(c in out for c in classes)  # the title wraps at the table's width

@@ -234,9 +234,12 @@ def test_cli_report(tmp_path, capsys):
     (["report", "{run}", "--out", "{run}/metrics.csv", "--overwrite"], "metrics.csv"),
     (["bench", "lenet5", "--json", "{run}/best.safetensors", "--overwrite", "--repeats", "3"], "best.safetensors"),
     (["bench", "lenet5", "--json", "{run}/last.ckpt", "--overwrite", "--repeats", "3"], "last.ckpt"),
+    (["report", "{run}", "--out", "{run}/curves.png", "--overwrite"], "curves.png"),
+    (["report", "{run}", "--out", "{run}/compression/report.json", "--overwrite"], "compression/report.json"),
+    (["bench", "lenet5", "--json", "{run}/compression/report.json", "--overwrite"], "compression/report.json"),
 ])
 def test_overwrite_never_replaces_a_runs_weights_or_records(argv, target, tmp_path, capsys, monkeypatch):
-    run = make_run(tmp_path / "run", images=False)
+    run = make_run(tmp_path / "run")
     for name in ("best.safetensors", "last.ckpt"):
         (run / name).write_bytes(b"weights that took hours")
     before = (run / target).read_bytes()

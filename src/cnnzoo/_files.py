@@ -36,19 +36,19 @@ def check_writable(path: str | os.PathLike, *, probe: bool = True) -> Path:
 
 
 WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".cnnzc")  # what training and compression produce
-RUN_RECORDS = ("config.json", "metrics.csv", "summary.json", "summary.txt")  # a run's own account
+RUN_RECORDS = ("config.json", "metrics.csv", "summary.json", "summary.txt", "curves.png", "confusion.png")
 
 
 def check_new(paths, overwrite: bool, *, replaces: tuple[str, ...] = ()) -> None:
     """Raise unless ``overwrite`` when any of ``paths`` exists: every command replaces an
     earlier result (a run, a compressed file, a benchmark, a report, a comparison) only when
     asked to, so a repeated command cannot cost a user an earlier measurement. Weights, and a
-    run's records, are not replaced even then, except by their own kind (``replaces``: the
-    suffixes this command writes, ``.cnnzc`` for compress): a mistyped output path must not
-    cost hours of training."""
+    run's records and compression reports, are not replaced even then, except by their own kind
+    (``replaces``: the endings of the names this command writes, ``.cnnzc`` and ``report.json``
+    for compress): a mistyped output path must not cost hours of training."""
     for path in map(Path, paths):
         kept = _training_result(path)
-        if kept and path.suffix not in replaces:
+        if kept and not path.name.endswith(tuple(replaces)):
             raise FileExistsError(f"{path} holds {kept}; no command writes over it, even with --overwrite: "
                                   "choose another output")
     existing = [str(p) for p in paths if os.path.lexists(p)]
@@ -66,6 +66,8 @@ def _training_result(path: Path) -> str | None:
         return "trained weights"
     if path.name in RUN_RECORDS and (path.parent / RUN_RECORDS[0]).is_file():
         return f"a training run's {path.name}"
+    if path.name.endswith(".report.json") or (path.name == "report.json" and path.parent.name == "compression"):
+        return "a compression report"
     return None
 
 

@@ -241,23 +241,23 @@ def cmd_eval(args) -> int:
     if args.json:
         sys.stdout.write(json.dumps(r, indent=2) + "\n")
         return 0
-    say(f"{r['dataset']} ({r['split']}; {r['n']:,} images): top-1 [bold]{r['top1']:.2f}%[/bold], "
+    say(f"{escape(r['dataset'])} ({r['split']}; {r['n']:,} images): top-1 [bold]{r['top1']:.2f}%[/bold], "
         f"top-5 {r['top5']:.2f}%, loss {r['loss']:.4f}")
     classes, confusion = r["classes"], r["confusion"]
     if len(classes) <= 20:
         table = Table(title="confusion matrix (rows: true class, columns: predicted) and per-class accuracy")
         table.add_column("class")
         for c in classes:
-            table.add_column(c, justify="right")
+            table.add_column(escape(c), justify="right")
         table.add_column("accuracy", justify="right")
         for c, row, acc in zip(classes, confusion, r["per_class"]):
-            table.add_row(c, *[str(v) if v else "·" for v in row], "—" if acc is None else f"{acc:.1f}%")
+            table.add_row(escape(c), *[str(v) if v else "·" for v in row], "—" if acc is None else f"{acc:.1f}%")
     else:
         table = Table(title="per-class accuracy")
         for col in ("class", "images", "accuracy"):
             table.add_column(col, justify="left" if col == "class" else "right")
         for c, row, acc in zip(classes, confusion, r["per_class"]):
-            table.add_row(c, str(sum(row)), "—" if acc is None else f"{acc:.1f}%")
+            table.add_row(escape(c), str(sum(row)), "—" if acc is None else f"{acc:.1f}%")
     console.print(table)
     return 0
 
@@ -274,11 +274,11 @@ def cmd_predict(args) -> int:
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return 0
     for path, top in zip(args.images, results):
-        table = Table(title=str(path))
+        table = Table(title=escape(str(path)))
         table.add_column("class")
         table.add_column("probability", justify="right")
         for c, v in top:
-            table.add_row(c, f"{100 * v:.2f}%")
+            table.add_row(escape(c), f"{100 * v:.2f}%")
         console.print(table)
     return 0
 
@@ -360,11 +360,11 @@ def cmd_compare(args) -> int:
         measure_speed=args.speed, device=args.device, batch=args.batch, overwrite=args.overwrite,
         progress=lambda msg: say(f"[dim]{escape(str(msg))}…[/dim]"),
     )
-    table = Table(title=f"accuracy: {result.accuracy}")
+    table = Table(title=f"accuracy: {escape(str(result.accuracy))}")
     for col in ("model", "family", "params", "MACs", "top-1 %", "images/s"):
         table.add_column(col, justify="left" if col in ("model", "family") else "right")
     for r in result.rows:
-        table.add_row(r.label, r.family, human_count(r.params), human_count(r.macs),
+        table.add_row(escape(r.label), r.family, human_count(r.params), human_count(r.macs),
                       "—" if r.top1 is None else f"{r.top1:.2f}",
                       "—" if r.images_per_s is None else f"{r.images_per_s:,.1f}")
     _print_whole(table)

@@ -149,7 +149,7 @@ def _resolve_out(out, source, run_dir: Path | None, name: str, overwrite: bool) 
         if source is not None and path.resolve() == Path(source).resolve():
             raise ValueError(f"{path} is the checkpoint being compressed; writing there would "
                              "replace the model it reads: choose another --out")
-    check_new((out, report), overwrite, replaces=(SUFFIX,))
+    check_new((out, report), overwrite, replaces=(SUFFIX, "report.json"))
     return out, report
 
 
