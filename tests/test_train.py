@@ -546,3 +546,17 @@ def test_resuming_a_finished_run_says_so(run, digits, tmp_path, capsys):
     console = Console(file=__import__("io").StringIO(), width=300)
     cnnzoo.train("lenet5", digits, out=d, resume=True, threads=1, channels_last=False, console=console)
     assert "has finished its 3 epochs: nothing to train" in console.file.getvalue()  # the fixture's 3 epochs
+
+
+def test_eval_and_predict_see_images_of_another_size_alike(run, digits, tmp_path):
+    from cnnzoo.data.datasets import resize_center_crop
+
+    z = np.load(digits)
+    big = resize_center_crop(torch.from_numpy(z["x_test"][:, None]), (56, 56))  # the test digits, twice as large
+    labels = z["y_test"]
+    path = tmp_path / "big.npz"
+    np.savez(path, x_train=big[:, 0].numpy(), y_train=labels, x_test=big[:, 0].numpy(), y_test=labels)
+    scored = evaluate(run.run_dir, path)
+    predicted = predict(run.run_dir, list(big), topk=1)
+    right = sum(int(top[0][0]) == y for top, y in zip(predicted, labels))
+    assert scored["n"] == len(labels) and scored["top1"] == pytest.approx(100 * right / len(labels))

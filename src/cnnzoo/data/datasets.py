@@ -521,10 +521,12 @@ def image_tensor(image, channels: int, source) -> Tensor:
 
 
 def resize_center_crop(image: Tensor, size: tuple[int, int]) -> Tensor:
-    """A uint8 C×H×W image scaled (bilinear, antialiased) so that it covers ``size`` and
-    centre-cropped to it."""
+    """A uint8 C×H×W image, or N×C×H×W images, scaled (bilinear, antialiased) so that they
+    cover ``size`` and centre-cropped to it."""
     import torch.nn.functional as F
 
+    if image.dim() == 4:  # one at a time: a float copy of a whole dataset could be large
+        return torch.cat([resize_center_crop(chunk, size)[None] for chunk in image]) if len(image) else image
     h, w = image.shape[1:]
     H, W = size
     scale = max(H / h, W / w)

@@ -81,6 +81,11 @@ def evaluate(
         load_dataset(dataset_or_name, train=split == "train", root=root, download=download,
                      to_train=False)
     ds = match_classes(ds, cfg.get("classes"))
+    trained = tuple(cfg.get("image_size") or ())[-2:]
+    if trained and tuple(ds.images.shape[-2:]) != trained:
+        # as predict does: first to the size of the images the model was trained on, then fitted
+        # to its input as those were (28×28 digits padded to LeNet-5's 32×32, not stretched)
+        ds = ImageDataset(resize_center_crop(ds.images, trained), ds.labels, ds.classes, ds.name, ds.split)
     k = getattr(model, "num_classes", None)
     if k is not None and k != ds.num_classes:
         raise ValueError(f"the model predicts {k} classes but {ds.name} has {ds.num_classes}")
