@@ -241,3 +241,30 @@ def test_compress_retrains_with_the_labels_numbered_as_the_model_numbers_them():
     train, test = _as_model_numbers((pets, pets), {"classes": ["cat", "dog"]})
     for ds in (train, test):
         assert ds.classes == ["cat", "dog"] and ds.labels.tolist() == [1, 0]  # the dog is class 1
+
+
+def test_wrong_types_in_the_rest_of_the_api_say_what_was_expected(tmp_path):
+    import cnnzoo
+    from cnnzoo.report import compare
+
+    with pytest.raises(TypeError, match="images must be an image .* or a list of them, got NoneType"):
+        cnnzoo.predict(cnnzoo.create_model("lenet5"), None)
+    with pytest.raises(TypeError, match="images must be an image .* got bytes"):
+        cnnzoo.predict(cnnzoo.create_model("lenet5"), b"digit.png")
+    with pytest.raises(TypeError, match="data must be a dataset name or path, or an ImageDataset, got int 5"):
+        cnnzoo.evaluate(cnnzoo.create_model("lenet5"), 5)
+    with pytest.raises(TypeError, match="runs must be a name or path, or a list of them, got int 5"):
+        compare(runs=5, out=tmp_path / "cmp")
+    with pytest.raises(TypeError, match=r"model_options must be a dict .* got list \[1\]"):
+        cnnzoo.train("lenet5", model_options=[1], out=tmp_path / "run")
+    with pytest.raises(ValueError, match="device must be cpu, cuda, cuda:N, mps or auto, got 'bogus'"):
+        path = tmp_path / "w.safetensors"
+        save_weights(path, cnnzoo.create_model("lenet5"))
+        cnnzoo.load_model(path, device="bogus")
+
+
+def test_one_model_name_is_one_model_not_its_letters():
+    from cnnzoo.bench import bench
+
+    report = bench("lenet5", batch=2, repeats=3)
+    assert [r["model"] for r in report["results"]] == ["lenet5"]

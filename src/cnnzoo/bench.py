@@ -453,6 +453,8 @@ def bench(
     """
     from .registry import create_model, model_info
 
+    if isinstance(models, (str, nn.Module)):  # one model, not the letters of its name
+        models = [models]
     if not models:
         raise ValueError("bench needs at least one model name")
     if json_path is not None:

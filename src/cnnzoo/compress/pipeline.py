@@ -286,6 +286,8 @@ def compress(model, data=None, *, sparsity=None, quality=None, bits=None, index_
             raise ValueError(f"sparsity of {n} must lie in [0, 1), got {sparsity[n]}")
         if quality is not None:
             pruner.check_quality(n, quality[n])  # refuses one that would prune the whole layer
+    if not isinstance(float16, bool):  # "yes" would be true, and "no" too
+        raise TypeError(f"float16 must be True or False, got {describe(float16)}")
     for what, value in (("lr", lr), ("finetune_lr", finetune_lr)):
         if not value > 0:
             raise ValueError(f"{what} must be positive, got {value}")

@@ -17,11 +17,13 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import textwrap
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .._checks import describe
 from .._files import check_new, check_writable, write_atomic, write_json
 from .runs import load_run
 
@@ -275,6 +277,15 @@ def _footnote(rows: Sequence[CompareRow], accuracy: str, extra: Sequence[str] = 
 
 
 # -- the command ---------------------------------------------------------------------------
+def _names(value, what: str) -> list[str] | None:
+    """``models`` or ``runs`` as a list: one name or path alone counts as a list of one."""
+    if value is None or isinstance(value, (str, os.PathLike)):
+        return None if value is None else [os.fspath(value)]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, (str, os.PathLike)) for v in value):
+        raise TypeError(f"{what} must be a name or path, or a list of them, got {describe(value)}")
+    return [os.fspath(v) for v in value]
+
+
 OUTPUTS = ("accuracy_vs_macs.png", "throughput_vs_accuracy.png", "compare.md", "compare.csv",
            "compare.json")
 
@@ -305,6 +316,7 @@ def compare(
     from ..registry import list_models
 
     say = progress or (lambda msg: None)
+    models, runs = _names(models, "models"), _names(runs, "runs")
     if runs:
         rows = _run_rows(runs)
         if models:

@@ -310,10 +310,12 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -
     holds, load its weights, and return ``(model in eval mode, metadata)``. The metadata
     has ``model``, ``model_options``, ``num_classes``, ``in_chans``, ``input_size``,
     ``dataset``, ``classes`` and ``data_config`` (the preprocessing)."""
+    from .._device import resolve_device
     from ..compress.fileformat import SUFFIX, is_compressed_file, load_compressed
     from ..registry import create_model
 
     path = resolve_checkpoint(path)
+    device = resolve_device(device)  # before the weights are read: a bad device is the cheaper error
     # A Deep Compression file (`cnnzoo compress`, issue 7); by its name too, so that a damaged
     # or empty one gets the compressed format's error, not torch.load's.
     if is_compressed_file(path) or path.suffix.lower() == SUFFIX:

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from .._checks import describe
 from .._device import resolve_device
 from ..data import Augment, ImageDataset, Loader, adapt_channels, default_input_size, load_dataset
 from ..data.datasets import image_tensor, match_classes, read_image, resize_center_crop, unit_float_to_uint8
@@ -77,6 +78,8 @@ def evaluate(
         dataset_or_name = cfg.get("dataset")
         if dataset_or_name is None:
             raise ValueError("the model does not record its dataset; pass one")
+    if not isinstance(dataset_or_name, (ImageDataset, str, os.PathLike)):
+        raise TypeError(f"data must be a dataset name or path, or an ImageDataset, got {describe(dataset_or_name)}")
     ds = dataset_or_name if isinstance(dataset_or_name, ImageDataset) else \
         load_dataset(dataset_or_name, train=split == "train", root=root, download=download,
                      to_train=False)
@@ -162,6 +165,9 @@ def predict(model, images, *, topk: int = 5, device: str | torch.device = "cpu")
 
     if isinstance(images, (str, os.PathLike, Image.Image)) or (isinstance(images, Tensor) and images.dim() != 4):
         images = [images]  # one image; an N×C×H×W tensor is N of them
+    if not isinstance(images, (list, tuple, Tensor)):
+        raise TypeError(f"images must be an image (a path, a PIL image or a tensor) or a list of them, "
+                        f"got {describe(images)}")
     c, h, w = image_size
     batch = []
     for i, item in enumerate(images):

@@ -358,6 +358,8 @@ def train(
     ``checkpoint_every``: also checkpoint every N steps within an epoch.
     Under ``torchrun`` the run is distributed (see :mod:`cnnzoo.train.distributed`).
     """
+    if model_options is not None and not isinstance(model_options, dict):
+        raise TypeError(f"model_options must be a dict of the model builder's options, got {describe(model_options)}")
     dev = resolve_device(device)
     info, dev = distributed.setup(dev)
     old_threads = torch.get_num_threads()
