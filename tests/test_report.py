@@ -195,6 +195,15 @@ def test_report_names_a_damaged_bench_json_and_renders_the_rest(tmp_path):
     assert "Not available" not in section(html, "results")
 
 
+def test_report_does_not_show_another_models_speed_as_the_runs(tmp_path):
+    run = make_run(tmp_path / "r", model="lenet_300_100")
+    bench = json.loads((run / "bench.json").read_text())
+    bench["results"][0]["model"] = "lenet5"  # e.g. `cnnzoo bench lenet5 --json RUN/bench.json`
+    (run / "bench.json").write_text(json.dumps(bench))
+    speed = section(render_report(run, measure_speed=False), "speed")
+    assert "Not available" in speed and "measures lenet5, not this run&#x27;s lenet_300_100" in speed
+
+
 def test_report_measures_speed_without_bench_json(tmp_path):
     run = make_run(tmp_path / "r", images=False)
     html = render_report(run)
@@ -297,3 +306,14 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert images == "2" and broken == "0"
     console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
     assert not console, console
+
+
+def test_compare_runs_given_twice_same_names_or_no_match(tmp_path):
+    a = make_run(tmp_path / "a" / "run", images=False)
+    b = make_run(tmp_path / "b" / "run", model="lenet5_relu", top1=90.0, images=False)
+    result = compare(runs=[a, b], out=tmp_path / "cmp", measure_speed=False)
+    assert sorted(r.label for r in result.rows) == ["a/run", "b/run"]  # not two rows called "run"
+    with pytest.raises(ValueError, match="is given twice"):
+        compare(runs=[a, tmp_path / "a" / ".." / "a" / "run"], out=tmp_path / "cmp2", measure_speed=False)
+    with pytest.raises(ValueError, match=r"none of the runs' models \(lenet5, lenet5_relu\) is among alexnet"):
+        compare(["alexnet"], runs=[a, b], out=tmp_path / "cmp3", measure_speed=False)

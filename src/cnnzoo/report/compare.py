@@ -111,6 +111,12 @@ def _run_rows(run_dirs: Sequence[str]) -> list[CompareRow]:
     from ..bench import count_macs
     from ..registry import model_info
 
+    seen = {}
+    for d in run_dirs:  # one run given twice would be two bubbles on one spot
+        where = Path(d).expanduser().resolve()
+        if where in seen:
+            raise ValueError(f"run {d} is given twice (also as {seen[where]}); give each run once")
+        seen[where] = d
     rows = []
     for d in run_dirs:
         run = load_run(d)
@@ -129,6 +135,10 @@ def _run_rows(run_dirs: Sequence[str]) -> list[CompareRow]:
             top1_source=f"run {run.path}", dataset=run.dataset, input_size=run.input_size,
             run=str(run.path),
         ))
+    names = [r.label for r in rows]
+    for r in rows:  # runs/a/run and runs/b/run: label them by their parent folders too
+        if names.count(r.label) > 1:
+            r.label = f"{Path(r.run).parent.name}/{r.label}"
     datasets = {r.dataset for r in rows}
     if len(datasets) > 1:
         by = {ds: [r.label for r in rows if r.dataset == ds] for ds in datasets}
@@ -321,7 +331,11 @@ def compare(
         rows = _run_rows(runs)
         if models:
             wanted = set(_expand(models))
-            rows = [r for r in rows if r.model in wanted]
+            kept = [r for r in rows if r.model in wanted]
+            if not kept:
+                raise ValueError(f"none of the runs' models ({', '.join(sorted({r.model for r in rows}))}) "
+                                 f"is among {', '.join(models)}; name one of theirs, or leave the models out")
+            rows = kept
         dataset = rows[0].dataset if rows else "?"
         accuracy = f"test top-1 of the given runs on {dataset}"
     else:

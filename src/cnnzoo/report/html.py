@@ -251,9 +251,11 @@ def _speed(run: Run, *, measure_speed: bool = True, **_) -> str:
         except (ValueError, OSError) as err:  # the rest of the report is still worth having
             return _na(str(err))
         results = data["results"]
-        mine = [r for r in results if r["model"] == run.model] or results
-        if not mine:
-            return _na(f"{path} holds no benchmark result")
+        mine = [r for r in results if r["model"] == run.model]
+        if not mine:  # another model's speed is not this run's
+            measured = ", ".join(sorted({str(r.get("model")) for r in results})) or "no model"
+            return _na(f"{path} measures {measured}, not this run's {run.model} "
+                       f"(`cnnzoo bench {run.model} --json {path} --overwrite`)")
         result, machine = mine[0], data.get("machine", {})
         source = f"from {path.name}"
     elif measure_speed:
