@@ -177,10 +177,8 @@ def test_cnnzc_with_damaged_magic(tmp_path, checkpoint, capsys):
     with pytest.raises(CompressedFileError, match=r"model\.cnnzc is not a cnnzoo compressed model "
                                                   r"\(its first bytes are b'XXCNZDC\\r'"):
         load_model(bad)
-    bad.write_bytes(checkpoint.read_bytes())  # a checkpoint renamed: not torch.load's error either
-    out = _eval_error(bad, "mnist-sample", capsys)
-    assert f"{bad} is not a cnnzoo compressed model" in out
-    assert r"expected the magic bytes b'\x89CNZDC\r\n'" in out and "torch.save" not in out
+    bad.write_bytes(checkpoint.read_bytes())  # a checkpoint renamed .cnnzc is read as what it is
+    assert load_model(bad)[1]["model"] == load_model(checkpoint)[1]["model"]
 
 
 def test_empty_cnnzc(tmp_path, capsys):

@@ -268,3 +268,22 @@ def test_one_model_name_is_one_model_not_its_letters():
 
     report = bench("lenet5", batch=2, repeats=3)
     assert [r["model"] for r in report["results"]] == ["lenet5"]
+
+
+def test_checkpoints_renamed_to_another_suffix_are_read_as_what_they_are(tmp_path, capsys):
+    import shutil
+
+    import cnnzoo
+
+    model = cnnzoo.create_model("lenet5")
+    save_weights(tmp_path / "w.safetensors", model)
+    save_checkpoint(tmp_path / "last.ckpt", {"meta": model_meta(model), "model": model.state_dict()})
+    shutil.copy(tmp_path / "w.safetensors", tmp_path / "w.cnnzc")
+    shutil.copy(tmp_path / "last.ckpt", tmp_path / "l.safetensors")
+    for name in ("w.cnnzc", "l.safetensors"):
+        loaded, meta = cnnzoo.load_model(tmp_path / name)
+        assert meta["model"] == "lenet5" and torch.equal(loaded.state_dict()["features.c1.weight"],
+                                                         model.state_dict()["features.c1.weight"])
+    (tmp_path / "metrics.csv").write_text("epoch,test_top1\n1,97.5\n")
+    assert main(["eval", str(tmp_path / "metrics.csv")]) == 2
+    assert "it is a text file, not a model" in capsys.readouterr().err

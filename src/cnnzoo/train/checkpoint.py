@@ -12,6 +12,7 @@ another model give a :class:`ValueError` that says which.
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import os
@@ -193,7 +194,8 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with open(path, "rb") as f:  # a file object: torch reads a path named *.safetensors as safetensors
+            state = torch.load(f, map_location=map_location, weights_only=True)
     except Exception as err:  # zip, pickle and EOF errors alike: a bad file
         # Only the first sentence of torch's reason: the rest advises weights_only=False,
         # which would execute whatever code the file holds.
@@ -228,7 +230,13 @@ def _looks_like(path: Path) -> str | None:
         if any((folder / name).is_file() for name in (BEST, LAST)):  # a run's config.json, summary.json...
             return f"it is a JSON file of the run {folder}; give the run folder itself or its {BEST}"
         return f"it is a JSON file, not a model; expected {expected}"
-    return None
+    with open(path, "rb") as f:  # text (a CSV, a log, a script) is not a model either
+        start = f.read(4096)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(start)  # a character cut at 4096 is fine
+    except UnicodeDecodeError:
+        return None
+    return f"it is a text file, not a model; expected {expected}" if start and b"\0" not in start else None
 
 
 def _image_format(path: Path) -> str | None:
@@ -265,8 +273,22 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
     return path
 
 
+def _kind_by_content(path: Path) -> str | None:
+    """``"torch"`` for torch.save's zip, ``"safetensors"`` for a safetensors file (8 bytes of
+    header length, then its JSON), else None: a file renamed to another suffix is read as what
+    it is."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if head.startswith(b"PK\x03\x04"):
+        return "torch"
+    if len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < os.path.getsize(path):
+        return "safetensors"
+    return None
+
+
 def _read_any(path: Path) -> tuple[dict, dict]:
-    if path.suffix == ".safetensors":
+    kind = _kind_by_content(path) or ("safetensors" if path.suffix == ".safetensors" else "torch")
+    if kind == "safetensors":
         return read_weights(path)
     state = load_checkpoint(path)
     if not isinstance(state.get("model"), dict) or not isinstance(state.get("meta"), dict):
@@ -318,7 +340,7 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -
     device = resolve_device(device)  # before the weights are read: a bad device is the cheaper error
     # A Deep Compression file (`cnnzoo compress`, issue 7); by its name too, so that a damaged
     # or empty one gets the compressed format's error, not torch.load's.
-    if is_compressed_file(path) or path.suffix.lower() == SUFFIX:
+    if is_compressed_file(path) or (path.suffix.lower() == SUFFIX and not _kind_by_content(path)):
         return load_compressed(path, device=device)
     state, meta = _read_any(path)
     if not meta.get("model"):
