@@ -166,3 +166,9 @@ def test_every_registered_model_has_both_recipes():
         for kind in ("small", "paper"):
             r = get_recipe(name, kind)
             assert r.epochs >= 1 and r.lr > 0
+
+
+@pytest.mark.parametrize("milestones", [[-1], [0, 30], [60, 30]])
+def test_milestones_must_be_positive_and_increasing(milestones):
+    with pytest.raises(ValueError, match="milestones must be positive and in increasing order"):
+        get_recipe("lenet5", schedule="multistep", milestones=milestones)

@@ -313,6 +313,9 @@ def test_compare_runs_given_twice_same_names_or_no_match(tmp_path):
     b = make_run(tmp_path / "b" / "run", model="lenet5_relu", top1=90.0, images=False)
     result = compare(runs=[a, b], out=tmp_path / "cmp", measure_speed=False)
     assert sorted(r.label for r in result.rows) == ["a/run", "b/run"]  # not two rows called "run"
+    (b / "summary.json").unlink()  # stopped before its last epoch
+    result = compare(runs=[a, b], out=tmp_path / "cmp1", measure_speed=False)
+    assert any("unfinished or stopped" in n and "b/run" in n for n in result.notes)
     with pytest.raises(ValueError, match="is given twice"):
         compare(runs=[a, tmp_path / "a" / ".." / "a" / "run"], out=tmp_path / "cmp2", measure_speed=False)
     with pytest.raises(ValueError, match=r"none of the runs' models \(lenet5, lenet5_relu\) is among alexnet"):

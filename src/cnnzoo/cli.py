@@ -349,7 +349,7 @@ def cmd_bench(args) -> int:
 
 def _percent_with_iqr(fraction: dict) -> str:
     return (f"{100 * fraction['median']:.1f} "
-            f"({100 * fraction['q1']:.0f}–{100 * fraction['q3']:.0f})")
+            f"({100 * fraction['q1']:.1f}–{100 * fraction['q3']:.1f})")  # one precision: 0.2 (0–0) read oddly
 
 
 def cmd_compare(args) -> int:

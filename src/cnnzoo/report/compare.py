@@ -350,6 +350,10 @@ def compare(
         if not measure_speed and not bench_json:
             notes.append("throughput not measured for the whole zoo; name the models, or give "
                          "--bench files, for the throughput chart")
+    unfinished = [r.label for r in rows if r.run and not (Path(r.run) / "summary.json").is_file()]
+    if unfinished:  # a run stopped at epoch 5 of 20 is not the model at its best
+        notes.append(f"unfinished or stopped (no summary.json; accuracy of the last recorded epoch): "
+                     f"{', '.join(unfinished)}")
     missing = [r.label for r in rows if r.top1 is None]
     if missing:
         notes.append(f"left out of the charts (no accuracy): {', '.join(missing)}")

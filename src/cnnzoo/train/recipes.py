@@ -110,6 +110,8 @@ class Recipe:
              f"warmup and grad_clip must be ≥ 0, got {self.warmup} and {self.grad_clip}"),
             (not self.factors or len(self.factors) == len(self.milestones),
              f"factors ({len(self.factors)}) must match milestones ({len(self.milestones)})"),
+            (all(m > 0 for m in self.milestones) and list(self.milestones) == sorted(self.milestones),
+             f"milestones must be positive and in increasing order, got {list(self.milestones)}"),
         ]
         for ok, message in checks:
             if not ok:
