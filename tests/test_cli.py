@@ -248,4 +248,4 @@ def test_class_names_and_paths_with_brackets_are_shown_as_they_are(tmp_path, cap
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(image)
     assert main(["predict", str(tmp_path / "w.safetensors"), str(image), "--topk", "10"]) == 0
     out = capsys.readouterr().out
-    assert "[red]x.png" in out and all(c in out for c in classes)  # the title wraps at the table's width
+    assert str(image) in out and all(c in out for c in classes)

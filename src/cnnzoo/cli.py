@@ -274,7 +274,8 @@ def cmd_predict(args) -> int:
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return 0
     for path, top in zip(args.images, results):
-        table = Table(title=escape(str(path)))
+        say(f"[bold]{escape(str(path))}[/bold]")  # a line, not the table's title: that wraps at the table's width
+        table = Table()
         table.add_column("class")
         table.add_column("probability", justify="right")
         for c, v in top:
