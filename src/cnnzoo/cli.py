@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -147,7 +148,8 @@ def cmd_train(args) -> int:
     fields.update({k: getattr(args, k) for k in ("epochs", "batch_size", "lr") if getattr(args, k) is not None})
     # A kill (`timeout`, a job scheduler, torchrun stopping its ranks) stops a run as Ctrl-C
     # does, so that an --overwrite that has not reached its first checkpoint gives the old run back.
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    main_thread = threading.current_thread() is threading.main_thread()  # where Python takes signals
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if main_thread else None
     try:
         result = train(
             args.model, args.data, recipe=args.recipe, out=args.out, resume=args.resume, overwrite=args.overwrite,
@@ -176,7 +178,8 @@ def cmd_train(args) -> int:
                 _interrupted(args.model, getattr(err, "run_dir", None))
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     if _is_main_rank():
         _print_result(result)
     return 0
