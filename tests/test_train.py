@@ -168,8 +168,9 @@ def test_a_killed_replacement_gives_the_old_run_back_at_the_next_train(run, digi
     _clear_run(d)  # where a replacement killed (SIGKILL) before its first checkpoint leaves the folder
     (d / "config.json").write_text("{}")
     assert not (d / "best.safetensors").exists() and _files(d / ".replaced") == before
-    assert main(["eval", str(d)]) == 2
-    assert f"the run it was replacing is in {d / '.replaced'}" in capsys.readouterr().err
+    for command in ("eval", "report"):
+        assert main([command, str(d)]) == 2
+        assert f"the run it was replacing is in {d / '.replaced'}" in capsys.readouterr().err
     with pytest.warns(RunWarning, match="stopped before its first checkpoint: the run it was replacing is back"):
         with pytest.raises(TrainingDiverged):  # and a second replacement, failing too, keeps it
             cnnzoo.train(_Explodes(bad_call=2), digits, epochs=1, batch_size=50, out=d, overwrite=True, **FAST)

@@ -99,6 +99,11 @@ def load_run(path) -> Run:
     if not any((path / f).is_file() for f in RUN_FILES):
         raise ValueError(f"{path} is not a cnnzoo run directory: it has none of "
                          f"{', '.join(RUN_FILES)}")
+    from ..train.checkpoint import interrupted_overwrite
+
+    replaced = interrupted_overwrite(path)
+    if replaced:  # its results are in .replaced: a report of the folder would show none
+        raise ValueError(f"{path} holds no results now: {replaced}")
     run = Run(path)
     if (path / "config.json").is_file():
         run.config = _read_json(path / "config.json")

@@ -250,6 +250,15 @@ def _image_format(path: Path) -> str | None:
         return None
 
 
+def interrupted_overwrite(run_dir: Path) -> str | None:
+    """What to say of a run folder whose ``--overwrite`` was killed before its first checkpoint
+    (the old run waits in ``.replaced``, see ``train.run._clear_run``); None for any other."""
+    if (run_dir / ".replaced").is_dir() and not (run_dir / LAST).is_file():
+        return (f"an --overwrite of it was stopped before its first checkpoint, and the run it was replacing "
+                f"is in {run_dir / '.replaced'}; the next `cnnzoo train ... --out {run_dir}` puts it back")
+    return None
+
+
 # -- models -------------------------------------------------------------------------------
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
     """A checkpoint file, or a run directory's best checkpoint (its last one if no best,
@@ -263,10 +272,9 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
                           f"removed): reading {path / LAST}, the weights of its last checkpoint, which may be "
                           f"in the middle of an epoch", CheckpointWarning, stacklevel=3)
             return path / LAST
-        if (path / ".replaced").is_dir():  # see train.run._clear_run
-            raise FileNotFoundError(f"{path} holds no checkpoint: an --overwrite of it was stopped before its first "
-                                    f"checkpoint, and the run it was replacing is in {path / '.replaced'}; the next "
-                                    f"`cnnzoo train ... --out {path}` puts it back")
+        replaced = interrupted_overwrite(path)
+        if replaced:
+            raise FileNotFoundError(f"{path} holds no checkpoint: {replaced}")
         raise FileNotFoundError(f"{path} holds no checkpoint ({BEST} or {LAST}); is it a cnnzoo run directory?")
     if not path.exists():
         raise FileNotFoundError(f"no run directory or checkpoint at {path}")
