@@ -122,6 +122,9 @@ def test_broken_links_are_refused_by_name(tmp_path):
     (tmp_path / "b" / "1.png").unlink()
     os.symlink(tmp_path / "gone.txt", tmp_path / "b" / "notes.txt")  # neither an image nor a class
     assert load_dataset(tmp_path, train=True).classes == ["a", "b"]
+    os.symlink(tmp_path / "gone", tmp_path / "v1.0")  # a class folder whose name has a dot
+    with pytest.raises(FileNotFoundError, match="v1.0 is a broken link"):
+        load_dataset(tmp_path, train=True)
 
 
 # -- 3. test labels the training split lacks --------------------------------------------------

@@ -233,12 +233,12 @@ def test_cli_option_given_twice_names_the_flag(capsys):
 
 
 def test_compress_retrains_with_the_labels_numbered_as_the_model_numbers_them():
-    from cnnzoo.compress.pipeline import _as_model_numbers
+    from cnnzoo.compress.pipeline import _as_trained
     from cnnzoo.data import ImageDataset
 
     # a model trained on ["cat", "dog"], data that lists its classes the other way round
     pets = ImageDataset(torch.zeros(2, 1, 4, 4, dtype=torch.uint8), torch.tensor([0, 1]), ["dog", "cat"], "pets")
-    train, test = _as_model_numbers((pets, pets), {"classes": ["cat", "dog"]})
+    train, test = _as_trained((pets, pets), {"classes": ["cat", "dog"]})
     for ds in (train, test):
         assert ds.classes == ["cat", "dog"] and ds.labels.tolist() == [1, 0]  # the dog is class 1
 
@@ -287,3 +287,13 @@ def test_checkpoints_renamed_to_another_suffix_are_read_as_what_they_are(tmp_pat
     (tmp_path / "metrics.csv").write_text("epoch,test_top1\n1,97.5\n")
     assert main(["eval", str(tmp_path / "metrics.csv")]) == 2
     assert "it is a text file, not a model" in capsys.readouterr().err
+
+
+def test_compress_retrains_on_images_at_the_training_images_size():
+    from cnnzoo.compress.pipeline import _as_trained
+    from cnnzoo.data import ImageDataset
+
+    big = ImageDataset(torch.zeros(2, 1, 56, 56, dtype=torch.uint8), torch.tensor([0, 1]), ["0", "1"], "big")
+    meta = {"classes": ["0", "1"], "data_config": {"image_size": [1, 28, 28]}}  # trained on 28×28 digits
+    for ds in _as_trained((big, big), meta):
+        assert ds.image_size == (1, 28, 28)  # then padded to 32×32 as the training digits were

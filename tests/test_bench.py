@@ -248,3 +248,8 @@ def test_an_input_of_one_number_keeps_each_models_channels():
     # `--input 32`: LeNet-5 reads gray 32×32 digits (LeCun et al. 1998, Sec. II-B), VGG colour
     report = bench(["lenet5", "vgg11"], batch=2, input_size=(None, 32, 32), repeats=3)
     assert [r["input_size"] for r in report["results"]] == [[1, 32, 32], [3, 32, 32]]
+
+
+def test_results_name_the_model_as_registered():
+    # names are matched case-insensitively (`cnnzoo bench LeNet5`); runs record the registered name
+    assert bench(["LeNet5"], batch=2, repeats=3)["results"][0]["model"] == "lenet5"

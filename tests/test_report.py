@@ -249,7 +249,7 @@ def test_cli_report(tmp_path, capsys):
 ])
 def test_overwrite_never_replaces_a_runs_weights_or_records(argv, target, tmp_path, capsys, monkeypatch):
     run = make_run(tmp_path / "run")
-    for name in ("best.safetensors", "last.ckpt"):
+    for name in ("best.safetensors", "last.ckpt", "compression/lenet5.cnnzc"):
         (run / name).write_bytes(b"weights that took hours")
     before = (run / target).read_bytes()
     monkeypatch.setattr(cnnzoo.cli.errors, "width", 400)
@@ -320,3 +320,12 @@ def test_compare_runs_given_twice_same_names_or_no_match(tmp_path):
         compare(runs=[a, tmp_path / "a" / ".." / "a" / "run"], out=tmp_path / "cmp2", measure_speed=False)
     with pytest.raises(ValueError, match=r"none of the runs' models \(lenet5, lenet5_relu\) is among alexnet"):
         compare(["alexnet"], runs=[a, b], out=tmp_path / "cmp3", measure_speed=False)
+
+
+def test_a_json_named_like_a_compression_report_is_one_only_beside_its_file(tmp_path, capsys):
+    out = tmp_path / "speed.report.json"  # no speed.cnnzc beside it: bench's own output
+    for _ in range(2):
+        assert main(["bench", "lenet5", "--repeats", "3", "--json", str(out), "--overwrite"]) == 0
+    (tmp_path / "speed.cnnzc").write_bytes(b"a compressed model")
+    assert main(["bench", "lenet5", "--repeats", "3", "--json", str(out), "--overwrite"]) == 2
+    assert "holds a compression report" in capsys.readouterr().err

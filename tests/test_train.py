@@ -536,17 +536,26 @@ def test_bad_train_arguments_are_refused_by_name(options, error, digits, tmp_pat
     arguments = {"data": digits, "out": tmp_path / "r", "epochs": 1} | options
     with pytest.raises(ValueError, match=error):
         cnnzoo.train("lenet5", **arguments, **{k: v for k, v in FAST.items() if k not in options})
+
+
+def test_train_data_of_the_wrong_type_says_what_was_expected(tmp_path):
     with pytest.raises(TypeError, match="data must be a dataset name or path, or a \\(train, test\\) pair, got int 5"):
         cnnzoo.train("lenet5", 5, out=tmp_path / "r", **FAST)
+    import numpy  # a seed from a sweep over numpy's integers is an integer too
+    with pytest.raises(ValueError, match="seed must be an integer from 0 to 2\\*\\*63 - 1, got np.int64\\(-1\\)"):
+        cnnzoo.train("lenet5", seed=numpy.int64(-1), out=tmp_path / "r", **FAST)
 
 
 def test_resuming_a_finished_run_says_so(run, digits, tmp_path, capsys):
     from rich.console import Console
 
     d = _copy_run(run, tmp_path / "run")
+    before = _files(d)
     console = Console(file=__import__("io").StringIO(), width=300)
     cnnzoo.train("lenet5", digits, out=d, resume=True, threads=1, channels_last=False, console=console)
     assert "has finished its 3 epochs: nothing to train" in console.file.getvalue()  # the fixture's 3 epochs
+    for name in ("best.safetensors", "last.ckpt", "metrics.csv"):  # nothing was trained again
+        assert (d / name).read_bytes() == before[name]
 
 
 def test_eval_and_predict_see_images_of_another_size_alike(run, digits, tmp_path):
@@ -561,3 +570,34 @@ def test_eval_and_predict_see_images_of_another_size_alike(run, digits, tmp_path
     predicted = predict(run.run_dir, list(big), topk=1)
     right = sum(int(top[0][0]) == y for top, y in zip(predicted, labels))
     assert scored["n"] == len(labels) and scored["top1"] == pytest.approx(100 * right / len(labels))
+    # and both as the model saw its training digits: about its accuracy on the 28×28 originals
+    assert abs(scored["top1"] - evaluate(run.run_dir, digits)["top1"]) <= 5
+
+
+def test_a_kill_at_any_step_of_setting_a_run_aside_loses_nothing(run, digits, tmp_path):
+    from cnnzoo.train.run import RunWarning
+
+    d = _copy_run(run, tmp_path / "run")
+    before = _files(d)
+    (d / ".returning").mkdir()  # killed while setting the run aside: two files moved, the rest not
+    for name in ("last.ckpt", "best.safetensors"):
+        (d / name).rename(d / ".returning" / name)
+    (d / ".dropping").mkdir()  # and the remains of a replaced run whose deletion was cut short
+    (d / ".dropping" / "metrics.csv").write_text("old")
+    with pytest.warns(RunWarning, match="is back in the folder"):
+        again = cnnzoo.train("lenet5", digits, out=d, resume=True, **FAST)
+    assert again.history == run.history and _files(d) == before
+    assert not (d / ".returning").exists() and not (d / ".dropping").exists()
+
+
+def test_ctrl_c_while_a_resumed_run_starts_says_how_to_resume(run, tmp_path, capsys, monkeypatch):
+    from cnnzoo.cli import main
+
+    d = _copy_run(run, tmp_path / "run")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("cnnzoo.train.run._load_data", interrupted)  # before the first epoch
+    assert main(["train", "lenet5", "--out", str(d), "--resume", "--no-progress"]) == 130
+    assert "Continue it with: cnnzoo train lenet5 --out" in capsys.readouterr().err

@@ -66,7 +66,10 @@ def _training_result(path: Path) -> str | None:
         return "trained weights"
     if path.name in RUN_RECORDS and (path.parent / RUN_RECORDS[0]).is_file():
         return f"a training run's {path.name}"
-    if path.name.endswith(".report.json") or (path.name == "report.json" and path.parent.name == "compression"):
+    # compress's report: beside its .cnnzc (X.report.json), or in a run's compression/ folder
+    beside = path.with_name(path.name.removesuffix(".report.json") + ".cnnzc")
+    in_folder = path.name == "report.json" and path.parent.name == "compression" and any(path.parent.glob("*.cnnzc"))
+    if (path.name.endswith(".report.json") and beside.is_file()) or in_folder:
         return "a compression report"
     return None
 

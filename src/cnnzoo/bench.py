@@ -291,7 +291,7 @@ def bench_model(
     batch ``B`` there is at least one, after which one more call sets how many products make
     a round's window. Everything else as in :func:`bench`.
     """
-    from .registry import create_model
+    from .registry import create_model, model_info
 
     if not isinstance(batch, int) or batch < 1:
         raise ValueError(f"batch must be a positive integer, got {batch!r}")
@@ -300,7 +300,8 @@ def bench_model(
     if against not in (None, "torchvision"):
         raise ValueError(f"against must be 'torchvision' or None, got {against!r}")
     device = resolve_device(device)
-    name = model if isinstance(model, str) else getattr(model, "name", type(model).__name__)
+    # the registered name, as runs record it ("LeNet5" typed is lenet5), so report and compare find it
+    name = model_info(model).name if isinstance(model, str) else getattr(model, "name", type(model).__name__)
     tv_arch = torchvision_counterpart(name) if against else None  # fails before any work
     net = create_model(model) if isinstance(model, str) else model
     size = _checked_size(net, input_size)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import signal
@@ -146,18 +147,16 @@ def cmd_train(args) -> int:
     if "model_options" in fields:  # also train()'s own argument: refused here, not as a TypeError
         raise ValueError(f"model_options is not a setting to override: {NOT_OVERRIDDEN['model_options']}")
     fields.update({k: getattr(args, k) for k in ("epochs", "batch_size", "lr") if getattr(args, k) is not None})
-    # A kill (`timeout`, a job scheduler, torchrun stopping its ranks) stops a run as Ctrl-C
-    # does, so that an --overwrite that has not reached its first checkpoint gives the old run back.
-    main_thread = threading.current_thread() is threading.main_thread()  # where Python takes signals
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if main_thread else None
     try:
-        result = train(
-            args.model, args.data, recipe=args.recipe, out=args.out, resume=args.resume, overwrite=args.overwrite,
-            device=args.device, seed=args.seed, data_root=args.data_root, download=args.download,
-            model_options=parse_overrides(args.option, flag="--option"), precision=args.precision, channels_last=cl,
-            compile=args.compile, threads=args.threads, checkpoint_every=args.checkpoint_every,
-            progress=not args.no_progress, console=console, **fields,
-        )
+        with _terminate_as_interrupt():
+            result = train(
+                args.model, args.data, recipe=args.recipe, out=args.out, resume=args.resume,
+                overwrite=args.overwrite, device=args.device, seed=args.seed, data_root=args.data_root,
+                download=args.download, model_options=parse_overrides(args.option, flag="--option"),
+                precision=args.precision, channels_last=cl, compile=args.compile, threads=args.threads,
+                checkpoint_every=args.checkpoint_every, progress=not args.no_progress, console=console,
+                **fields,
+            )
     except TrainingDiverged as err:
         from .train.checkpoint import LAST
 
@@ -177,16 +176,28 @@ def cmd_train(args) -> int:
             else:
                 _interrupted(args.model, getattr(err, "run_dir", None))
         return 130
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
     if _is_main_rank():
         _print_result(result)
     return 0
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """A kill (`timeout`, a job scheduler, torchrun stopping its ranks) stops a run as Ctrl-C
+    does, so that an --overwrite that has not reached its first checkpoint gives the old run
+    back. Only where Python takes signals: the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _interrupted(model: str, run_dir: Path | None) -> None:
@@ -217,19 +228,20 @@ def cmd_demo(args) -> int:
     from . import summarize
     from .train import train
 
-    from .train.run import _is_run
+    from .train import is_run
 
     out = Path(args.out) if args.out else None
     if out is not None and out.is_dir() and any(out.iterdir()):  # checked before the demo prints anything
-        if not _is_run(out):
+        if not is_run(out):
             raise FileExistsError(f"{out} is not empty and is not a cnnzoo run; choose another --out")
         if not args.overwrite:
             raise FileExistsError(f"{out} is not empty; pass --overwrite to replace the run there, "
                                   "or choose another --out")
     console.rule("cnnzoo demo: LeNet-5 (LeCun et al. 1998) on 4,000 real MNIST digits, on the CPU")
     summarize("lenet5").print(console=console)
-    result = train("lenet5", "mnist-sample", recipe="small", out=args.out, device="cpu", seed=args.seed,
-                   epochs=args.epochs, threads=args.threads, overwrite=args.overwrite, console=console)
+    with _terminate_as_interrupt():
+        result = train("lenet5", "mnist-sample", recipe="small", out=args.out, device="cpu", seed=args.seed,
+                       epochs=args.epochs, threads=args.threads, overwrite=args.overwrite, console=console)
     _print_result(result)
     return 0
 

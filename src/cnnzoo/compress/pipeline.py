@@ -125,12 +125,14 @@ def _resolve_data(data, meta: dict):
     return load_dataset(str(data), train=True), load_dataset(str(data), train=False)
 
 
-def _as_model_numbers(sets, meta: dict):
-    """The (train, test) pair with labels numbered as the model numbers its classes, so that
-    retraining and scoring agree (scoring goes through evaluate, which matches them too)."""
-    from ..data.datasets import match_classes
+def _as_trained(sets, meta: dict):
+    """The (train, test) pair as the model saw its training data: labels numbered as it numbers
+    its classes, images at its training images' size; so that retraining sees what scoring
+    (evaluate, which does the same) sees."""
+    from ..data.datasets import at_training_size, match_classes
 
-    return tuple(match_classes(ds, meta.get("classes")) for ds in sets)
+    image_size = (meta.get("data_config") or {}).get("image_size")
+    return tuple(at_training_size(match_classes(ds, meta.get("classes")), image_size) for ds in sets)
 
 
 def _resolve_out(out, source, run_dir: Path | None, name: str, overwrite: bool) -> tuple[Path, Path]:
@@ -295,7 +297,7 @@ def compress(model, data=None, *, sparsity=None, quality=None, bits=None, index_
         raise ValueError(f"weight_decay must be ≥ 0, got {weight_decay}")
     out, report_path = _resolve_out(out, None if isinstance(source, nn.Module) else source, run_dir, name,
                                     overwrite)
-    train_set, test_set = _as_model_numbers(_resolve_data(data, meta), meta)
+    train_set, test_set = _as_trained(_resolve_data(data, meta), meta)
     if augment == "auto":
         augment = _run_augment(run_dir)
     if train_set.num_classes != meta["num_classes"]:

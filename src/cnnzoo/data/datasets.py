@@ -32,6 +32,7 @@ __all__ = [
     "image_tensor",
     "class_difference",
     "match_classes",
+    "at_training_size",
     "unit_float_to_uint8",
 ]
 
@@ -275,6 +276,17 @@ def match_classes(ds: ImageDataset, model_classes) -> ImageDataset:
     raise ValueError(f"{ds.name} holds other classes than the model was trained on: {difference}")
 
 
+def at_training_size(ds: ImageDataset, image_size) -> ImageDataset:
+    """``ds`` with its images brought to ``image_size`` (…×H×W: the size of the images a model
+    was trained on), as :func:`cnnzoo.predict` brings each image, so that the loader then fits
+    them to the model's input as it fitted the training images (28×28 digits padded to LeNet-5's
+    32×32, not 56×56 ones stretched to it)."""
+    size = tuple(image_size or ())[-2:]
+    if not size or tuple(ds.images.shape[-2:]) == size:
+        return ds
+    return ImageDataset(resize_center_crop(ds.images, size), ds.labels, ds.classes, ds.name, ds.split)
+
+
 def _too_few_classes(where, found: str, hint: str = "") -> ValueError:
     return ValueError(f"{where}: a training set needs images of at least 2 classes, found {found}; with "
                       f"one class every prediction is right and the model learns nothing{hint}")
@@ -435,11 +447,11 @@ def _folder(path: Path, train: bool, image_size: int | None, to_train: bool) -> 
 
 def _entries(folder: Path) -> list[Path]:
     """The entries of a dataset folder, sorted, hidden ones (.DS_Store, ._x.png, .ipynb_checkpoints)
-    left out. A broken link that could be a class folder or an image (no suffix, or an image's)
-    is refused: skipping it would silently drop a class or an image; others (notes.txt) are not."""
+    left out. A broken link that could be a class folder or an image (no suffix, a number's
+    such as v1.0, or an image's) is refused: skipping it would silently drop a class or an image; others (notes.txt) are not."""
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     broken = next((p for p in entries if not p.exists()  # exists() follows the link
-                   and (not p.suffix or p.suffix.lower() in IMAGE_EXTENSIONS)), None)
+                   and (p.suffix.lower() in IMAGE_EXTENSIONS or not p.suffix[1:].isalpha())), None)
     if broken is not None:
         raise FileNotFoundError(f"{broken} is a broken link (to {os.readlink(broken)}, which does not "
                                 f"exist); expected a class folder or an image: restore its target or remove it")

@@ -15,10 +15,11 @@ from .evaluate import evaluate, predict
 from .loop import Trainer, TrainingDiverged, evaluate_loader, fit
 from .optim import Schedule, build_optimizer
 from .recipes import PAPER_RECIPES, SMALL_RECIPE, Recipe, get_recipe
-from .run import RunResult, train
+from .run import RunResult, is_run, train
 
 __all__ = [
     "train",
+    "is_run",
     "RunResult",
     "fit",
     "evaluate",

@@ -16,7 +16,8 @@ from torch import Tensor, nn
 from .._checks import describe
 from .._device import resolve_device
 from ..data import Augment, ImageDataset, Loader, adapt_channels, default_input_size, load_dataset
-from ..data.datasets import image_tensor, match_classes, read_image, resize_center_crop, unit_float_to_uint8
+from ..data.datasets import (at_training_size, image_tensor, match_classes, read_image, resize_center_crop,
+                             unit_float_to_uint8)
 from ..models.base import Classifier
 from .checkpoint import load_model
 from .loop import _scores, evaluate_loader
@@ -84,11 +85,7 @@ def evaluate(
         load_dataset(dataset_or_name, train=split == "train", root=root, download=download,
                      to_train=False)
     ds = match_classes(ds, cfg.get("classes"))
-    trained = tuple(cfg.get("image_size") or ())[-2:]
-    if trained and tuple(ds.images.shape[-2:]) != trained:
-        # as predict does: first to the size of the images the model was trained on, then fitted
-        # to its input as those were (28×28 digits padded to LeNet-5's 32×32, not stretched)
-        ds = ImageDataset(resize_center_crop(ds.images, trained), ds.labels, ds.classes, ds.name, ds.split)
+    ds = at_training_size(ds, cfg.get("image_size"))
     k = getattr(model, "num_classes", None)
     if k is not None and k != ds.num_classes:
         raise ValueError(f"the model predicts {k} classes but {ds.name} has {ds.num_classes}")

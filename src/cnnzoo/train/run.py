@@ -18,6 +18,7 @@ epoch, ends where an uninterrupted run on the same machine ends.
 from __future__ import annotations
 
 import json
+import operator
 import os
 import shutil
 import time
@@ -41,7 +42,7 @@ from .metrics import plot_confusion, plot_curves, write_metrics, write_summary
 from .optim import Schedule, build_optimizer
 from .recipes import Recipe, get_recipe
 
-__all__ = ["train", "RunResult", "RunWarning", "RUN_FILES"]
+__all__ = ["train", "RunResult", "RunWarning", "RUN_FILES", "is_run"]
 
 CONFIG = "config.json"
 # Files a run writes (and --overwrite removes), with what other commands derive from them.
@@ -95,19 +96,10 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> dict | 
     if resume:
         if not (run_dir / CONFIG).is_file():
             raise FileNotFoundError(f"nothing to resume at {run_dir}: no {CONFIG} (start the run without --resume)")
-        expected = "expected the JSON object cnnzoo wrote when the run started (start a new run instead)"
-        try:
-            config = json.loads((run_dir / CONFIG).read_text())
-        except ValueError as err:  # json's own message names no file
-            raise ValueError(f"cannot resume {run_dir}: {run_dir / CONFIG} is not valid JSON ({err}); "
-                             f"{expected}") from None
-        if not isinstance(config, dict):
-            raise ValueError(f"cannot resume {run_dir}: {run_dir / CONFIG} holds a JSON "
-                             f"{type(config).__name__}; {expected}")
-        missing = [key for key in RUN_CONFIG_KEYS if key not in config]
-        if missing:
-            raise ValueError(f"cannot resume {run_dir}: {run_dir / CONFIG} is not a cnnzoo run's configuration "
-                             f"(it has no {', '.join(map(repr, missing))}); {expected}")
+        config = _read_run_config(run_dir)
+        if isinstance(config, str):
+            raise ValueError(f"cannot resume {run_dir}: {config}; expected the JSON object cnnzoo wrote when "
+                             "the run started (start a new run instead)")
         # metrics.csv is written after the epoch's last.ckpt, so a run killed before its first
         # checkpoint has none; with it, training from the start would replace finished epochs.
         results = [name for name in ("metrics.csv", "summary.json") if (run_dir / name).exists()]
@@ -120,22 +112,42 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> dict | 
         raise FileExistsError(f"{run_dir} exists and is not a directory")
     check_writable(run_dir / CONFIG)
     if run_dir.is_dir() and any(run_dir.iterdir()):
-        if not _is_run(run_dir):
+        if not is_run(run_dir):
             raise FileExistsError(f"{run_dir} is not empty and is not a cnnzoo run; choose another --out")
         if not overwrite:
             raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it or "
                                   f"--overwrite to replace it")
-    return None  # the old run is removed by _clear_run, once the new one has checked out
+    return None  # the old run is set aside by _clear_run, once the new one has checked out
 
 
-def _is_run(run_dir: Path) -> bool:
+def _read_run_config(run_dir: Path) -> dict | str:
+    """The run's configuration, or what is wrong with its config.json."""
+    path = run_dir / CONFIG
+    try:
+        config = json.loads(path.read_text())
+    except ValueError as err:  # json's own message names no file
+        return f"{path} is not valid JSON ({err})"
+    except OSError as err:
+        return f"{path} cannot be read ({err.strerror or err})"
+    if not isinstance(config, dict):
+        return f"{path} holds a JSON {type(config).__name__}"
+    missing = [key for key in RUN_CONFIG_KEYS if key not in config]
+    if missing:
+        return f"{path} is not a cnnzoo run's configuration (it has no {', '.join(map(repr, missing))})"
+    return config
+
+
+def is_run(run_dir: str | os.PathLike) -> bool:
     """Whether ``run_dir`` holds a cnnzoo run: a config.json that cnnzoo wrote, not any file of
     that name (a web app's, a notebook's), since --overwrite replaces a run's files."""
-    try:
-        config = json.loads((run_dir / CONFIG).read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(config, dict) and all(key in config for key in RUN_CONFIG_KEYS)
+    return isinstance(_read_run_config(Path(run_dir)), dict)
+
+
+# Setting an --overwrite'd run aside, in states that a kill at any moment leaves recoverable:
+# REPLACED holds the whole old run while the new one has no checkpoint; RETURNING holds old
+# files that all go back, over nothing (a set-aside or a give-back cut short); DROPPING is an
+# old run the new one has replaced for good (its checkpoint is written).
+RETURNING, DROPPING = ".returning", ".dropping"
 
 
 def _clear_run(run_dir: Path) -> None:
@@ -145,29 +157,32 @@ def _clear_run(run_dir: Path) -> None:
     (:func:`_give_back_replaced`), and so does the next command on a folder whose new run was
     killed first (:func:`_settle_replaced`). Called only after the model, data and recipe are
     built, so that a typo in the new command cannot cost the old run."""
-    aside = run_dir / REPLACED
     old = [name for name in RUN_FILES if os.path.lexists(run_dir / name)]
     if old:
-        aside.mkdir(parents=True)
+        moving = run_dir / RETURNING  # until every file is in it, a kill means: put them back
+        moving.mkdir(parents=True)
         try:
             for name in old:
-                (run_dir / name).rename(aside / name)
-        except BaseException:  # all or nothing: an old run is never left half aside
-            for moved in aside.iterdir():
-                moved.rename(run_dir / moved.name)
-            aside.rmdir()
+                (run_dir / name).rename(moving / name)
+        except BaseException:
+            _return_all(run_dir)
             raise
+        moving.rename(run_dir / REPLACED)
     run_dir.mkdir(parents=True, exist_ok=True)
 
 
 def _settle_replaced(run_dir: Path) -> None:
     """Finish what a killed ``--overwrite`` left (SIGKILL, a machine that went down): the run
     it was replacing goes if the new one reached its first checkpoint, and comes back if not."""
-    if not (run_dir / REPLACED).is_dir():
-        return
-    if (run_dir / LAST).is_file():
-        _drop_replaced(run_dir)
-    elif _give_back_replaced(run_dir):
+    if (run_dir / DROPPING).is_dir():
+        shutil.rmtree(run_dir / DROPPING)
+    back = _return_all(run_dir)
+    if (run_dir / REPLACED).is_dir():
+        if (run_dir / LAST).is_file():
+            _drop_replaced(run_dir)
+        else:
+            back = _give_back_replaced(run_dir)
+    if back:
         warnings.warn(f"an --overwrite of {run_dir} stopped before its first checkpoint: the run it was "
                       "replacing is back in the folder, as it was", RunWarning, stacklevel=4)
 
@@ -180,23 +195,34 @@ def _remove(path: Path) -> None:
 
 
 def _drop_replaced(run_dir: Path) -> None:
-    """The new run has a checkpoint: the run it replaces is gone for good."""
+    """The new run has a checkpoint: the run it replaces is gone for good (renamed first, so
+    that a kill while it is deleted cannot make what is left of it look like a run to restore)."""
     if (run_dir / REPLACED).is_dir():
-        shutil.rmtree(run_dir / REPLACED)
+        (run_dir / REPLACED).rename(run_dir / DROPPING)
+        shutil.rmtree(run_dir / DROPPING)
 
 
 def _give_back_replaced(run_dir: Path) -> bool:
-    """Put the replaced run's files back (the new run failed before its first checkpoint);
-    True if there were any."""
+    """Put the replaced run's files back (the new run failed before its first checkpoint):
+    the new run's files go first, then the old ones return; True if there were any."""
     aside = run_dir / REPLACED
     if not aside.is_dir():
         return False
-    for name in RUN_FILES:  # the new run's files go, also those the old run did not have
+    for name in RUN_FILES:
         if os.path.lexists(run_dir / name):
             _remove(run_dir / name)
-        if os.path.lexists(aside / name):
-            (aside / name).rename(run_dir / name)
-    shutil.rmtree(aside)
+    aside.rename(run_dir / RETURNING)
+    return _return_all(run_dir)
+
+
+def _return_all(run_dir: Path) -> bool:
+    """Move every file in ``run_dir/.returning`` back into ``run_dir``; True if there was one."""
+    returning = run_dir / RETURNING
+    if not returning.is_dir():
+        return False
+    for moved in returning.iterdir():
+        moved.rename(run_dir / moved.name)
+    returning.rmdir()
     return True
 
 
@@ -376,6 +402,8 @@ def train(
         if info.main and args.get("run_dir") and _give_back_replaced(args["run_dir"]):
             err.gave_back = args["run_dir"]  # for the message: the earlier run is there again
         err.settings = args.get("settings", {})  # the batch and input it ran with, for an out-of-memory message
+        if isinstance(err, KeyboardInterrupt) and not hasattr(err, "run_dir"):
+            err.run_dir = args.get("run_dir")  # stopped while starting: the run there may be resumable
         raise
     finally:
         torch.set_num_threads(old_threads)
@@ -391,9 +419,14 @@ def _train(model, data, info, dev, locals_) -> RunResult:
         raise ValueError(f"checkpoint_every must be a number of steps ≥ 0, got {a['checkpoint_every']!r}")
     if a["resume"] and a["overwrite"]:
         raise ValueError("--resume continues the run in --out and --overwrite replaces it: give one of them")
-    seed = a["seed"]
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
-        raise ValueError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
+    if a["seed"] is not None:
+        asked = a["seed"]
+        try:  # any integer, numpy's too (a sweep over np.arange), but not a float or a bool
+            a["seed"] = None if isinstance(asked, bool) else operator.index(asked)
+        except TypeError:
+            a["seed"] = None
+        if a["seed"] is None or not 0 <= a["seed"] < 2**63:
+            raise ValueError(f"seed must be an integer from 0 to 2**63 - 1, got {asked!r}")
     if a["channels_last"] not in (None, "auto", True, False):
         raise ValueError(f"channels_last must be 'auto', True or False, got {a['channels_last']!r}")
     for what, value, expected in (("data", data, "a dataset name or path, or a (train, test) pair"),
@@ -415,6 +448,7 @@ def _train(model, data, info, dev, locals_) -> RunResult:
         return run_dir.resolve(), _prepare_run_dir(run_dir, resume=a["resume"], overwrite=a["overwrite"])
 
     run_dir, saved = distributed.from_rank0(info, decide)
+    a["run_dir"] = run_dir  # for train(): where a failure gives back what --overwrite set aside
     recipe_fields = {k: a[k] for k in ("epochs", "batch_size", "lr")} | a["overrides"]
     if saved is not None:
         _check_same({"model": saved["model"], "dataset": saved["dataset"], "seed": saved["seed"],
@@ -501,7 +535,6 @@ def _train(model, data, info, dev, locals_) -> RunResult:
     if main:
         if saved is None:
             _clear_run(run_dir)
-        a["run_dir"] = run_dir
         write_atomic(run_dir / CONFIG, (json.dumps(config, indent=2) + "\n").encode())
 
     # -- the trainer ---------------------------------------------------------------------
