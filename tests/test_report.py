@@ -313,6 +313,9 @@ def test_compare_runs_given_twice_same_names_or_no_match(tmp_path):
     b = make_run(tmp_path / "b" / "run", model="lenet5_relu", top1=90.0, images=False)
     result = compare(runs=[a, b], out=tmp_path / "cmp", measure_speed=False)
     assert sorted(r.label for r in result.rows) == ["a/run", "b/run"]  # not two rows called "run"
+    c, d = make_run(tmp_path / "c" / "x" / "run", images=False), make_run(tmp_path / "d" / "x" / "run", images=False)
+    labels = sorted(r.label for r in compare(runs=[c, d], out=tmp_path / "cmp0", measure_speed=False).rows)
+    assert labels == ["c/x/run", "d/x/run"]
     (b / "summary.json").unlink()  # stopped before its last epoch
     result = compare(runs=[a, b], out=tmp_path / "cmp1", measure_speed=False)
     assert any("unfinished or stopped" in n and "b/run" in n for n in result.notes)

@@ -135,10 +135,13 @@ def _run_rows(run_dirs: Sequence[str]) -> list[CompareRow]:
             top1_source=f"run {run.path}", dataset=run.dataset, input_size=run.input_size,
             run=str(run.path),
         ))
-    names = [r.label for r in rows]
-    for r in rows:  # runs/a/run and runs/b/run: label them by their parent folders too
-        if names.count(r.label) > 1:
-            r.label = f"{Path(r.run).parent.name}/{r.label}"
+    for depth in range(2, max((len(Path(r.run).parts) for r in rows), default=0) + 1):
+        labels = [r.label for r in rows]  # a/x/run and b/x/run: as many parent folders as tell them apart
+        clashing = [r for r in rows if labels.count(r.label) > 1]
+        if not clashing:
+            break
+        for r in clashing:
+            r.label = "/".join(Path(r.run).parts[-depth:])
     datasets = {r.dataset for r in rows}
     if len(datasets) > 1:
         by = {ds: [r.label for r in rows if r.dataset == ds] for ds in datasets}
