@@ -13,6 +13,7 @@ from PIL import Image
 from torch import nn
 
 from cnnzoo.data import ImageDataset, load_dataset
+from cnnzoo.data.datasets import match_classes
 from cnnzoo.train import evaluate, predict
 
 
@@ -317,3 +318,20 @@ def test_an_npz_test_split_with_labels_training_lacks_is_scored(tmp_path):
     assert evaluate(Threshold(), str(tmp_path / "d.npz"))["top1"] == 100  # the model knows both classes
     with pytest.raises(ValueError, match="'y_test' holds labels that 'y_train' lacks: 1"):
         load_dataset(tmp_path / "d.npz", train=False, to_train=True)
+
+
+def test_names_against_a_models_bare_numbers_pair_only_where_they_carry_them():
+    digits = [str(i) for i in range(10)]  # a model trained on mnist-sample's classes "0".."9"
+
+    def data(classes):
+        return ImageDataset(torch.zeros(len(classes), 1, 4, 4, dtype=torch.uint8), torch.arange(len(classes)),
+                            classes, "digits")
+
+    words = sorted(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    with pytest.raises(ValueError, match="only in the model's classes: '0'"):  # eight, five, four, ... by position
+        match_classes(data(words), digits)
+    with pytest.raises(ValueError, match="only in the data: 'two'"):
+        match_classes(data(["1", "two"]), digits)
+    tv = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven",
+          "8 - eight", "9 - nine"]  # torchvision's MNIST.classes
+    assert match_classes(data(tv), digits).classes == tv

@@ -297,3 +297,19 @@ def test_compress_retrains_on_images_at_the_training_images_size():
     meta = {"classes": ["0", "1"], "data_config": {"image_size": [1, 28, 28]}}  # trained on 28×28 digits
     for ds in _as_trained((big, big), meta):
         assert ds.image_size == (1, 28, 28)  # then padded to 32×32 as the training digits were
+
+
+def test_compress_never_writes_its_weights_over_a_compression_report(mlp, tmp_path, capsys):
+    fast = ["--data", "mnist-sample", "--prune-iterations", "1", "--retrain-epochs", "0",
+            "--finetune-epochs", "0", "--device", "cpu"]
+    assert main(["compress", str(mlp), "--out", str(tmp_path / "a.cnnzc"), *fast]) == 0
+    report = (tmp_path / "a.report.json").read_bytes()
+    err = _cli_error(["compress", mlp, "--out", tmp_path / "a.report.json", "--overwrite", *fast], capsys)
+    assert "a.report.json holds a compression report" in err
+    assert (tmp_path / "a.report.json").read_bytes() == report
+    capsys.readouterr()
+    assert main(["compress", str(mlp), "--out", str(tmp_path / "a.cnnzc"), "--overwrite", *fast]) == 0  # its own kind
+
+
+def test_bench_refuses_a_model_given_twice_in_another_case(capsys):
+    assert "lenet5 is given twice (also as LENET5)" in _cli_error(["bench", "LENET5", "lenet5"], capsys)

@@ -171,6 +171,11 @@ def test_a_killed_replacement_gives_the_old_run_back_at_the_next_train(run, digi
     for command in ("eval", "report"):
         assert main([command, str(d)]) == 2
         assert f"the run it was replacing is in {d / '.replaced'}" in capsys.readouterr().err
+    (d / ".replaced").rename(d / ".returning")  # killed while moving files: named too
+    for command in ("eval", "report"):
+        assert main([command, str(d)]) == 2
+        assert f"part of that run is in {d / '.returning'}" in capsys.readouterr().err
+    (d / ".returning").rename(d / ".replaced")
     with pytest.warns(RunWarning, match="stopped before its first checkpoint: the run it was replacing is back"):
         with pytest.raises(TrainingDiverged):  # and a second replacement, failing too, keeps it
             cnnzoo.train(_Explodes(bad_call=2), digits, epochs=1, batch_size=50, out=d, overwrite=True, **FAST)
@@ -601,3 +606,15 @@ def test_ctrl_c_while_a_resumed_run_starts_says_how_to_resume(run, tmp_path, cap
     monkeypatch.setattr("cnnzoo.train.run._load_data", interrupted)  # before the first epoch
     assert main(["train", "lenet5", "--out", str(d), "--resume", "--no-progress"]) == 130
     assert "Continue it with: cnnzoo train lenet5 --out" in capsys.readouterr().err
+
+
+def test_a_run_that_diverged_at_once_is_offered_overwrite_not_resume(digits, tmp_path, capsys):
+    from cnnzoo.cli import main
+
+    argv = ["train", "lenet_300_100", "--data", str(digits), "--lr", "1e30", "--epochs", "1", "--out",
+            str(tmp_path / "r"), "--threads", "1", "--channels-last", "off", "--no-progress"]
+    assert main(argv) == 1  # diverged before its first checkpoint (test_cli's case)
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "stopped before its first checkpoint; pass --overwrite" in err and "--resume" not in err

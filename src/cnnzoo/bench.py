@@ -469,9 +469,13 @@ def bench(
         torch.set_num_threads(threads)
     device = resolve_device(device)
     _malloc.enable()  # before the first timing, so that every model runs alike (cnnzoo._malloc)
+    seen = {}
     for m in models:  # fail on a name, a counterpart or an input size before timing anything
         if isinstance(m, str):
-            model_info(m)
+            name = model_info(m).name
+            if name in seen:  # LENET5 and lenet5: one model, timed twice, two rows
+                raise ValueError(f"{m} is given twice (also as {seen[name]}); give each model once")
+            seen[name] = m
             if against:
                 torchvision_counterpart(m)
             if input_size is not None:

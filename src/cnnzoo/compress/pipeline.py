@@ -151,7 +151,8 @@ def _resolve_out(out, source, run_dir: Path | None, name: str, overwrite: bool) 
         if source is not None and path.resolve() == Path(source).resolve():
             raise ValueError(f"{path} is the checkpoint being compressed; writing there would "
                              "replace the model it reads: choose another --out")
-    check_new((out, report), overwrite, replaces=(SUFFIX, "report.json"))
+    check_new([out], overwrite, replaces=(SUFFIX,))  # each over its own kind only: weights over
+    check_new([report], overwrite, replaces=("report.json",))  # weights, a report over a report
     return out, report
 
 

@@ -270,7 +270,11 @@ def match_classes(ds: ImageDataset, model_classes) -> ImageDataset:
     if set(ds.classes) <= set(model_classes):
         order = torch.tensor([model_classes.index(c) for c in ds.classes])
         return ImageDataset(ds.images, order[ds.labels], model_classes, ds.name, ds.split)
-    if _unnamed(model_classes) or _unnamed(ds.classes):
+    # Labels without names (an .npz) can only mean the model's numbering; names against a model's
+    # bare numbers only where they carry them ("0 - zero", torchvision's MNIST): folders named
+    # zero..nine sort as eight, five, four, ... and must not be paired by position.
+    numbered = all(c.split(" ")[0] == str(i) for i, c in enumerate(ds.classes))
+    if len(ds.classes) == len(model_classes) and (_unnamed(ds.classes) or (_unnamed(model_classes) and numbered)):
         return ds
     difference = class_difference(model_classes, ds.classes, "the model's classes", "the data")
     raise ValueError(f"{ds.name} holds other classes than the model was trained on: {difference}")

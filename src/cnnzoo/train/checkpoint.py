@@ -253,6 +253,9 @@ def _image_format(path: Path) -> str | None:
 def interrupted_overwrite(run_dir: Path) -> str | None:
     """What to say of a run folder whose ``--overwrite`` was killed before its first checkpoint
     (the old run waits in ``.replaced``, see ``train.run._clear_run``); None for any other."""
+    if (run_dir / ".returning").is_dir():  # a kill while files were moved in or out
+        return (f"an --overwrite of it was stopped while it set the earlier run aside or gave it back: part of "
+                f"that run is in {run_dir / '.returning'}; the next `cnnzoo train ... --out {run_dir}` puts it back")
     if (run_dir / ".replaced").is_dir() and not (run_dir / LAST).is_file():
         return (f"an --overwrite of it was stopped before its first checkpoint, and the run it was replacing "
                 f"is in {run_dir / '.replaced'}; the next `cnnzoo train ... --out {run_dir}` puts it back")
@@ -265,6 +268,8 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
     with a :class:`CheckpointWarning`: those weights may be of an unfinished epoch)."""
     path = _as_path(path).expanduser()
     if path.is_dir():
+        if (path / ".returning").is_dir():  # what is in the folder is not the whole run
+            raise FileNotFoundError(f"{path} is not whole: {interrupted_overwrite(path)}")
         if (path / BEST).is_file():
             return path / BEST
         if (path / LAST).is_file():

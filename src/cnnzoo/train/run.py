@@ -114,6 +114,9 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> dict | 
     if run_dir.is_dir() and any(run_dir.iterdir()):
         if not is_run(run_dir):
             raise FileExistsError(f"{run_dir} is not empty and is not a cnnzoo run; choose another --out")
+        if not overwrite and not (run_dir / LAST).is_file():  # it stopped (diverged) before any checkpoint
+            raise FileExistsError(f"{run_dir} holds a run that stopped before its first checkpoint; pass "
+                                  f"--overwrite to start it again with these settings")
         if not overwrite:
             raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it or "
                                   f"--overwrite to replace it")
