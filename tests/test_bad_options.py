@@ -313,3 +313,11 @@ def test_compress_never_writes_its_weights_over_a_compression_report(mlp, tmp_pa
 
 def test_bench_refuses_a_model_given_twice_in_another_case(capsys):
     assert "lenet5 is given twice (also as LENET5)" in _cli_error(["bench", "LENET5", "lenet5"], capsys)
+
+
+def test_compress_notes_a_batch_larger_than_the_training_set(mlp, tmp_path, capsys):
+    # the bundled sample holds 4,000 training digits (DESIGN.md)
+    argv = ["compress", str(mlp), "--data", "mnist-sample", "--out", str(tmp_path / "a.cnnzc"), "--batch-size",
+            "5000", "--prune-iterations", "1", "--retrain-epochs", "0", "--finetune-epochs", "0", "--device", "cpu"]
+    assert main(argv) == 0
+    assert "note: batch size 5000 is larger than the 4,000 training images" in " ".join(capsys.readouterr().err.split())

@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -35,7 +36,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .._checks import describe
+from .._checks import SettingWarning, describe
 from .._files import check_new, check_writable
 from .fileformat import SUFFIX, is_compressed_file, load_compressed, write_compressed
 from .presets import paper_preset
@@ -305,6 +306,9 @@ def compress(model, data=None, *, sparsity=None, quality=None, bits=None, index_
         raise ValueError(f"{train_set.name} has {train_set.num_classes} classes; {name} predicts "
                          f"{meta['num_classes']}")
 
+    if batch_size > len(train_set):  # as train notes it: each retraining epoch is one step
+        warnings.warn(f"batch size {batch_size} is larger than the {len(train_set):,} training images: each "
+                      "retraining epoch is one step over all of them", SettingWarning, stacklevel=2)
     torch.manual_seed(seed)
     train_loader = _train_loader(model, meta, train_set, batch_size=batch_size, device=device, seed=seed,
                                  augment=augment)
