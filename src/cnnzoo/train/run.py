@@ -114,7 +114,8 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> dict | 
     if run_dir.is_dir() and any(run_dir.iterdir()):
         if not is_run(run_dir):
             raise FileExistsError(f"{run_dir} is not empty and is not a cnnzoo run; choose another --out")
-        if not overwrite and not (run_dir / LAST).is_file():  # it stopped (diverged) before any checkpoint
+        if not overwrite and not any((run_dir / name).exists() for name in (LAST, BEST, "metrics.csv")):
+            # it stopped (diverged at once, was killed) before any checkpoint: nothing to continue
             raise FileExistsError(f"{run_dir} holds a run that stopped before its first checkpoint; pass "
                                   f"--overwrite to start it again with these settings")
         if not overwrite:
