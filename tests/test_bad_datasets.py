@@ -280,7 +280,8 @@ def test_other_class_names_are_refused_by_name():
 
 
 def test_classes_named_only_by_number_match_by_position():
-    assert evaluate(Threshold(), _light_and_dark(["0", "1"], light_label=1))["top1"] == 100
+    result = evaluate(Threshold(), _light_and_dark(["0", "1"], light_label=1))
+    assert result["top1"] == 100 and result["classes"] == ["dark", "light"]  # bare labels: the model's numbers
 
 
 def test_evaluate_says_which_split_it_scored(tmp_path):

@@ -262,8 +262,9 @@ def _unnamed(classes) -> bool:
 def match_classes(ds: ImageDataset, model_classes) -> ImageDataset:
     """``ds`` with its labels numbered as a model numbers its classes (``model_classes``, the
     names it was trained on): by name, when the data holds the same names in another order, or
-    some of them; by position, the only way, where either side names its classes only by their
-    numbers ("0", "1", ...); other names are refused, named."""
+    some of them; as they are where the data's labels are bare numbers (an .npz: they can only
+    be the model's), or carry the numbers the model's bare ones are ("0 - zero" for "0"); other
+    names are refused, named."""
     if not model_classes or list(model_classes) == ds.classes:
         return ds
     model_classes = [str(c) for c in model_classes]
@@ -273,8 +274,10 @@ def match_classes(ds: ImageDataset, model_classes) -> ImageDataset:
     # Labels without names (an .npz) can only mean the model's numbering; names against a model's
     # bare numbers only where they carry them ("0 - zero", torchvision's MNIST): folders named
     # zero..nine sort as eight, five, four, ... and must not be paired by position.
+    if _unnamed(ds.classes) and len(ds.classes) <= len(model_classes):
+        return ImageDataset(ds.images, ds.labels, model_classes, ds.name, ds.split)
     numbered = all(c.split(" ")[0] == str(i) for i, c in enumerate(ds.classes))
-    if len(ds.classes) == len(model_classes) and (_unnamed(ds.classes) or (_unnamed(model_classes) and numbered)):
+    if _unnamed(model_classes) and numbered and len(ds.classes) == len(model_classes):
         return ds
     difference = class_difference(model_classes, ds.classes, "the model's classes", "the data")
     raise ValueError(f"{ds.name} holds other classes than the model was trained on: {difference}")
@@ -452,7 +455,8 @@ def _folder(path: Path, train: bool, image_size: int | None, to_train: bool) -> 
 def _entries(folder: Path) -> list[Path]:
     """The entries of a dataset folder, sorted, hidden ones (.DS_Store, ._x.png, .ipynb_checkpoints)
     left out. A broken link that could be a class folder or an image (no suffix, a number's
-    such as v1.0, or an image's) is refused: skipping it would silently drop a class or an image; others (notes.txt) are not."""
+    such as v1.0, or an image's) is refused: skipping it would silently drop a class or an
+    image; others (notes.txt) are not."""
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     broken = next((p for p in entries if not p.exists()  # exists() follows the link
                    and (p.suffix.lower() in IMAGE_EXTENSIONS or not p.suffix[1:].isalpha())), None)
