@@ -302,8 +302,8 @@ def test_nan_loss_stops_with_epoch_and_step_and_keeps_the_last_checkpoint(digits
 def test_bad_checkpoints_get_clear_errors(run, tmp_path):
     data = (run.run_dir / "last.ckpt").read_bytes()
     (tmp_path / "cut.ckpt").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="truncated"):
-        load_model(tmp_path / "cut.ckpt")
+    with pytest.raises(ValueError, match="truncated.*has no end \\(its central directory\\): cut short"):
+        load_model(tmp_path / "cut.ckpt")  # a zip's directory is at its end (PKWARE's APPNOTE)
     best = (run.run_dir / "best.safetensors").read_bytes()
     (tmp_path / "cut.safetensors").write_bytes(best[: len(best) // 2])
     with pytest.raises(ValueError, match="truncated"):

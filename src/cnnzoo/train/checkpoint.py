@@ -200,6 +200,8 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
         # Only the first sentence of torch's reason: the rest advises weights_only=False,
         # which would execute whatever code the file holds.
         reason = str(err).split(". ")[0].splitlines()[0] if str(err) else type(err).__name__
+        if _kind_by_content(path) == "torch" and not zipfile.is_zipfile(path):  # torch's word: "Errno 22"
+            reason = "the zip archive that torch.save writes has no end (its central directory): cut short"
         looks = _looks_like(path)
         if looks:  # a file that is plainly something else: say what, and what was expected
             raise ValueError(f"{path} is not a readable checkpoint: {looks}") from None
