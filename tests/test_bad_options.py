@@ -316,8 +316,15 @@ def test_bench_refuses_a_model_given_twice_in_another_case(capsys):
 
 
 def test_compress_notes_a_batch_larger_than_the_training_set(mlp, tmp_path, capsys):
-    # the bundled sample holds 4,000 training digits (DESIGN.md)
+    # the bundled sample holds 4,000 training digits (README, The demo)
     argv = ["compress", str(mlp), "--data", "mnist-sample", "--out", str(tmp_path / "a.cnnzc"), "--batch-size",
             "5000", "--prune-iterations", "1", "--retrain-epochs", "0", "--finetune-epochs", "0", "--device", "cpu"]
     assert main(argv) == 0
     assert "note: batch size 5000 is larger than the 4,000 training images" in " ".join(capsys.readouterr().err.split())
+
+
+def test_compress_refuses_a_seed_torch_cannot_take(mlp, tmp_path, capsys):
+    # torch.manual_seed takes a 64-bit integer; its own word for 2**64 is "Overflow when unpacking long long"
+    err = _cli_error(["compress", mlp, "--data", "mnist-sample", "--out", tmp_path / "a.cnnzc", "--seed",
+                      str(2**64)], capsys)
+    assert "seed must be an integer from 0 to 2**63 - 1" in err and not (tmp_path / "a.cnnzc").exists()

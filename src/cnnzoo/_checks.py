@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import typing
 
-__all__ = ["type_problem", "hint_problem", "describe", "some", "SettingWarning"]
+__all__ = ["type_problem", "hint_problem", "describe", "some", "seed_value", "SettingWarning"]
 
 _EXPECTED = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
              dict: 'a JSON object, e.g. {"dropout": 0.5}', list: "a JSON array"}
@@ -67,6 +67,21 @@ def some(names, limit: int = 5) -> str:
     names = [str(n) for n in names]
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def seed_value(seed) -> int:
+    """``seed`` as an int for torch.manual_seed: any integer, numpy's too (a sweep over
+    np.arange), from 0 to 2**63 - 1; a float, a bool or a larger number is refused by name
+    (torch's own word for 2**64 is "Overflow when unpacking long long")."""
+    import operator
+
+    try:
+        value = None if isinstance(seed, bool) else operator.index(seed)
+    except TypeError:
+        value = None
+    if value is None or not 0 <= value < 2**63:
+        raise ValueError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
+    return value
 
 
 class SettingWarning(UserWarning):

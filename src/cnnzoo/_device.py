@@ -9,7 +9,7 @@ import warnings
 
 import torch
 
-from ._checks import SettingWarning
+from ._checks import SettingWarning, describe
 
 __all__ = ["resolve_device", "machine_threads", "check_threads"]
 
@@ -22,8 +22,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if not isinstance(device, (str, torch.device)):  # torch.device(1) would mean cuda:1
-        raise TypeError(f"device must be {KINDS} (a string or a torch.device), got {device!r} "
-                        f"({type(device).__name__})")
+        raise TypeError(f"device must be {KINDS} (a string or a torch.device), got {describe(device)}")
     try:
         dev = torch.device(device)
     except RuntimeError:

@@ -452,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="run directory (default runs/MODEL-DATA-TIME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace the run in --out")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: cuda when available)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     p.add_argument("--data-root", default=None, help="dataset cache (default $CNNZOO_DATA or ~/.cache/cnnzoo)")
     p.add_argument("--download", action="store_true", help="download a torchvision dataset if missing")
@@ -526,7 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="store codebooks, biases and other raw tensors in half precision")
     p.add_argument("--out", default=None, help="compressed file (default RUN/compression/MODEL.cnnzc)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file and report")
-    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: cuda when available)")
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=cmd_compress)
 
@@ -535,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=_positive, default=16, help="throughput batch size (default 16)")
     p.add_argument("--input", type=_parse_chw, default=None, metavar="CxHxW",
                    help="input size (default: each model's own)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default cpu)")
     p.add_argument("--threads", type=_positive, default=None, help="CPU threads for torch")
     p.add_argument("--against", choices=["torchvision"], default=None,
                    help="also time torchvision's model of the same architecture")

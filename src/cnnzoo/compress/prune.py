@@ -23,7 +23,7 @@ import math
 import torch
 from torch import nn
 
-from .._checks import some
+from .._checks import describe, some
 
 __all__ = [
     "compressible_layers",
@@ -63,7 +63,7 @@ def parse_layer_spec(text, cast=float, what: str = "setting"):
         return text
     if not isinstance(text, str):
         raise TypeError(f"{what}: expected a number, a dict or a string like 'conv=8,fc=5', "
-                        f"got {type(text).__name__} {text!r}")
+                        f"got {describe(text)}")
     expected = f"{what}: expected a value or 'key=value,...' (keys: conv, fc, a layer name or pattern)"
     if "=" not in text:
         try:
@@ -146,8 +146,8 @@ class Pruner:
         zero (already pruned weights stay pruned)."""
         if not 0.0 <= sparsity < 1.0:
             raise ValueError(f"sparsity of {name} must lie in [0, 1), got {sparsity}")
-        weight, mask = self.layers[name].weight.detach(), self.masks[name]
-        magnitude = torch.where(mask, weight.abs(), torch.full_like(weight, -1.0)).flatten()
+        mask = self.masks[name]
+        magnitude = self._kept_magnitude(name).flatten()
         # at least one weight stays: a sparsity below 1 must not round to an empty layer
         n_prune = min(max(int(round(sparsity * mask.numel())), int((~mask).sum())), mask.numel() - 1)
         order = torch.argsort(magnitude, stable=True)
@@ -166,15 +166,18 @@ class Pruner:
         weight, mask = self.layers[name].weight.detach(), self.masks[name]
         keep = mask & (weight.abs() >= quality * self.std[name])
         if mask.any() and not keep.any():
-            largest = torch.where(mask, weight.abs(), torch.full_like(weight, -1.0)).argmax()
-            keep.view(-1)[largest] = True
+            keep.view(-1)[self._kept_magnitude(name).argmax()] = True
         self.masks[name] = keep
+
+    def _kept_magnitude(self, name: str) -> torch.Tensor:
+        """The layer's weight magnitudes, -1 where a weight is pruned already."""
+        weight, mask = self.layers[name].weight.detach(), self.masks[name]
+        return torch.where(mask, weight.abs(), torch.full_like(weight, -1.0))
 
     def max_quality(self, name: str) -> float:
         """The largest quality parameter that keeps some of the layer's weights: its largest
         kept magnitude over σ (infinite for a layer of zeros, which any threshold keeps)."""
-        weight, mask = self.layers[name].weight.detach(), self.masks[name]
-        largest = float(weight.abs()[mask].max()) if mask.any() else 0.0
+        largest = max(0.0, float(self._kept_magnitude(name).max()))
         return math.inf if self.std[name] == 0 else largest / self.std[name]
 
     def check_quality(self, name: str, quality: float) -> None:

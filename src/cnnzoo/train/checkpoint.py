@@ -48,6 +48,8 @@ FORMAT = "cnnzoo"
 VERSION = 1
 BEST = "best.safetensors"
 LAST = "last.ckpt"
+# where `train --overwrite` keeps the run it replaces until its first checkpoint (train.run._clear_run)
+REPLACED, RETURNING = ".replaced", ".returning"
 
 
 class CheckpointWarning(UserWarning):
@@ -182,7 +184,7 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
     """``state`` (tensors, numbers, strings, lists, dicts) with the cnnzoo format tag."""
     path = _as_path(path, "the checkpoint to write")
     if not isinstance(state, dict):
-        raise TypeError(f"save_checkpoint expects a dict of the training state, got {type(state).__name__}")
+        raise TypeError(f"save_checkpoint expects a dict of the training state, got {describe(state)}")
     buffer = io.BytesIO()
     torch.save({"format": FORMAT, "version": VERSION, **state}, buffer)
     return write_atomic(path, buffer.getvalue())
@@ -217,7 +219,8 @@ def _looks_like(path: Path) -> str | None:
     when it is nothing recognisable (then it is a damaged checkpoint, as far as one can tell)."""
     expected = f"a run directory, its {BEST} or {LAST}, or a .cnnzc file"
     with open(path, "rb") as f:
-        head = f.read(16)
+        start = f.read(4096)
+    head = start[:16]
     if head.startswith(b"\x93NUMPY") or (zipfile.is_zipfile(path) and path.suffix.lower() == ".npz"):
         return f"it is a NumPy array file (a dataset?), not a model; expected {expected} (data goes to --data)"
     if path.suffix.lower() in IMAGE_EXTENSIONS or _image_format(path):
@@ -232,9 +235,7 @@ def _looks_like(path: Path) -> str | None:
         if any((folder / name).is_file() for name in (BEST, LAST)):  # a run's config.json, summary.json...
             return f"it is a JSON file of the run {folder}; give the run folder itself or its {BEST}"
         return f"it is a JSON file, not a model; expected {expected}"
-    with open(path, "rb") as f:  # text (a CSV, a log, a script) is not a model either
-        start = f.read(4096)
-    try:
+    try:  # text (a CSV, a log, a script) is not a model either
         codecs.getincrementaldecoder("utf-8")().decode(start)  # a character cut at 4096 is fine
     except UnicodeDecodeError:
         return None
@@ -255,12 +256,12 @@ def _image_format(path: Path) -> str | None:
 def interrupted_overwrite(run_dir: Path) -> str | None:
     """What to say of a run folder whose ``--overwrite`` was killed before its first checkpoint
     (the old run waits in ``.replaced``, see ``train.run._clear_run``); None for any other."""
-    if (run_dir / ".returning").is_dir():  # a kill while files were moved in or out
+    if (run_dir / RETURNING).is_dir():  # a kill while files were moved in or out
         return (f"an --overwrite of it was stopped while it set the earlier run aside or gave it back: part of "
-                f"that run is in {run_dir / '.returning'}; the next `cnnzoo train ... --out {run_dir}` puts it back")
-    if (run_dir / ".replaced").is_dir() and not (run_dir / LAST).is_file():
+                f"that run is in {run_dir / RETURNING}; the next `cnnzoo train ... --out {run_dir}` puts it back")
+    if (run_dir / REPLACED).is_dir() and not (run_dir / LAST).is_file():
         return (f"an --overwrite of it was stopped before its first checkpoint, and the run it was replacing "
-                f"is in {run_dir / '.replaced'}; the next `cnnzoo train ... --out {run_dir}` puts it back")
+                f"is in {run_dir / REPLACED}; the next `cnnzoo train ... --out {run_dir}` puts it back")
     return None
 
 
@@ -270,7 +271,7 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
     with a :class:`CheckpointWarning`: those weights may be of an unfinished epoch)."""
     path = _as_path(path).expanduser()
     if path.is_dir():
-        if (path / ".returning").is_dir():  # what is in the folder is not the whole run
+        if (path / RETURNING).is_dir():  # what is in the folder is not the whole run
             raise FileNotFoundError(f"{path} is not whole: {interrupted_overwrite(path)}")
         if (path / BEST).is_file():
             return path / BEST

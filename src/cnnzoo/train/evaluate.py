@@ -63,8 +63,8 @@ def evaluate(
     ``ten_crop`` averages AlexNet's ten crops (Krizhevsky et al. 2012, §4.1).
 
     The data's labels are matched to the model's classes (recorded in its ``data_config``) by
-    name: the same names in another order, or some of them, are renumbered; other names are
-    refused. Classes named only by their numbers ("0", "1", ...) on either side match by position.
+    name, and its images brought to the training images' size, as
+    :func:`cnnzoo.data.datasets.match_classes` and :func:`~cnnzoo.data.datasets.at_training_size` say.
     """
     if split not in ("test", "train"):
         raise ValueError(f"split must be 'test' or 'train', got {split!r}")

@@ -18,7 +18,6 @@ epoch, ends where an uninterrupted run on the same machine ends.
 from __future__ import annotations
 
 import json
-import operator
 import os
 import shutil
 import time
@@ -33,10 +32,11 @@ from ..data import ImageDataset, Loader, class_difference, default_input_size, l
 from ..data.loader import _mix
 from ..models.base import Classifier
 from . import distributed
-from .._checks import SettingWarning, describe
+from .._checks import SettingWarning, describe, seed_value
 from .._device import check_threads, resolve_device
-from .._files import check_writable, write_atomic
-from .checkpoint import BEST, LAST, error_summary, load_checkpoint, model_meta, save_checkpoint, save_weights
+from .._files import RUN_RECORDS, check_writable, write_atomic
+from .checkpoint import (BEST, LAST, REPLACED, RETURNING, error_summary, load_checkpoint, model_meta,
+                         save_checkpoint, save_weights)
 from .loop import Trainer, TrainingDiverged, fastest_settings, resolve_precision
 from .metrics import plot_confusion, plot_curves, write_metrics, write_summary
 from .optim import Schedule, build_optimizer
@@ -46,10 +46,8 @@ __all__ = ["train", "RunResult", "RunWarning", "RUN_FILES", "is_run"]
 
 CONFIG = "config.json"
 # Files a run writes (and --overwrite removes), with what other commands derive from them.
-RUN_FILES = (CONFIG, "metrics.csv", BEST, LAST, "curves.png", "confusion.png", "summary.json",
-             "summary.txt", "bench.json", "report.html", "compression")
+RUN_FILES = (*RUN_RECORDS, BEST, LAST, "bench.json", "report.html", "compression")
 RUN_CONFIG_KEYS = ("model", "model_options", "dataset", "seed", "recipe")  # what --resume reads back
-REPLACED = ".replaced"  # an --overwrite'd run's files, until the new run's first checkpoint
 
 
 class RunWarning(UserWarning):
@@ -151,7 +149,7 @@ def is_run(run_dir: str | os.PathLike) -> bool:
 # REPLACED holds the whole old run while the new one has no checkpoint; RETURNING holds old
 # files that all go back, over nothing (a set-aside or a give-back cut short); DROPPING is an
 # old run the new one has replaced for good (its checkpoint is written).
-RETURNING, DROPPING = ".returning", ".dropping"
+DROPPING = ".dropping"
 
 
 def _clear_run(run_dir: Path) -> None:
@@ -424,13 +422,7 @@ def _train(model, data, info, dev, locals_) -> RunResult:
     if a["resume"] and a["overwrite"]:
         raise ValueError("--resume continues the run in --out and --overwrite replaces it: give one of them")
     if a["seed"] is not None:
-        asked = a["seed"]
-        try:  # any integer, numpy's too (a sweep over np.arange), but not a float or a bool
-            a["seed"] = None if isinstance(asked, bool) else operator.index(asked)
-        except TypeError:
-            a["seed"] = None
-        if a["seed"] is None or not 0 <= a["seed"] < 2**63:
-            raise ValueError(f"seed must be an integer from 0 to 2**63 - 1, got {asked!r}")
+        a["seed"] = seed_value(a["seed"])
     if a["channels_last"] not in (None, "auto", True, False):
         raise ValueError(f"channels_last must be 'auto', True or False, got {a['channels_last']!r}")
     for what, value, expected in (("data", data, "a dataset name or path, or a (train, test) pair"),
