@@ -172,3 +172,96 @@ def test_every_registered_model_has_both_recipes():
 def test_milestones_must_be_positive_and_increasing(milestones):
     with pytest.raises(ValueError, match="milestones must be positive and in increasing order"):
         get_recipe("lenet5", schedule="multistep", milestones=milestones)
+
+
+def test_nin_lowers_the_rate_twice_to_one_percent_when_the_training_accuracy_stalls():
+    # Lin et al. 2013, §4.1: "The training process [...] continues until the accuracy on the
+    # training set stops improving, and then the learning rate is lowered by a scale of 10.
+    # This procedure is repeated once such that the final learning rate is one percent of the
+    # initial value."
+    for name in ("nin", "nin_imagenet"):
+        r = get_recipe(name, "paper")
+        assert (r.batch_size, r.schedule, r.gamma, r.plateau_on) == (128, "plateau", 0.1, "train")
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=r.lr)
+        s = Schedule(opt, r, 1)
+        for epoch in range(10 * (r.patience + 1)):  # the test accuracy rises, the training one stalls
+            s.epoch_end(test_top1=10.0 + epoch, train_top1=50.0)
+        assert s.lr == pytest.approx(r.lr / 100)
+        s = Schedule(opt, r, 1)
+        for epoch in range(10 * (r.patience + 1)):  # the training accuracy keeps improving
+            s.epoch_end(test_top1=50.0, train_top1=10.0 + epoch)
+        assert s.lr == pytest.approx(r.lr)
+
+
+def test_alexnet_plateau_watches_the_validation_error():
+    # Krizhevsky et al. 2012, §5: "divide the learning rate by 10 when the validation error
+    # rate stopped improving with the current learning rate" (the test split stands for it).
+    r = get_recipe("alexnet", "paper")
+    assert r.plateau_on == "test"
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=r.lr)
+    s = Schedule(opt, r, 1)
+    for epoch in range(r.patience + 1):
+        s.epoch_end(test_top1=50.0, train_top1=10.0 + epoch)
+    assert s.lr == pytest.approx(r.lr / 10)
+
+
+@pytest.mark.parametrize("name", ["resnet20", "resnet56", "resnet110", "preact_resnet164", "highway"])
+def test_cifar_resnets_stop_at_64k_iterations(name):
+    # He et al. 2015, §4.2: "These models are trained with a mini-batch size of 128 [...]
+    # divide it by 10 at 32k and 48k iterations, and terminate training at 64k iterations".
+    # CIFAR-10 has 50,000 training images; the loader drops the last partial batch.
+    r = get_recipe(name, "paper")
+    steps_per_epoch = 50_000 // 128
+    assert r.batch_size == 128
+    assert abs(r.epochs * steps_per_epoch - 64_000) < steps_per_epoch
+
+
+def test_resnet_imagenet_uses_the_standard_colour_augmentation():
+    # He et al. 2015, §3.4: "The standard color augmentation in [21] is used" ([21]: Krizhevsky
+    # et al. 2012, §4.1, PCA colour noise with standard deviation 0.1), with scale augmentation
+    # (shorter side in [256, 480]), 224×224 crops and flips.
+    from cnnzoo.data import AUGMENTS
+
+    r = get_recipe("resnet50", "paper")
+    aug = AUGMENTS[r.augment_rgb]
+    assert aug.pca_jitter == 0.1 and aug.flip
+    assert aug.resized_crop == pytest.approx(((224 / 480) ** 2, (224 / 256) ** 2))
+
+
+def test_mobilenet_puts_no_weight_decay_on_the_depthwise_filters():
+    # Howard et al. 2017, §3.2 "Network Structure and Training" (§3.4 is the resolution
+    # multiplier): "we found that it was important to put very little or no weight decay (l2
+    # regularization) on the depthwise filters since their are so few parameters in them."
+    import cnnzoo
+
+    r = get_recipe("mobilenet_v1", "paper")
+    assert "§3.2" in r.source
+    assert r.depthwise_decay == 0.0 and r.weight_decay == 4e-5
+    model = cnnzoo.create_model("mobilenet_v1", num_classes=10)
+    opt = build_optimizer(model, r)
+    depthwise = {id(m.weight) for m in model.modules()
+                 if isinstance(m, torch.nn.Conv2d) and m.groups == m.in_channels > 1}
+    assert len(depthwise) == 13  # Howard et al. 2017, Table 1: 13 "Conv dw" layers
+    decay = {id(p): g["weight_decay"] for g in opt.param_groups for p in g["params"]}
+    assert decay.keys() == {id(p) for p in model.parameters()}
+    assert all(decay[i] == 0.0 for i in depthwise)
+    assert all(d == 4e-5 for i, d in decay.items() if i not in depthwise)
+
+
+def test_a_module_without_depthwise_filters_keeps_one_group():
+    # Any other recipe: one group, weight decay on every parameter, as torch.optim builds it
+    # from model.parameters().
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 8, 3, groups=8))
+    r = get_recipe("resnet20", "paper")
+    opt = build_optimizer(model, r)
+    ref = torch.optim.SGD(model.parameters(), lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay)
+    assert len(opt.param_groups) == 1 and opt.param_groups[0]["weight_decay"] == 1e-4
+    assert [id(p) for p in opt.param_groups[0]["params"]] == [id(p) for p in ref.param_groups[0]["params"]]
+    # with depthwise_decay the depthwise filter alone takes it, and the schedule sets both lrs
+    opt = build_optimizer(model, r.replace(depthwise_decay=0.0))
+    assert [len(g["params"]) for g in opt.param_groups] == [3, 1]
+    assert opt.param_groups[1]["params"][0] is model[1].weight and opt.param_groups[1]["weight_decay"] == 0.0
+    s = Schedule(opt, r.replace(depthwise_decay=0.0), 1)
+    for _ in range(32_000):  # He et al. 2015, §4.2: divided by 10 at 32k iterations
+        s.step()
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.01, 0.01])

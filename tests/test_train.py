@@ -403,16 +403,21 @@ save_weights(os.path.join(sys.argv[3], f"rank{os.environ['RANK']}.safetensors"),
 """
 
 
-def test_two_processes_train_with_ddp_and_agree(digits, tmp_path):
-    from safetensors.torch import load_file
-
+def _torchrun_two_ranks(worker: str, digits, tmp_path) -> None:
+    """Run ``worker`` (a script: argv data, run folder, output folder) on two CPU ranks."""
     script = tmp_path / "worker.py"
-    script.write_text(WORKER)
+    script.write_text(worker)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
            str(script), str(digits), str(tmp_path / "run"), str(tmp_path)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_two_processes_train_with_ddp_and_agree(digits, tmp_path):
+    from safetensors.torch import load_file
+
+    _torchrun_two_ranks(WORKER, digits, tmp_path)
     a, b = load_file(tmp_path / "rank0.safetensors"), load_file(tmp_path / "rank1.safetensors")
     # parameters and batch-norm statistics alike (dropout draws differ between the ranks)
     assert "1.running_mean" in a and a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -425,6 +430,70 @@ def test_two_processes_train_with_ddp_and_agree(digits, tmp_path):
     assert config["batch_size_per_rank"] == 32
     state = torch.load(run_dir / "last.ckpt", weights_only=True)
     assert len(state["rng"]) == 2
+
+
+def test_the_plateau_schedule_hears_the_epoch_s_training_and_test_accuracy(digits, tmp_path, monkeypatch):
+    # Lin et al. 2013, §4.1 lower the rate when "the accuracy on the training set stops
+    # improving", Krizhevsky et al. 2012, §5 when "the validation error rate stopped improving":
+    # the run hands the schedule both of each epoch's accuracies.
+    from cnnzoo.train.optim import Schedule
+
+    heard = []
+    original = Schedule.epoch_end
+
+    def spy(self, test_top1, train_top1=None):
+        heard.append((test_top1, train_top1))
+        return original(self, test_top1, train_top1)
+
+    monkeypatch.setattr(Schedule, "epoch_end", spy)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))
+    r = cnnzoo.train(model, digits, epochs=2, batch_size=50, out=tmp_path, schedule="plateau",
+                     plateau_on="train", **FAST)
+    assert heard == [(row["test_top1"], row["train_top1"]) for row in r.history]
+
+
+SAME_AS_ONE_PROCESS = """
+import os, sys, torch, cnnzoo
+from torch import nn
+from cnnzoo.train.checkpoint import save_weights
+torch.manual_seed(0)
+model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 26 * 26, 10))
+r = cnnzoo.train(model, sys.argv[1], epochs=2, batch_size=64, out=sys.argv[2], threads=1,
+                 channels_last=False, progress=False, augment="none", schedule="constant", warmup=0,
+                 lr=0.05, momentum=0.9, nesterov=False, weight_decay=5e-4, label_smoothing=0.0)
+if os.environ["RANK"] == "0":
+    save_weights(os.path.join(sys.argv[3], "ddp.safetensors"), r.model, {})
+"""
+
+
+def test_ddp_on_two_ranks_takes_the_steps_of_one_process_with_the_global_batch(digits, tmp_path):
+    # DistributedDataParallel averages the ranks' gradients ("gradients are averaged across
+    # processes", torch.nn.parallel.DistributedDataParallel), so two ranks of 32 images each
+    # must take the steps that torch's own SGD takes on the 64 images of both shards.
+    from safetensors.torch import load_file
+
+    _torchrun_two_ranks(SAME_AS_ONE_PROCESS, digits, tmp_path)
+    ddp = load_file(tmp_path / "ddp.safetensors")
+
+    # The reference: a plain torch loop over the whole global batches, in one process.
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 26 * 26, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    loader = Loader(load_dataset(digits, train=True), batch_size=64, train=True, seed=0, augment="none")
+    steps = 0
+    for epoch in range(2):
+        loader.set_epoch(epoch)
+        for x, y in loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+            steps += 1
+    assert steps == 2 * (600 // 64)
+    ref = model.state_dict()
+    assert ddp.keys() == ref.keys()
+    for k in ref:
+        torch.testing.assert_close(ddp[k], ref[k], rtol=1e-4, atol=1e-5)
 
 
 # -- the command line ---------------------------------------------------------------------

@@ -131,8 +131,10 @@ AUGMENTS: dict[str, Augment] = {
     # Krizhevsky et al. 2012, §4.1: random 224×224 patches of the 256×256 image and their
     # mirror images; PCA colour noise; test on the centre (or ten) 224×224 patches.
     "alexnet": Augment(resized_crop=((224 / 256) ** 2,) * 2, flip=True, pca_jitter=0.1, test_crop=224 / 256),
-    # He et al. 2015, §3.4: shorter side resized at random in [256, 480], 224×224 crop, flips.
-    "resnet": Augment(resized_crop=((224 / 480) ** 2, (224 / 256) ** 2), flip=True, test_crop=224 / 256),
+    # He et al. 2015, §3.4: shorter side resized at random in [256, 480], 224×224 crop, flips;
+    # "The standard color augmentation in [21] is used": AlexNet's PCA colour noise.
+    "resnet": Augment(resized_crop=((224 / 480) ** 2, (224 / 256) ** 2), flip=True, pca_jitter=0.1,
+                      test_crop=224 / 256),
     # Szegedy et al. 2014, §6: patches of 8%-100% of the area, aspect ratio in [3/4, 4/3].
     "inception": Augment(resized_crop=(0.08, 1.0), ratio=(3 / 4, 4 / 3), flip=True, test_crop=0.875),
 }

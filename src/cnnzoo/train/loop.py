@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import time
 from typing import Callable
 
@@ -372,6 +371,6 @@ def fit(
                 else:
                     scheduler.step()
             elif hasattr(scheduler, "epoch_end"):
-                scheduler.epoch_end(row.get("test_top1"))
+                scheduler.epoch_end(row.get("test_top1"), row["train_top1"])
     model.eval()
     return history

@@ -10,19 +10,43 @@ import bisect
 import math
 
 import torch
+from torch import nn
 
 from .recipes import Recipe
 
-__all__ = ["build_optimizer", "Schedule"]
+__all__ = ["build_optimizer", "param_groups", "Schedule"]
+
+
+def _is_depthwise(module: nn.Module) -> bool:
+    return isinstance(module, nn.Conv2d) and module.groups > 1 and module.groups == module.in_channels
+
+
+def param_groups(model: nn.Module, recipe: Recipe) -> list[dict]:
+    """The model's parameters as optimiser groups: one, or two where the recipe
+    gives depthwise convolution filters their own weight decay (``depthwise_decay``)."""
+    params = list(model.parameters())
+    if recipe.depthwise_decay is None or recipe.depthwise_decay == recipe.weight_decay:
+        return [{"params": params}]
+    depthwise = {id(m.weight) for m in model.modules() if _is_depthwise(m)}
+    rest = [p for p in params if id(p) not in depthwise]
+    dw = [p for p in params if id(p) in depthwise]
+    groups = [{"params": rest}] if rest else []
+    if dw:
+        groups.append({"params": dw, "weight_decay": recipe.depthwise_decay})
+    return groups
 
 
 def build_optimizer(params, recipe: Recipe) -> torch.optim.Optimizer:
     """SGD (momentum, Nesterov), RMSProp, Adam or AdamW with the recipe's settings.
 
+    ``params``: parameters or parameter groups, or a module, whose depthwise convolution
+    filters then take the recipe's ``depthwise_decay`` (MobileNet, Howard et al. 2017, §3.2).
     PyTorch's RMSProp adds ε outside the square root (TensorFlow, which the Inception and
     MobileNet papers used, adds it inside); with the papers' ε = 1.0 both damp the first
     steps strongly, which is what that setting is for.
     """
+    if isinstance(params, nn.Module):
+        params = param_groups(params, recipe)
     r = recipe
     if r.optimizer == "sgd":
         return torch.optim.SGD(params, lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay,
@@ -38,7 +62,7 @@ class Schedule:
     """Sets the optimiser's learning rate before every step from the recipe's schedule.
 
     Call :meth:`step` after each optimiser step and :meth:`epoch_end` with the epoch's test
-    accuracy (used by ``plateau``).
+    and training accuracies (``plateau`` watches the one the recipe's ``plateau_on`` names).
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_epoch: int):
@@ -92,13 +116,14 @@ class Schedule:
         self.t += 1
         self._apply()
 
-    def epoch_end(self, test_top1: float | None) -> None:
-        """``plateau``: divide by 1/gamma once the test accuracy has not improved for
-        ``patience`` epochs (at most ``max_decays`` times)."""
-        if self.recipe.schedule != "plateau" or test_top1 is None:
+    def epoch_end(self, test_top1: float | None, train_top1: float | None = None) -> None:
+        """``plateau``: divide by 1/gamma once the accuracy ``plateau_on`` names (test or
+        training) has not improved for ``patience`` epochs (at most ``max_decays`` times)."""
+        top1 = train_top1 if self.recipe.plateau_on == "train" else test_top1
+        if self.recipe.schedule != "plateau" or top1 is None:
             return
-        if test_top1 > self.best + 1e-9:
-            self.best, self.bad = test_top1, 0
+        if top1 > self.best + 1e-9:
+            self.best, self.bad = top1, 0
         else:
             self.bad += 1
             if self.bad >= self.recipe.patience and self.decays < self.recipe.max_decays:

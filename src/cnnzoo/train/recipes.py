@@ -40,11 +40,14 @@ class Recipe:
 
     ``schedule``: ``constant``; ``multistep`` (× ``gamma`` at each of ``milestones``, or ×
     ``factors[k]`` after the k-th milestone); ``exponential`` (× ``gamma`` every
-    ``step_size``); ``plateau`` (× ``gamma`` when the test accuracy has not improved for
-    ``patience`` epochs, at most ``max_decays`` times); ``cosine`` and ``linear`` (decay to
+    ``step_size``); ``plateau`` (× ``gamma`` when the accuracy named by ``plateau_on``,
+    ``"test"`` or ``"train"``, has not improved for ``patience`` epochs, at most
+    ``max_decays`` times); ``cosine`` and ``linear`` (decay to
     zero at the end); ``inv`` (Caffe's: × (1 + ``gamma``·t)^−``power``). ``unit`` says whether milestones, ``step_size`` and ``warmup`` count
     epochs or optimiser steps (iterations). ``warmup`` runs at ``warmup_factor``·lr, rising
     linearly to lr (``warmup_mode="linear"``) or held there (``"constant"``).
+    ``depthwise_decay`` is the weight decay of depthwise convolution filters (a convolution
+    with one filter group per input channel), None: ``weight_decay`` as every other weight.
     ``aux_weight`` None keeps the model's own auxiliary-loss weight. ``augment`` is a preset
     of :data:`cnnzoo.data.AUGMENTS`, a dict of :class:`cnnzoo.data.Augment` fields, or
     ``"auto"``: the recipe's ``augment_rgb`` preset for colour images and ``"digits"``
@@ -60,6 +63,7 @@ class Recipe:
     momentum: float = 0.9
     nesterov: bool = False
     weight_decay: float = 0.0
+    depthwise_decay: float | None = None
     rmsprop_decay: float = 0.9
     eps: float | None = None
     schedule: str = "constant"
@@ -70,6 +74,7 @@ class Recipe:
     power: float = 0.75
     patience: int = 5
     max_decays: int = 3
+    plateau_on: str = "test"
     unit: str = "epoch"
     warmup: float = 0.0
     warmup_factor: float = 0.1
@@ -93,11 +98,14 @@ class Recipe:
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}, got {self.schedule!r}"),
             (self.unit in ("epoch", "step"), f"unit must be 'epoch' or 'step', got {self.unit!r}"),
+            (self.plateau_on in ("test", "train"), f"plateau_on must be 'test' or 'train', got {self.plateau_on!r}"),
             (self.warmup_mode in ("linear", "constant"), f"warmup_mode must be 'linear' or 'constant', got {self.warmup_mode!r}"),
             (isinstance(self.epochs, int) and self.epochs >= 1, f"epochs must be a positive integer, got {self.epochs!r}"),
             (isinstance(self.batch_size, int) and self.batch_size >= 1, f"batch_size must be a positive integer, got {self.batch_size!r}"),
             (self.lr > 0, f"lr must be positive, got {self.lr}"),
             (self.weight_decay >= 0, f"weight_decay must be ≥ 0, got {self.weight_decay}"),
+            (self.depthwise_decay is None or self.depthwise_decay >= 0,
+             f"depthwise_decay must be ≥ 0 (or null), got {self.depthwise_decay}"),
             (0 <= self.label_smoothing < 1, f"label_smoothing must lie in [0, 1), got {self.label_smoothing}"),
             (0 <= self.momentum < 1, f"momentum must lie in [0, 1), got {self.momentum}"),
             (0 <= self.rmsprop_decay < 1, f"rmsprop_decay must lie in [0, 1), got {self.rmsprop_decay}"),
@@ -168,14 +176,21 @@ SMALL_OVERRIDES: list[tuple[str, dict]] = [
 ]
 
 _IMAGENET_SGD = dict(optimizer="sgd", momentum=0.9, augment_rgb="alexnet")
-# Lin et al. 2013, §4.1: batch 128; the lr is lowered by 10 when the accuracy stops improving;
-# other hyper-parameters "as Krizhevsky et al.": momentum 0.9, weight decay 5e-4.
+# Lin et al. 2013, §4.1: batch 128; the lr "is lowered by a scale of 10" when the accuracy
+# stops improving, and "this procedure is repeated once such that the final learning rate is
+# one percent of the initial value": two decays, when "the accuracy on the training set stops
+# improving". Other hyper-parameters "similar to" Krizhevsky et al.: lr 0.01, momentum 0.9,
+# weight decay 5e-4.
 _NIN = Recipe(
     name="paper", source="Lin et al. 2013, §4.1 (Krizhevsky et al.'s procedure)", epochs=90, batch_size=128,
-    lr=0.01, weight_decay=5e-4, schedule="plateau", gamma=0.1, max_decays=3, **_IMAGENET_SGD)
+    lr=0.01, weight_decay=5e-4, schedule="plateau", gamma=0.1, max_decays=2, plateau_on="train",
+    **_IMAGENET_SGD)
 # He et al. 2015, §4.2: the CIFAR-10 ResNets (and the warm-up of ResNet-110 and deeper).
+# "terminate training at 64k iterations": 164 epochs of the 50,000 training images at batch
+# 128 are 164 × 390 = 63,960 iterations (182 epochs, 64k iterations of the 45k/5k split that
+# chose the length, would run 70,980 on the whole set).
 _CIFAR_RESNET = Recipe(
-    name="paper", source="He et al. 2015, §4.2", epochs=182, batch_size=128, lr=0.1, weight_decay=1e-4,
+    name="paper", source="He et al. 2015, §4.2", epochs=164, batch_size=128, lr=0.1, weight_decay=1e-4,
     schedule="multistep", milestones=(32_000, 48_000), unit="step", augment_rgb="cifar")
 _CIFAR_WARMUP = dict(warmup=400, warmup_factor=0.1, warmup_mode="constant")
 # He et al. 2015, §3.4 (ImageNet): batch 256, lr 0.1 divided by 10 when the error plateaus,
@@ -245,7 +260,8 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
         augment_rgb="inception")),
     # Szegedy et al. 2015 (Inception v3), §8: batch 32 per replica, 100 epochs, RMSProp
     # decay 0.9, ε 1.0, lr 0.045 decayed every two epochs by 0.94, gradient clipping at 2.0;
-    # §7: label smoothing ε = 0.1. Weight decay is not given: TF-slim's 4e-5.
+    # §7: label smoothing ε = 0.1. Weight decay and RMSProp's momentum are not given: TF-slim's
+    # 4e-5 and 0.9 (train_image_classifier's rmsprop_momentum).
     ("inception_v3*", Recipe(
         name="paper", source="Szegedy et al. 2015, §7-8", epochs=100, batch_size=32,
         optimizer="rmsprop", lr=0.045, momentum=0.9, rmsprop_decay=0.9, eps=1.0,
@@ -263,9 +279,11 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
     # ResNet-110 (and deeper) warm up at 0.01 for about 400 iterations.
     ("resnet20|resnet32|resnet44|resnet56", _CIFAR_RESNET),
     ("resnet110|resnet1202", _CIFAR_RESNET.replace(**_CIFAR_WARMUP)),
-    # He et al. 2016 (identity mappings), §5 (CIFAR): as the CIFAR ResNets, with the warm-up.
+    # He et al. 2016 (identity mappings), Appendix (implementation details, CIFAR): lr 0.1
+    # divided by 10 at 32k and 48k iterations, warmed up at 0.01 for the first 400 iterations
+    # in all CIFAR experiments, batch 128, weight decay 1e-4, momentum 0.9.
     ("preact_resnet110|preact_resnet164|preact_resnet1001",
-     _CIFAR_RESNET.replace(source="He et al. 2016, §5; He et al. 2015, §4.2", **_CIFAR_WARMUP)),
+     _CIFAR_RESNET.replace(source="He et al. 2016, Appendix; He et al. 2015, §4.2", **_CIFAR_WARMUP)),
     # Xie et al. 2016 (ResNeXt), §5.3 (CIFAR): batch 128, 300 epochs, lr 0.1 divided by 10 at
     # epochs 150 and 225, weight decay 5e-4, momentum 0.9.
     ("resnext29*", Recipe(
@@ -298,25 +316,26 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
         lr=0.1, nesterov=True, weight_decay=1e-4, schedule="multistep", milestones=(30, 60),
         augment_rgb="resnet")),
     # Sandler et al. 2018 (MobileNetV2), §6.1: RMSProp decay 0.9, momentum 0.9, weight decay
-    # 4e-5, lr 0.045 decayed 0.98 per epoch, batch 96.
+    # 4e-5, lr 0.045 decayed 0.98 per epoch, batch 96 (ε not given: TF-slim's 1.0, as v1's).
     ("mobilenet_v2*", Recipe(
         name="paper", source="Sandler et al. 2018, §6.1", epochs=300, batch_size=96,
         optimizer="rmsprop", lr=0.045, momentum=0.9, rmsprop_decay=0.9, eps=1.0,
         weight_decay=4e-5, schedule="exponential", gamma=0.98, step_size=1, augment_rgb="inception")),
-    # Howard et al. 2017 (MobileNet), §3.4: RMSProp with asynchronous gradient descent as
-    # Inception V3, little weight decay (the paper puts none on the depthwise filters;
-    # cnnzoo decays all weights alike).
+    # Howard et al. 2017 (MobileNet), §3.2 ("Network Structure and Training"): RMSProp with
+    # asynchronous gradient descent as Inception V3, no side heads, no label smoothing, and
+    # "very little or no weight decay (l2 regularization) on the depthwise filters": none, as
+    # in the authors' TF-slim code (regularize_depthwise=False); 4e-5 on the other weights.
     ("mobilenet*", Recipe(
-        name="paper", source="Howard et al. 2017, §3.4 (Inception v3's RMSProp settings)",
+        name="paper", source="Howard et al. 2017, §3.2 (Inception v3's RMSProp settings)",
         epochs=100, batch_size=32, optimizer="rmsprop", lr=0.045, momentum=0.9,
-        rmsprop_decay=0.9, eps=1.0, weight_decay=4e-5, schedule="exponential", gamma=0.94,
-        step_size=2, augment_rgb="inception")),
+        rmsprop_decay=0.9, eps=1.0, weight_decay=4e-5, depthwise_decay=0.0, schedule="exponential",
+        gamma=0.94, step_size=2, augment_rgb="inception")),
     # Srivastava et al. 2015 (Highway networks) train with SGD and momentum on CIFAR-10 with
     # crops and flips; cnnzoo does not reproduce their per-network hyper-parameter search
     # and uses the CIFAR ResNets' schedule (He et al. 2015, §4.2) instead.
     ("highway*", Recipe(
         name="paper", source="Srivastava et al. 2015 (SGD with momentum); schedule of He et al. 2015, §4.2",
-        epochs=182, batch_size=128, lr=0.1, weight_decay=5e-4, schedule="multistep",
+        epochs=164, batch_size=128, lr=0.1, weight_decay=5e-4, schedule="multistep",
         milestones=(32_000, 48_000), unit="step", augment_rgb="cifar")),
 ]
 

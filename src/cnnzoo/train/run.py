@@ -534,7 +534,7 @@ def _train(model, data, info, dev, locals_) -> RunResult:
         write_atomic(run_dir / CONFIG, (json.dumps(config, indent=2) + "\n").encode())
 
     # -- the trainer ---------------------------------------------------------------------
-    optimizer = build_optimizer(net.parameters(), recipe)
+    optimizer = build_optimizer(net, recipe)  # a module: depthwise filters may take their own decay
     schedule = Schedule(optimizer, recipe, len(train_loader))
     trainer = Trainer(net, optimizer, schedule=schedule, device=dev, precision=precision, channels_last=cl,
                       compile=a["compile"], label_smoothing=recipe.label_smoothing, grad_clip=recipe.grad_clip)
@@ -595,7 +595,7 @@ def _train(model, data, info, dev, locals_) -> RunResult:
                    "test_top5": evaluation["top5"], "lr": lr}
             state["history"].append(row)
             state.update(epoch=epoch + 1, step=0, totals=None)
-            schedule.epoch_end(evaluation["top1"])
+            schedule.epoch_end(evaluation["top1"], row["train_top1"])
             metas.update(epoch=epoch + 1, test_top1=evaluation["top1"])
             if evaluation["top1"] > state["best_top1"]:
                 state.update(best_top1=evaluation["top1"], best_epoch=epoch + 1)
