@@ -66,6 +66,14 @@ def test_depth_in_the_name_counts_the_weight_layers(name):
     assert weight_layers(build_on_meta(name)) == int(name.removeprefix("densenet"))
 
 
+def test_densenet264_is_torchvisions_densenet_class_at_table1s_configuration():
+    # torchvision registers no DenseNet-264; its DenseNet class at Table 1's DenseNet-264
+    # column (k = 32, blocks 6, 12, 64, 48, 2k stem channels) is the reference.
+    with torch.device("meta"):
+        reference = torchvision.models.DenseNet(32, (6, 12, 64, 48), 64)
+    assert shapes(build_on_meta("densenet264")) == shapes(reference)
+
+
 def test_densenet264_has_table1_blocks():
     # Table 1's DenseNet-264 rows: 6, 12, 64, 48 layers of two convolutions each, plus the
     # stem, three transitions and the classifier: 2·130 + 5 = 265 weight layers.
@@ -88,9 +96,10 @@ def test_cifar_depth_L_counts_the_weight_layers(name):
 
 @pytest.mark.parametrize("name,growth,bc", [("densenet40_k12", 12, False),
                                             ("densenet_bc_100_k12", 12, True)])
-def test_cifar_layout_of_section_4_2(name, growth, bc):
-    """§4.2: a 3×3 stem with 16 channels (2k for BC), three blocks on 32×32, 16×16 and 8×8
-    maps, transitions that halve the channels in DenseNet-BC (θ = 0.5) and keep them else."""
+def test_cifar_layout_of_section_3_implementation_details(name, growth, bc):
+    """§3, "Implementation Details": a 3×3 stem with 16 channels (2k for BC), three blocks
+    on 32×32, 16×16 and 8×8 maps, transitions that halve the channels in DenseNet-BC
+    (θ = 0.5) and keep them else."""
     model = build_on_meta(name)
     stem = model.features.conv0
     assert stem.kernel_size == (3, 3) and stem.out_channels == (2 * growth if bc else 16)

@@ -16,6 +16,7 @@ from cnnzoo.layers import LocalResponseNorm
 from cnnzoo.models.googlenet import BasicConv2d
 
 from conftest import build_on_meta, n_params
+from test_resnet import multiply_adds, multiply_adds_by_module
 
 # Szegedy et al. 2014, Table 1 (and the issue): output channels and grid of each module at 224.
 MODULES = ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]
@@ -58,6 +59,30 @@ def output_shapes(model: nn.Module, names, size: int) -> list[tuple[int, ...]]:
 def test_module_output_channels_and_grids_at_224(name):
     shapes = output_shapes(build_on_meta(name), [f"inception{m}" for m in MODULES], 224)
     assert shapes == [(c, g, g) for c, g in zip(CHANNELS, GRIDS)]
+
+
+# Szegedy et al. 2014, Table 1, "ops" column (millions of multiply-adds at 224×224), row by
+# row. Two rows disagree with the table's own filter columns and are left out: conv1 (34M,
+# but 7×7×3×64 weights at 112×112 make 118M; its 2.7K params are not 7·7·3·64 either) and
+# 5a (54M, but its filter numbers at 7×7 make 51M).
+TABLE1_OPS = {
+    ("conv2", "conv3"): 360, ("inception3a",): 128, ("inception3b",): 304,
+    ("inception4a",): 73, ("inception4b",): 88, ("inception4c",): 100, ("inception4d",): 119,
+    ("inception4e",): 170, ("inception5b",): 71, ("fc",): 1,
+}
+
+
+def test_multiply_adds_per_layer_match_table1():
+    macs = multiply_adds_by_module(build_on_meta("googlenet", aux_logits=False))
+    for layers, millions in TABLE1_OPS.items():
+        # the table prints whole millions (4a: 73.6M is printed 73M)
+        tolerance = max(0.5, 0.01 * millions)
+        assert sum(macs[n] for n in layers) / 1e6 == pytest.approx(millions, abs=tolerance), layers
+
+
+def test_bn_inception_multiply_adds_match_hu_et_al():
+    # Hu et al. 2017 (SENet), Table 2: BN-Inception, 2.03 GFLOPs at 224×224
+    assert multiply_adds(build_on_meta("bn_inception")) == pytest.approx(2.03e9, rel=0.005)
 
 
 def test_1x1_reductions_saving_in_3a():

@@ -10,7 +10,8 @@ import torch
 import cnnzoo
 from cnnzoo.models.base import Classifier
 
-from conftest import build_on_meta
+from conftest import build_on_meta, n_params
+from test_resnet import multiply_adds
 
 ALL = cnnzoo.list_models()
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,6 +116,35 @@ def test_smallest_input_runs_and_every_parameter_gets_a_gradient(name):
     loss.backward()
     missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert not missing, f"no gradient reaches {missing[:5]}"
+
+
+def _counted_figures():
+    for name in ALL:
+        for figure in cnnzoo.model_info(name).figures:
+            if figure.metric in ("params", "macs"):
+                yield pytest.param(name, figure, id=f"{name}-{figure.metric}-{figure.source[:24]}")
+
+
+@pytest.mark.parametrize("name, figure", list(_counted_figures()))
+def test_published_counts_describe_the_registered_model(name, figure):
+    """Every published parameter count and multiply-add figure is the registered network's.
+    torchvision's and timm's metadata count the same network exactly (their GFLOPS to three
+    decimals); the papers print two or three significant digits and keep their own
+    conventions (He et al. 2016's 10.2M leaves out the batch norms' 0.13M, He et al. 2015
+    prints 3.6 GFLOPs for 3.66, Howard et al. 0.5M for 0.47M), hence 7 %."""
+    options = {"num_classes": 100} if figure.dataset == "CIFAR-100" else {}
+    if "without auxiliary heads" in figure.source:
+        options["aux_logits"] = False
+    model = build_on_meta(name, **options)
+    if figure.metric == "params":
+        counted = n_params(model)
+    else:
+        counted = multiply_adds(model, model.default_input_size[1])
+    library = figure.source.startswith(("torchvision", "timm"))
+    if library and figure.metric == "params":
+        assert counted == figure.value
+    else:
+        assert counted == pytest.approx(figure.value, rel=0.005 if library else 0.07)
 
 
 def test_readme_model_table_in_sync():

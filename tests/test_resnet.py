@@ -118,6 +118,52 @@ def test_imagenet_nets_take_224(name):
     assert model(torch.empty(2, 3, 224, 224, device="meta")).shape == (2, 1000)
 
 
+def multiply_adds_by_module(model: nn.Module, size: int = 224) -> dict[str, int]:
+    """Multiply-adds of the convolutions and linear layers (what the papers call FLOPs) for
+    one size×size input, by top-level module, counted here from each layer's output shape
+    on the meta device, independently of cnnzoo.analysis."""
+    totals: dict[str, int] = {}
+
+    def count(name, m, out):
+        per_output = (m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+                      if isinstance(m, nn.Conv2d) else m.in_features)
+        top = name.split(".")[0]
+        totals[top] = totals.get(top, 0) + out.numel() * per_output
+
+    hooks = [m.register_forward_hook(lambda m, i, o, n=n: count(n, m, o))
+             for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    model.eval()(torch.empty(1, model.in_chans, size, size, device="meta"))
+    for h in hooks:
+        h.remove()
+    return totals
+
+
+def multiply_adds(model: nn.Module, size: int = 224) -> int:
+    return sum(multiply_adds_by_module(model, size).values())
+
+
+# He et al. 2015, Table 1, last row: FLOPs (multiply-adds) at 224×224, ×10⁹, one decimal.
+# The table does not round consistently (ResNet-34 and -50 have 3.66 and 3.86), hence 2 %;
+# torchvision's "v1.5" ResNet-50 and -101 (4.09, 7.80: stride in the 3×3) fall outside it.
+TABLE1_GFLOPS = {"resnet18": 1.8, "resnet34": 3.6, "resnet50": 3.8, "resnet101": 7.6, "resnet152": 11.3}
+
+
+@pytest.mark.parametrize("name", TABLE1_GFLOPS)
+def test_multiply_adds_match_table1(name):
+    macs = multiply_adds(meta_model(name))
+    assert macs == pytest.approx(TABLE1_GFLOPS[name] * 1e9, rel=0.02)
+
+
+# Xie et al. 2016, Table 1: ResNet-50 (stride in the 3×3, as in ResNeXt and torchvision) and
+# ResNeXt-50 32×4d: parameters ×10⁶ and FLOPs ×10⁹, to one decimal (truncated or rounded:
+# ResNet-50's 25,557,032 parameters are printed 25.5).
+@pytest.mark.parametrize("name,params,gflops", [("resnet50_tv", 25.5, 4.1), ("resnext50_32x4d", 25.0, 4.2)])
+def test_resnext_table1_params_and_multiply_adds(name, params, gflops):
+    model = meta_model(name)
+    assert n_params(model) == pytest.approx(params * 1e6, abs=0.1e6)
+    assert multiply_adds(model) == pytest.approx(gflops * 1e9, abs=0.1e9)
+
+
 # -- CIFAR ResNets (He et al. 2015, §4.2) ------------------------------------------------
 # He et al. 2015, Table 6: parameters (millions).
 TABLE6 = {"resnet20": 0.27, "resnet32": 0.46, "resnet44": 0.66, "resnet56": 0.85,
@@ -164,10 +210,12 @@ def test_resnet20_runs_on_cifar_images():
 
 
 # -- pre-activation ResNets (He et al. 2016) ---------------------------------------------
-@pytest.mark.parametrize("depth", [18, 34, 50, 101, 152])
+@pytest.mark.parametrize("depth", [18, 34, 50, 101, 152, 200])
 def test_preact_counts_equal_timm_resnetv2(depth):
+    # timm registers no ResNetV2-200: its ResNetV2 with fb.resnet.torch's 200-layer stages
+    options = {"layers": [3, 24, 36, 3]} if depth == 200 else {}
     with torch.device("meta"):
-        ref = timm.create_model(f"resnetv2_{depth}")
+        ref = timm.create_model(f"resnetv2_{min(depth, 152)}", **options)
     assert cnnzoo.count_parameters(f"preact_resnet{depth}") == n_params(ref)
 
 

@@ -11,7 +11,7 @@ from cnnzoo.layers import SqueezeExcite
 from cnnzoo.models.resnet import ARCHS, ResNet
 
 from conftest import build_on_meta, n_params
-from test_resnet import randomize_norms
+from test_resnet import meta_model, multiply_adds, randomize_norms
 
 # Our name -> timm's. SE-ResNet-18/34 use the reduction r = 16 exactly, as timm's legacy
 # port of the authors' models does; timm's newer seresnet18/34 round the SE width of the
@@ -35,6 +35,26 @@ def test_counts_quoted_in_the_issue():
     assert cnnzoo.count_parameters("se_resnet50") == 28_088_024
     assert cnnzoo.count_parameters("se_resnext50_32x4d") == 27_559_896
     assert cnnzoo.count_parameters("senet154") == 115_088_984
+
+
+# Hu et al. 2017, Table 2: GFLOPs at 224×224, the "SENet" column and the "original" one
+# (the authors' re-implementations, stride in the first 1×1 for the ResNets, in the 3×3
+# for the ResNeXts). Counted here, the SE blocks' two FC layers add a few thousandths of a
+# GFLOP; the table's 0.01-0.02 presumably include the squeeze's pooling and the rescale,
+# which are no layer's multiply-adds: hence 0.5 %.
+TABLE2_GFLOPS = {
+    "resnet50": 3.86, "se_resnet50": 3.87,
+    "resnet101": 7.58, "se_resnet101": 7.60,
+    "resnet152": 11.30, "se_resnet152": 11.32,
+    "resnext50_32x4d": 4.24, "se_resnext50_32x4d": 4.25,
+    "resnext101_32x4d": 7.99, "se_resnext101_32x4d": 8.00,
+}
+
+
+@pytest.mark.parametrize("name", TABLE2_GFLOPS)
+def test_multiply_adds_match_table2(name):
+    macs = multiply_adds(meta_model(name))
+    assert macs == pytest.approx(TABLE2_GFLOPS[name] * 1e9, rel=0.005)
 
 
 _DEEP_STEM = {"layer0.conv1": "conv1.0", "layer0.bn1": "conv1.1", "layer0.conv2": "conv1.3",

@@ -10,7 +10,7 @@ map and, in DenseNet-C, keeps a fraction θ = 0.5 of the channels ("Compression"
 * ImageNet: ``densenet121/169/201/264`` are Table 1 (DenseNet-BC, k = 32, stem 7×7/2 conv +
   3×3/2 max-pool); ``densenet161`` (k = 48) is the authors' release. The module names follow
   torchvision's, so its state_dicts load unchanged (``features.denseblock1.denselayer1.norm1``).
-* CIFAR (§4.2, "Implementation Details"): a 3×3 stem conv with 16 channels (2k for
+* CIFAR (§3, "Implementation Details"): a 3×3 stem conv with 16 channels (2k for
   DenseNet-BC), three dense blocks on 32×32, 16×16 and 8×8 maps, global average pooling.
   Depth L = 3n + 4 (basic) or 6n + 4 (BC) for n layers per block. Table 2's configurations
   are registered: ``densenet40_k12``, ``densenet100_k12``, ``densenet100_k24``,

@@ -5,9 +5,12 @@
 The networks are those of the authors' Caffe release (github.com/hujie-frank/SENet), which
 timm's ``legacy_se*`` models port: SE-ResNets keep the ResNet paper's stride in the first
 1×1, SE-ResNeXts put it in the grouped 3×3, and the stem's max pool is Caffe's (no padding,
-ceil rounding). SENet-154 is SE-ResNeXt-152 64×4d with the changes of the paper's appendix:
-the first 1×1 of each unit at half width, three 3×3 convolutions in place of the 7×7, 3×3
-stride-2 projections, and dropout 0.2 before the classifier.
+ceil rounding). SE-ResNet-18 and -34 are not in the release; they are built the same way
+on the paper's basic units (timm's ``legacy_seresnet18/34`` have as many parameters but add a
+ReLU before the SE block, so their weights compute something else here). SENet-154 is SE-ResNeXt-152
+64×4d with the changes of the paper's appendix: the first 1×1 of each unit at half width,
+three 3×3 convolutions in place of the 7×7, 3×3 stride-2 projections, and dropout 0.2
+before the classifier.
 """
 
 from __future__ import annotations
@@ -54,10 +57,14 @@ def _register_senets() -> None:
             figs.append(Figure("macs", gflops * 1e9, "Hu et al. 2017, Table 2 (GFLOPs)"))
         block, stages = arch["block"], list(arch["layers"])
         kind = "SE-ResNeXt" if "groups" in arch else "SE-ResNet"
+        # The release has no SE-ResNet-18/34 (no errors above): the same construction on
+        # the paper's basic units.
+        origin = ("as the authors' Caffe release" if errors else
+                  "not in the authors' release: built like its SE-ResNets, on basic units")
         register_resnet(
             name, family="senet", paper=SENET_PAPER, figures=figs,
             description=(f"{kind} (Hu et al. 2017): {block} units {stages} with squeeze-and-"
-                         "excitation (r=16), as the authors' Caffe release." if name != "senet154"
+                         f"excitation (r=16), {origin}." if name != "senet154"
                          else "SENet-154 (Hu et al. 2017, appendix): SE-ResNeXt-152 64×4d with a "
                               "3×3 stem, halved first 1×1s, 3×3 projections and dropout 0.2."),
             se_reduction=16, **dict(dict(stem="caffe"), **arch),

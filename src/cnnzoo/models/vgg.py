@@ -64,7 +64,7 @@ def make_features(config: str, in_chans: int = 3, batch_norm: bool = False) -> n
         if token == "maxpool":
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
         elif token == "LRN":
-            layers.append(LocalResponseNorm())  # Krizhevsky et al.'s parameters (§2.2)
+            layers.append(LocalResponseNorm())  # Krizhevsky et al.'s parameters (§2.1)
         else:
             k, out = (int(v) for v in token.removeprefix("conv").split("-"))
             layers.append(nn.Conv2d(c, out, kernel_size=k, padding=k // 2))
