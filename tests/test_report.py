@@ -56,6 +56,10 @@ def test_compare_throughput_chart_from_bench_json(tmp_path):
     result = compare(["mobilenet_v2", "densenet121"], out=tmp_path / "c", bench_json=[bench_file])
     assert [r.images_per_s for r in result.rows] == [120.0, 30.0]
     png_size((tmp_path / "c" / "throughput_vs_accuracy.png").read_bytes())
+    # a model the file lacks is named rather than left at "—" without a word
+    result = compare(["mobilenet_v2", "vgg16"], out=tmp_path / "d", bench_json=[bench_file])
+    assert [r.images_per_s for r in result.rows] == [120.0, None]
+    assert "no throughput in the --bench files for: vgg16" in result.notes
 
 
 @pytest.mark.parametrize("content, expected", [

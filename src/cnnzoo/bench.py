@@ -444,7 +444,8 @@ def bench(
     ``{"machine": ..., "peak_macs_per_s": {...}, "settings": ..., "results": [...]}``.
 
     ``batch``: the throughput batch (latency is always batch 1). ``input_size``: C×H×W for
-    every model (default: each model's own). ``threads``: CPU threads (``torch.set_num_threads``).
+    every model (default: each model's own); C may be None, each model's own channels
+    (``--input H`` or ``HxW``), which ``settings`` records as null. ``threads``: CPU threads (``torch.set_num_threads``).
     ``against="torchvision"``: also time torchvision's model of each architecture in plain
     eval mode. ``fast=False``: time cnnzoo's models in plain eval mode too. ``amp``:
     autocast on a GPU (see :func:`cnnzoo.inference.autocast_dtype`). ``compile``: use

@@ -359,7 +359,8 @@ def compare(
                      f"{', '.join(unfinished)}")
     missing = [r.label for r in rows if r.top1 is None]
     if missing:
-        notes.append(f"left out of the charts (no accuracy): {', '.join(missing)}")
+        timed = ", so not timed either" if measure_speed and not bench_json else ""
+        notes.append(f"left out of the charts (no accuracy{timed}): {', '.join(missing)}")
 
     out = Path(out)
     check_writable(out / "compare.json")  # before any speed is measured
@@ -369,6 +370,9 @@ def compare(
         speeds, speed_note = _speeds_from_json(bench_json)
         for r in rows:
             r.images_per_s = speeds.get(r.model)
+        unbenched = [r.label for r in rows if r.top1 is not None and r.images_per_s is None]
+        if unbenched:
+            notes.append(f"no throughput in the --bench files for: {', '.join(unbenched)}")
     elif measure_speed:
         import torch
 
