@@ -129,13 +129,13 @@ def test_a_registered_name_wins_over_a_folder_of_that_name(tmp_path, capsys, mon
     assert "holds no checkpoint" in capsys.readouterr().err
 
 
-def test_a_run_that_diverges_before_its_first_checkpoint_says_nothing_was_kept(tmp_path, capsys):
+def test_a_run_that_diverges_before_its_first_checkpoint_says_no_weights_were_kept(tmp_path, capsys):
     # Adam moves every weight by about lr per step: at 1e30 the loss overflows at once.
     argv = ["train", "lenet_300_100", "--lr", "1e30", "--epochs", "1", "--out", str(tmp_path / "run"),
             "--threads", "1", "--channels-last", "off", "--no-progress"]
     assert main(argv) == 1
     err = capsys.readouterr().err
-    assert "error: training loss became" in err and "before its first checkpoint: nothing was kept" in err
+    assert "error: training loss became" in err and "before its first checkpoint: no weights were kept" in err
     assert "stays in" not in err
 
 

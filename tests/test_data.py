@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from cnnzoo.data import Augment, ImageDataset, Loader, fit_size, load_dataset
 
@@ -33,6 +34,19 @@ def test_bundled_sample_is_a_stratified_4000_1000_split(sample):
     assert train.classes == [str(i) for i in range(10)]
     seen = {bytes(x.numpy()) for x in train.images}
     assert not any(bytes(x.numpy()) in seen for x in test.images), "train and test overlap"
+
+
+def test_every_image_is_both_splits(sample, tmp_path):
+    """``train=None``: the 5,000 digits (500 per class) of the sample; a folder without a test
+    split of its own gives all of its images rather than a held-out tenth."""
+    every = load_dataset("mnist-sample", train=None)
+    assert len(every) == 5000 and torch.bincount(every.labels).tolist() == [500] * 10
+    for c, n in (("a", 7), ("b", 4)):
+        (tmp_path / c).mkdir()
+        for i in range(n):
+            Image.new("L", (8, 8), 20 * i).save(tmp_path / c / f"{i}.png")
+    folder = load_dataset(tmp_path, train=None)
+    assert len(folder) == 11 and torch.bincount(folder.labels).tolist() == [7, 4]
 
 
 @pytest.mark.skipif(not SHARED_CSV.exists(), reason="the source CSV is not next to the repository")

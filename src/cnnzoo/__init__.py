@@ -44,3 +44,5 @@ __all__ += ["fold_batchnorm", "optimize_for_inference", "bench_model", "count_ma
 from . import compress  # noqa: E402  (callable module: cnnzoo.compress(run, data, ...) compresses)
 from .compress import is_compressed_file, load_compressed  # noqa: E402
 __all__ += ["compress", "load_compressed", "is_compressed_file"]
+from .pretrained import import_weights, load_published  # noqa: E402
+__all__ += ["import_weights", "load_published"]

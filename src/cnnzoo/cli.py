@@ -166,7 +166,7 @@ def cmd_train(args) -> int:
         elif (err.run_dir / LAST).is_file():
             say(f"the last good checkpoint stays in {escape(str(err.run_dir))}", to=errors)
         else:
-            say("it stopped before its first checkpoint: nothing was kept", to=errors)
+            say("it stopped before its first checkpoint: no weights were kept", to=errors)
         return 1
     except KeyboardInterrupt as err:  # Ctrl-C: say how to go on, not where Python was
         if _is_main_rank():
@@ -256,8 +256,9 @@ def cmd_eval(args) -> int:
     if args.json:
         sys.stdout.write(json.dumps(r, indent=2) + "\n")
         return 0
+    top5 = f"top-5 {r['top5']:.2f}%, " if len(r["classes"]) > 5 else ""  # of 5 classes or fewer: always 100
     say(f"{escape(r['dataset'])} ({r['split']}; {r['n']:,} images): top-1 [bold]{r['top1']:.2f}%[/bold], "
-        f"top-5 {r['top5']:.2f}%, loss {r['loss']:.4f}")
+        f"{top5}loss {r['loss']:.4f}")
     classes, confusion = r["classes"], r["confusion"]
     if len(classes) <= 20:
         table = Table(title="confusion matrix (rows: true class, columns: predicted) and per-class accuracy")
@@ -268,11 +269,15 @@ def cmd_eval(args) -> int:
         for c, row, acc in zip(classes, confusion, r["per_class"]):
             table.add_row(escape(c), *[str(v) if v else "·" for v in row], "—" if acc is None else f"{acc:.1f}%")
     else:
+        absent = sum(acc is None for acc in r["per_class"])  # ImageNet's 1,000 against a few class folders
+        if absent:
+            say(f"{absent} of the model's classes have no images here and are not shown")
         table = Table(title="per-class accuracy")
         for col in ("class", "images", "accuracy"):
             table.add_column(col, justify="left" if col == "class" else "right")
         for c, row, acc in zip(classes, confusion, r["per_class"]):
-            table.add_row(escape(c), str(sum(row)), "—" if acc is None else f"{acc:.1f}%")
+            if acc is not None:
+                table.add_row(escape(c), str(sum(row)), f"{acc:.1f}%")
     console.print(table)
     return 0
 
@@ -299,8 +304,35 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_import(args) -> int:
+    from .pretrained import import_weights, published_sources
+
+    if args.list:
+        table = Table(title="published weights cnnzoo reads (bring the file: cnnzoo downloads nothing)")
+        table.add_column("model")
+        table.add_column("weights")
+        for name, sources in sorted(published_sources().items()):
+            table.add_row(name, ", ".join(sources))
+        console.print(table)
+        return 0
+    if args.file is None:
+        raise ValueError("cnnzoo import needs a weight file (or --list)")
+    path, meta = import_weights(args.file, args.model, args.out)
+    top1 = (meta.get("published") or {}).get("top1")
+    cfg = meta["data_config"]
+    published = f", published ImageNet top-1 {top1:g} %" if top1 else ""
+    say(f"{escape(str(args.file))}: weights of [bold]{meta['model']}[/bold] ({escape(meta['weights'])}{published})")
+    say(f"preprocessing: resize to {cfg['image_size'][-1]}, centre crop {cfg['input_size'][-1]}, "
+        f"mean {cfg['mean']}, std {cfg['std']}; {len(meta['classes'])} classes")
+    say(f"wrote {escape(str(path))}: cnnzoo eval, predict, compress and summary read it")
+    return 0
+
+
 # -- compress (issue 7) ---------------------------------------------------------------------
 def cmd_compress(args) -> int:
+    import torch
+
+    from ._device import check_threads
     from .compress import compress
 
     options = {
@@ -309,6 +341,8 @@ def cmd_compress(args) -> int:
             "finetune_epochs", "optimizer", "lr", "finetune_lr", "augment", "batch_size", "seed",
         ) if getattr(args, key) is not None
     }
+    if check_threads(args.threads) is not None:
+        torch.set_num_threads(args.threads)
     result = compress(args.source, args.data, out=args.out, overwrite=args.overwrite, device=args.device,
                       float16=args.float16, log=lambda msg: say(f"[dim]{escape(str(msg))}[/dim]"), **options)
     result.print(console)
@@ -424,7 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("model", help="a registered model name (or a trained run / checkpoint)")
     p.add_argument("--input", type=_parse_chw, default=None, metavar="CxHxW",
-                   help="input size, e.g. 3x224x224 (default: the model's)")
+                   help="input size, e.g. 3x224x224, or one side (64: 64×64 at the model's channels; "
+                   "default: the model's)")
     p.add_argument("--depth", type=_non_negative, default=None,
                    help="group everything below this module depth into one row")
     p.add_argument("--format", choices=("table", "md", "csv", "json"), default="table")
@@ -452,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="run directory (default runs/MODEL-DATA-TIME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace the run in --out")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: cuda when available)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N, mps or auto (default: auto, cuda when available)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     p.add_argument("--data-root", default=None, help="dataset cache (default $CNNZOO_DATA or ~/.cache/cnnzoo)")
     p.add_argument("--download", action="store_true", help="download a torchvision dataset if missing")
@@ -479,7 +514,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="top-1, top-5, per-class accuracy and confusion matrix of a trained model")
     p.add_argument("run", metavar="RUN_OR_CHECKPOINT")
     p.add_argument("--data", default=None, help="dataset (default: the one the model was trained on)")
-    p.add_argument("--split", choices=["test", "train"], default="test")
+    p.add_argument("--split", choices=["test", "train", "all"], default="test",
+                   help="the part of the data to score; all: every image, for data the model never saw "
+                   "(ImageNet's validation images for imported weights)")
     p.add_argument("--batch-size", type=_positive, default=256)
     p.add_argument("--device", default="cpu")
     p.add_argument("--ten-crop", action="store_true", help="average AlexNet's ten crops")
@@ -495,6 +532,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("import", help="published ImageNet weights (torchvision's, timm's) as a cnnzoo "
+                       "checkpoint")
+    p.add_argument("file", nargs="?", help="the weight file, e.g. torchvision's resnet50-11ad3fa6.pth")
+    p.add_argument("--model", default=None,
+                   help="the network it holds (found from the content for torchvision's files)")
+    p.add_argument("--out", default=None, help="checkpoint to write (default: MODEL.safetensors)")
+    p.add_argument("--list", action="store_true", help="the networks and weights cnnzoo reads")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("compress", help="Deep Compression: prune, quantize and Huffman-code a "
                        "trained model into a small file")
@@ -526,7 +572,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="store codebooks, biases and other raw tensors in half precision")
     p.add_argument("--out", default=None, help="compressed file (default RUN/compression/MODEL.cnnzc)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file and report")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: cuda when available)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N, mps or auto (default: auto, cuda when available)")
+    p.add_argument("--threads", type=_positive, default=None,
+                   help="CPU threads (default: torch's; the retraining is deterministic for a given count)")
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=cmd_compress)
 

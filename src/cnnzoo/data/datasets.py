@@ -158,13 +158,16 @@ def list_datasets() -> list[str]:
 def load_dataset(
     name_or_path: str | os.PathLike,
     *,
-    train: bool,
+    train: bool | None,
     root: str | os.PathLike | None = None,
     download: bool = False,
     image_size: int | None = None,
     to_train: bool | None = None,
 ) -> ImageDataset:
-    """Load the training (``train=True``) or test split of a dataset into memory.
+    """Load the training (``train=True``) or test split of a dataset into memory, or
+    (``train=None``) every image of it: both splits, or the whole of a dataset without a test
+    split (a folder of images none of which a model was trained on, such as ImageNet's
+    validation images for published weights).
 
     ``name_or_path`` is ``"mnist-sample"`` (bundled: 4,000 training and 1,000 test digits),
     ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``, ``"cifar100"`` (torchvision's files in
@@ -181,13 +184,18 @@ def load_dataset(
     False), a training split of fewer than 2 classes and test labels of an ``.npz`` that its
     training labels lack. Hidden files and folders are ignored.
     """
-    to_train = train if to_train is None else to_train
+    to_train = bool(train) if to_train is None else to_train
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise TypeError(f"expected a dataset name or path, got {describe(name_or_path)}")
     text = os.fspath(name_or_path)
     if not text.strip():  # Path("") is the current folder: never what an empty --data meant
         raise ValueError("the dataset name or path is empty; give one (see `cnnzoo train --help`)")
     key = _key(text)
+    folder = Path(text).expanduser()
+    if train is None and not (folder.is_dir() and not _folder_splits(folder)):
+        options = dict(root=root, download=download, image_size=image_size, to_train=to_train)
+        return _every_image(load_dataset(name_or_path, train=True, **options),
+                            load_dataset(name_or_path, train=False, **options))
     if key == "mnistsample":
         return _bundled_mnist(train)
     if key in _TORCHVISION and not Path(text).exists():
@@ -219,8 +227,24 @@ def holdout_split(labels: Tensor, fraction: float = HOLDOUT_FRACTION, seed: int 
     return torch.cat(train).sort().values, torch.cat(test).sort().values
 
 
-def _select(ds: ImageDataset, train: bool) -> ImageDataset:
-    """The training or the held-out test part of a dataset that has no test split."""
+def _every_image(first: ImageDataset, second: ImageDataset) -> ImageDataset:
+    """Both splits of a dataset as one, labelled by the first one's classes."""
+    if not set(second.classes) <= set(first.classes):
+        raise ValueError(f"{first.name}: its splits hold different classes "
+                         f"({class_difference(first.classes, second.classes, 'the training split', 'the test split')})")
+    order = torch.tensor([first.classes.index(c) for c in second.classes], dtype=torch.long)
+    if first.images.shape[1:] != second.images.shape[1:]:
+        second = ImageDataset(resize_center_crop(second.images, first.images.shape[-2:]), second.labels,
+                              second.classes, second.name)
+    return ImageDataset(torch.cat([first.images, second.images]), torch.cat([first.labels, order[second.labels]]),
+                        first.classes, first.name, "every image, both splits")
+
+
+def _select(ds: ImageDataset, train: bool | None) -> ImageDataset:
+    """The training or the held-out test part of a dataset that has no test split, or all of it."""
+    if train is None:
+        ds.split = "every image"
+        return ds
     train_idx, test_idx = holdout_split(ds.labels)
     if not train and not len(test_idx):
         # Rounding holds out nothing from a small class; say so rather than "empty dataset".
@@ -229,8 +253,9 @@ def _select(ds: ImageDataset, train: bool) -> ImageDataset:
         raise ValueError(
             f"{ds.name} has {len(ds)} images in {ds.num_classes} classes (at most {largest} per class), so "
             f"the held-out test split ({HOLDOUT_FRACTION:.0%} of each class, rounded) is empty: a class "
-            f"needs at least {need} images to give one. Add images, or give a test split of your own "
-            f"(x_test and y_test in an .npz, a test/ sub-folder beside train/ in a folder)"
+            f"needs at least {need} images to give one. Add images, give a test split of your own "
+            f"(x_test and y_test in an .npz, a test/ sub-folder beside train/ in a folder), or, for "
+            f"images the model was not trained on, score them all (eval --split all)"
         )
     part = ds.subset(train_idx if train else test_idx)
     part.split = ("training part: the images not held out for testing" if train else
@@ -259,22 +284,28 @@ def _unnamed(classes) -> bool:
     return list(classes) == [str(i) for i in range(len(classes))]
 
 
-def match_classes(ds: ImageDataset, model_classes) -> ImageDataset:
+def match_classes(ds: ImageDataset, model_classes, class_ids=None) -> ImageDataset:
     """``ds`` with its labels numbered as a model numbers its classes (``model_classes``, the
     names it was trained on): by name, when the data holds the same names in another order, or
-    some of them; as they are where the data's labels are bare numbers (an .npz: they can only
-    be the model's), or carry the numbers the model's bare ones are ("0 - zero" for "0"); other
-    names are refused, named."""
+    some of them, or by the classes' IDs (``class_ids``: ImageNet's WordNet IDs, the names of
+    its class folders); as they are where the data's labels are bare numbers (an .npz: they can
+    only be the model's), or carry the numbers the model's bare ones are ("0 - zero" for "0");
+    other names are refused, named."""
     if not model_classes or list(model_classes) == ds.classes:
         return ds
     model_classes = [str(c) for c in model_classes]
+    if class_ids and set(ds.classes) <= set(class_ids) and len(class_ids) == len(model_classes):
+        ds = ImageDataset(ds.images, ds.labels, [model_classes[class_ids.index(c)] for c in ds.classes],
+                          ds.name, ds.split)
     if set(ds.classes) <= set(model_classes):
         order = torch.tensor([model_classes.index(c) for c in ds.classes])
         return ImageDataset(ds.images, order[ds.labels], model_classes, ds.name, ds.split)
     # Labels without names (an .npz) can only mean the model's numbering; names against a model's
     # bare numbers only where they carry them ("0 - zero", torchvision's MNIST): folders named
     # zero..nine sort as eight, five, four, ... and must not be paired by position.
-    if _unnamed(ds.classes) and len(ds.classes) <= len(model_classes):
+    # ImageNet's published weights (class_ids) against 10 bare digit labels: not by position
+    if _unnamed(ds.classes) and len(ds.classes) <= len(model_classes) and (
+            not class_ids or len(ds.classes) == len(model_classes)):
         return ImageDataset(ds.images, ds.labels, model_classes, ds.name, ds.split)
     numbered = all(c.split(" ")[0] == str(i) for i, c in enumerate(ds.classes))
     if _unnamed(model_classes) and numbered and len(ds.classes) == len(model_classes):
@@ -429,11 +460,17 @@ def unit_float_to_uint8(x: np.ndarray, source) -> np.ndarray:
     return np.rint(x * 255).astype(np.uint8)
 
 
-def _folder(path: Path, train: bool, image_size: int | None, to_train: bool) -> ImageDataset:
+def _folder_splits(path: Path) -> tuple[Path, Path] | None:
+    """A folder's own ``train/`` and ``test/`` (or ``val/``) sub-folders, if it has both."""
     splits = {p.name.lower(): p for p in _entries(path) if p.is_dir()}
     test_dir = splits.get("test") or splits.get("val")
-    has_splits = "train" in splits and test_dir is not None
-    root = (splits["train"] if train else test_dir) if has_splits else path
+    return (splits["train"], test_dir) if "train" in splits and test_dir is not None else None
+
+
+def _folder(path: Path, train: bool | None, image_size: int | None, to_train: bool) -> ImageDataset:
+    splits = _folder_splits(path)
+    has_splits = splits is not None
+    root = splits[0 if train else 1] if has_splits else path
     classes = [p.name for p in _entries(root) if p.is_dir()]
     if not classes:
         raise ValueError(f"{root}: expected one sub-folder of images per class, found none")

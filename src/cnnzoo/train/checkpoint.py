@@ -167,7 +167,8 @@ def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
         raise ValueError(f"{path} is not a readable safetensors file (truncated or corrupt?): {err}") from None
     if meta_text is None:
         raise ValueError(f"{path} is a safetensors file but not a cnnzoo checkpoint (no '{FORMAT}' metadata); "
-                         f"load its weights into your model with load_state_dict")
+                         f"load its weights into your model with load_state_dict, or, for published weights "
+                         f"(timm's), make it one with `cnnzoo import {path} --model NAME`")
     try:
         meta = json.loads(meta_text)
     except ValueError as err:  # json's own message names neither the file nor the metadata
@@ -210,7 +211,8 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
         raise ValueError(f"{path} is not a readable checkpoint (truncated, corrupt, not written by "
                          f"torch.save, or holding objects a weights-only load refuses): {reason}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{path} is a PyTorch file but not a cnnzoo checkpoint")
+        raise ValueError(f"{path} is a PyTorch file but not a cnnzoo checkpoint; for published weights "
+                         f"(torchvision's resnet50-11ad3fa6.pth), make it one with `cnnzoo import {path}`")
     return state
 
 

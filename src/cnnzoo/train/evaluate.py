@@ -24,6 +24,9 @@ from .loop import _scores, evaluate_loader
 
 __all__ = ["evaluate", "predict"]
 
+# the part of a dataset each ``split`` scores: load_dataset's ``train``
+SPLITS = {"test": False, "train": True, "all": None}
+
 
 def _model(model, device) -> nn.Module:
     if isinstance(model, (str, os.PathLike)):
@@ -54,7 +57,9 @@ def evaluate(
 ) -> dict:
     """Accuracy of ``model`` (a module, a checkpoint, or a run directory) on a dataset (an
     :class:`~cnnzoo.data.ImageDataset`, or a name/path for :func:`~cnnzoo.data.load_dataset`,
-    by default the one the model was trained on; ``split`` ``"test"`` or ``"train"``).
+    by default the one the model was trained on; ``split`` ``"test"``, ``"train"`` or ``"all"``:
+    every image, for data the model never saw, such as ImageNet's validation images for
+    published weights, :mod:`cnnzoo.pretrained`).
 
     Returns ``top1``, ``top5`` (percent), ``per_class`` (percent per class), ``confusion``
     (rows: true class, columns: predicted), ``loss``, ``n`` (images scored), ``classes``,
@@ -66,8 +71,8 @@ def evaluate(
     name, and its images brought to the training images' size, as
     :func:`cnnzoo.data.datasets.match_classes` and :func:`~cnnzoo.data.datasets.at_training_size` say.
     """
-    if split not in ("test", "train"):
-        raise ValueError(f"split must be 'test' or 'train', got {split!r}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {split!r}")
     dev = resolve_device(device)
     model = _model(model, dev)
     cfg = dict(getattr(model, "data_config", None) or {})
@@ -78,13 +83,16 @@ def evaluate(
     if dataset_or_name is None:
         dataset_or_name = cfg.get("dataset")
         if dataset_or_name is None:
-            raise ValueError("the model does not record its dataset; pass one")
+            raise ValueError("the model does not record its dataset; pass one (--data NAME or FOLDER)")
+        if cfg.get("class_ids") and not Path(dataset_or_name).exists():  # published weights (cnnzoo.pretrained)
+            raise ValueError(f"the model was trained on {dataset_or_name}, which cnnzoo does not download: "
+                             "give its images (--data FOLDER, one sub-folder per class named by WordNet ID "
+                             "such as n01440764, or by class name; --split all scores every image)")
     if not isinstance(dataset_or_name, (ImageDataset, str, os.PathLike)):
         raise TypeError(f"data must be a dataset name or path, or an ImageDataset, got {describe(dataset_or_name)}")
     ds = dataset_or_name if isinstance(dataset_or_name, ImageDataset) else \
-        load_dataset(dataset_or_name, train=split == "train", root=root, download=download,
-                     to_train=False)
-    ds = match_classes(ds, cfg.get("classes"))
+        load_dataset(dataset_or_name, train=SPLITS[split], root=root, download=download, to_train=False)
+    ds = match_classes(ds, cfg.get("classes"), cfg.get("class_ids"))
     ds = at_training_size(ds, cfg.get("image_size"))
     k = getattr(model, "num_classes", None)
     if k is not None and k != ds.num_classes:
