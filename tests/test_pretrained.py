@@ -328,3 +328,11 @@ def test_bare_digit_labels_are_not_paired_with_imagenet_classes(tmp_path):
     checkpoint = _imported(tmp_path)
     with pytest.raises(ValueError, match="holds other classes than the model was trained on"):
         cnnzoo.evaluate(checkpoint, "mnist-sample", split="all")
+
+
+def test_info_names_the_published_weights_a_network_reads(capsys):
+    assert main(["info", "resnet50_tv"]) == 0
+    out = capsys.readouterr().out
+    assert all(w.name in out for w in ResNet50_Weights)  # IMAGENET1K_V1 and IMAGENET1K_V2
+    assert main(["info", "resnet50"]) == 0  # the paper's layout: torchvision's weights are not its
+    assert "IMAGENET1K" not in capsys.readouterr().out

@@ -85,6 +85,7 @@ def cmd_list(args) -> int:
 
 def cmd_info(args) -> int:
     from . import count_parameters, model_info
+    from .pretrained import published_sources
 
     info = model_info(args.name)
     console.print(f"[bold]{info.name}[/bold] — {info.description}")
@@ -94,6 +95,9 @@ def cmd_info(args) -> int:
     console.print(f"parameters: {count_parameters(info.name):,}")
     opts = ", ".join(f"{k}={v!r}" for k, v in info.options.items())
     console.print(f"options:    {opts}")
+    weights = published_sources().get(info.name)
+    if weights:
+        console.print(f"weights:    {', '.join(weights)} (bring the file; `cnnzoo import FILE`)")
     if info.figures:
         table = Table(title="published figures")
         for col in ("metric", "value", "dataset", "source"):

@@ -289,11 +289,11 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
     ("resnext29*", Recipe(
         name="paper", source="Xie et al. 2016, §5.3", epochs=300, batch_size=128, lr=0.1,
         weight_decay=5e-4, schedule="multistep", milestones=(150, 225), augment_rgb="cifar")),
-    # Xie et al. 2016 (ResNeXt), §5: batch 256, lr 0.1 divided by 10 three times with the
-    # schedule of Gross & Wilber's fb.resnet.torch (every 30 epochs), weight decay 1e-4,
-    # momentum 0.9.
+    # Xie et al. 2016 (ResNeXt), §4 ("Implementation details"): batch 256, lr 0.1 divided by
+    # 10 three times with the schedule of Gross & Wilber's fb.resnet.torch (every 30 epochs),
+    # weight decay 1e-4, momentum 0.9.
     ("resnext*", Recipe(
-        name="paper", source="Xie et al. 2016, §5", epochs=100, batch_size=256, lr=0.1,
+        name="paper", source="Xie et al. 2016, §4", epochs=100, batch_size=256, lr=0.1,
         weight_decay=1e-4, schedule="multistep", milestones=(30, 60, 90), augment_rgb="inception")),
     # Hu et al. 2017 (SENet), §6: momentum 0.9, batch 1024, lr 0.6 divided by 10 every 30
     # epochs, 100 epochs (weight decay not given: 1e-4 as ResNet).
