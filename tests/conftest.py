@@ -2,6 +2,7 @@ import os
 
 import pytest
 import torch
+from torch import nn
 
 # The suite runs on 2 CPU cores. Under pytest-xdist (`make test` runs one worker per core)
 # each worker takes one thread, so workers never fight over cores; alone, two threads.
@@ -23,3 +24,27 @@ def build_on_meta(name, **options):
 
 def n_params(model) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def multiply_adds_by_module(model: nn.Module, size: int = 224) -> dict[str, int]:
+    """Multiply-adds of the convolutions and linear layers (what the papers call FLOPs) for
+    one size×size input, by top-level module, counted here from each layer's output shape
+    on the meta device, independently of cnnzoo.analysis."""
+    totals: dict[str, int] = {}
+
+    def count(name, m, out):
+        per_output = (m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+                      if isinstance(m, nn.Conv2d) else m.in_features)
+        top = name.split(".")[0]
+        totals[top] = totals.get(top, 0) + out.numel() * per_output
+
+    hooks = [m.register_forward_hook(lambda m, i, o, n=n: count(n, m, o))
+             for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    model.eval()(torch.empty(1, model.in_chans, size, size, device="meta"))
+    for h in hooks:
+        h.remove()
+    return totals
+
+
+def multiply_adds(model: nn.Module, size: int = 224) -> int:
+    return sum(multiply_adds_by_module(model, size).values())

@@ -47,6 +47,10 @@ def test_every_image_is_both_splits(sample, tmp_path):
             Image.new("L", (8, 8), 20 * i).save(tmp_path / c / f"{i}.png")
     folder = load_dataset(tmp_path, train=None)
     assert len(folder) == 11 and torch.bincount(folder.labels).tolist() == [7, 4]
+    # an .npz without a test split: its 6 images, none held out (3 per class would hold none)
+    np.savez(tmp_path / "six.npz", x=np.zeros((6, 8, 8), np.uint8), y=np.array([0, 0, 0, 1, 1, 1]))
+    six = load_dataset(tmp_path / "six.npz", train=None)
+    assert len(six) == 6 and six.labels.tolist() == [0, 0, 0, 1, 1, 1]
 
 
 @pytest.mark.skipif(not SHARED_CSV.exists(), reason="the source CSV is not next to the repository")

@@ -15,8 +15,7 @@ import cnnzoo
 from cnnzoo.layers import LocalResponseNorm
 from cnnzoo.models.googlenet import BasicConv2d
 
-from conftest import build_on_meta, n_params
-from test_resnet import multiply_adds, multiply_adds_by_module
+from conftest import build_on_meta, multiply_adds, multiply_adds_by_module, n_params
 
 # Szegedy et al. 2014, Table 1 (and the issue): output channels and grid of each module at 224.
 MODULES = ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]

@@ -9,8 +9,7 @@ from torch import nn
 
 import cnnzoo
 from cnnzoo.models.mobilenet import InvertedResidual
-from conftest import build_on_meta, n_params
-from test_resnet import multiply_adds
+from conftest import build_on_meta, multiply_adds, n_params
 
 # Howard et al. 2017, Table 6 (width multiplier) and Table 7 (resolution): million
 # mult-adds and million parameters.

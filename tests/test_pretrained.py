@@ -336,3 +336,33 @@ def test_info_names_the_published_weights_a_network_reads(capsys):
     assert all(w.name in out for w in ResNet50_Weights)  # IMAGENET1K_V1 and IMAGENET1K_V2
     assert main(["info", "resnet50"]) == 0  # the paper's layout: torchvision's weights are not its
     assert "IMAGENET1K" not in capsys.readouterr().out
+
+
+def test_eval_preprocesses_photographs_of_any_size_as_torchvision_does(tmp_path):
+    """Inception v3's weights want the shorter side at 342 and a 299 centre crop
+    (``Inception_V3_Weights.IMAGENET1K_V1.transforms()``): photographs of mixed sizes are read
+    straight to that, not first to the folder's own median size."""
+    from torchvision.models import Inception_V3_Weights
+
+    torch.save(torchvision.models.inception_v3(weights=None, init_weights=True).state_dict(), tmp_path / "i.pth")
+    with pytest.warns(SettingWarning):
+        _, meta = pretrained.load_published(tmp_path / "i.pth", "inception_v3")
+    folder = tmp_path / "val" / "n01440764"
+    folder.mkdir(parents=True)
+    gen = torch.Generator().manual_seed(0)
+    for i, (w, h) in enumerate([(500, 375), (400, 300), (640, 480)]):
+        smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 40, 52, generator=gen), size=(h, w),
+                                                 mode="bilinear", align_corners=False)
+        Image.fromarray((smooth[0].permute(1, 2, 0) * 255).round().byte().numpy()).save(folder / f"{i}.png")
+    probe = _Probe()
+    probe.data_config = meta["data_config"]
+    cnnzoo.evaluate(probe, tmp_path / "val", split="all")
+    transform = Inception_V3_Weights.IMAGENET1K_V1.transforms()
+    reference = torch.stack([transform(Image.open(folder / f"{i}.png").convert("RGB")) for i in range(3)])
+    assert probe.seen.shape == reference.shape == (3, 3, 299, 299)
+    # torchvision crops once and rounds half a pixel up, cnnzoo crops the square first: the
+    # crops may lie a pixel apart, so compare at the best of the shifts by one pixel
+    a, b = probe.seen[..., 1:-1, 1:-1], reference
+    best = min((a - b[..., 1 + dy:298 + dy, 1 + dx:298 + dx]).abs().mean()
+               for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+    assert best < 0.02  # 0.05 when the photographs were first brought to their median size, 256

@@ -10,8 +10,7 @@ import torch
 import cnnzoo
 from cnnzoo.models.base import Classifier
 
-from conftest import build_on_meta, n_params
-from test_resnet import multiply_adds
+from conftest import build_on_meta, multiply_adds, n_params
 
 ALL = cnnzoo.list_models()
 ROOT = Path(__file__).resolve().parent.parent

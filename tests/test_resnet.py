@@ -15,7 +15,7 @@ from torch.nn import functional as F
 import cnnzoo
 from cnnzoo.models.resnet import ResNet, ZeroPadShortcut
 
-from conftest import build_on_meta, n_params
+from conftest import build_on_meta, multiply_adds, n_params
 
 IMAGENET_NAMES = (
     [f"resnet{d}" for d in (18, 34, 50, 101, 152)] + [f"resnet{d}_tv" for d in (50, 101, 152)]
@@ -116,30 +116,6 @@ def test_imagenet_nets_take_224(name):
     model = meta_model(name)
     assert model.default_input_size == (3, 224, 224)
     assert model(torch.empty(2, 3, 224, 224, device="meta")).shape == (2, 1000)
-
-
-def multiply_adds_by_module(model: nn.Module, size: int = 224) -> dict[str, int]:
-    """Multiply-adds of the convolutions and linear layers (what the papers call FLOPs) for
-    one size×size input, by top-level module, counted here from each layer's output shape
-    on the meta device, independently of cnnzoo.analysis."""
-    totals: dict[str, int] = {}
-
-    def count(name, m, out):
-        per_output = (m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
-                      if isinstance(m, nn.Conv2d) else m.in_features)
-        top = name.split(".")[0]
-        totals[top] = totals.get(top, 0) + out.numel() * per_output
-
-    hooks = [m.register_forward_hook(lambda m, i, o, n=n: count(n, m, o))
-             for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    model.eval()(torch.empty(1, model.in_chans, size, size, device="meta"))
-    for h in hooks:
-        h.remove()
-    return totals
-
-
-def multiply_adds(model: nn.Module, size: int = 224) -> int:
-    return sum(multiply_adds_by_module(model, size).values())
 
 
 # He et al. 2015, Table 1, last row: FLOPs (multiply-adds) at 224×224, ×10⁹, one decimal.

@@ -9,9 +9,10 @@ from torch.nn import functional as F
 import cnnzoo
 from cnnzoo.layers import SqueezeExcite
 from cnnzoo.models.resnet import ARCHS, ResNet
+from cnnzoo.pretrained import _senet_key
 
-from conftest import build_on_meta, n_params
-from test_resnet import meta_model, multiply_adds, randomize_norms
+from conftest import build_on_meta, multiply_adds, n_params
+from test_resnet import meta_model, randomize_norms
 
 # Our name -> timm's. SE-ResNet-18/34 use the reduction r = 16 exactly, as timm's legacy
 # port of the authors' models does; timm's newer seresnet18/34 round the SE width of the
@@ -57,22 +58,10 @@ def test_multiply_adds_match_table2(name):
     assert macs == pytest.approx(TABLE2_GFLOPS[name] * 1e9, rel=0.005)
 
 
-_DEEP_STEM = {"layer0.conv1": "conv1.0", "layer0.bn1": "conv1.1", "layer0.conv2": "conv1.3",
-              "layer0.bn2": "conv1.4", "layer0.conv3": "conv1.6", "layer0.bn3": "bn1"}
-
-
-def from_timm_legacy(key: str, deep_stem: bool) -> str:
-    """timm's legacy SENet keys (``layer0.conv1``, ``se_module.fc1``, ``last_linear``) as
-    ours (torchvision's ``conv1``, ``se.fc1``, ``fc``)."""
-    module, _, leaf = key.rpartition(".")
-    if module.startswith("layer0."):
-        module = _DEEP_STEM[module] if deep_stem else module[len("layer0."):]
-    return f"{module.replace('se_module', 'se').replace('last_linear', 'fc')}.{leaf}"
-
-
 def assert_same_as_legacy(model, ref, deep_stem=False):
+    """timm's legacy keys renamed as ``cnnzoo import`` renames them (pretrained._senet_key)."""
     randomize_norms(ref)
-    model.eval().load_state_dict({from_timm_legacy(k, deep_stem): v for k, v in ref.state_dict().items()})
+    model.eval().load_state_dict({_senet_key(k, deep_stem): v for k, v in ref.state_dict().items()})
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(model(x), ref(x))

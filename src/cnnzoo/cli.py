@@ -311,6 +311,8 @@ def cmd_predict(args) -> int:
 def cmd_import(args) -> int:
     from .pretrained import import_weights, published_sources
 
+    if args.list and args.file is not None:
+        raise ValueError("give a weight file to import, or --list to see which cnnzoo reads, not both")
     if args.list:
         table = Table(title="published weights cnnzoo reads (bring the file: cnnzoo downloads nothing)")
         table.add_column("model")
@@ -441,6 +443,8 @@ def cmd_report(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .train.evaluate import SPLITS
+
     parser = argparse.ArgumentParser(
         prog="cnnzoo",
         description="The classic CNNs of image classification: list, explain, train, "
@@ -518,7 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="top-1, top-5, per-class accuracy and confusion matrix of a trained model")
     p.add_argument("run", metavar="RUN_OR_CHECKPOINT")
     p.add_argument("--data", default=None, help="dataset (default: the one the model was trained on)")
-    p.add_argument("--split", choices=["test", "train", "all"], default="test",
+    p.add_argument("--split", choices=list(SPLITS), default="test",
                    help="the part of the data to score; all: every image, for data the model never saw "
                    "(ImageNet's validation images for imported weights)")
     p.add_argument("--batch-size", type=_positive, default=256)

@@ -37,7 +37,7 @@ from ._files import check_new
 __all__ = ["load_published", "import_weights", "published_sources", "imagenet_wnids"]
 
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-INCEPTION_MEAN = INCEPTION_STD = [0.5, 0.5, 0.5]  # Google's Inception weights take inputs in [-1, 1]
+INCEPTION_MEAN, INCEPTION_STD = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]  # Google's weights take inputs in [-1, 1]
 
 
 @dataclass(frozen=True)
@@ -344,7 +344,7 @@ def load_published(path: str | os.PathLike, model: str | None = None) -> tuple[n
     if source.rename:
         state = {source.rename(k): v for k, v in state.items()}
     if source.order:
-        state = dict(sorted(sorted(state.items()), key=lambda kv: source.order(kv[0])))
+        state = dict(sorted(state.items(), key=lambda kv: source.order(kv[0])))
     fc = next((v for k, v in reversed(state.items()) if k.endswith("weight") and v.dim() == 2), None)
     num_classes = int(fc.shape[0]) if fc is not None else None
     options = {**source.options, **({"num_classes": num_classes} if num_classes else {})}
@@ -361,7 +361,7 @@ def load_published(path: str | os.PathLike, model: str | None = None) -> tuple[n
     net.model_options = options
     net.data_config = {
         "input_size": [3, source.crop, source.crop], "image_size": [3, source.resize, source.resize],
-        "mean": source.mean, "std": source.std, "test_crop": source.crop / source.resize,
+        "mean": list(source.mean), "std": list(source.std), "test_crop": source.crop / source.resize,
         "dataset": "imagenet" if wnids else None, "classes": classes, "class_ids": wnids,
     }
     published = {k: v for k, v in (("top1", source.top1), ("top5", source.top5)) if v is not None}

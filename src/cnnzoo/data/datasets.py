@@ -191,14 +191,11 @@ def load_dataset(
     if not text.strip():  # Path("") is the current folder: never what an empty --data meant
         raise ValueError("the dataset name or path is empty; give one (see `cnnzoo train --help`)")
     key = _key(text)
-    folder = Path(text).expanduser()
-    if train is None and not (folder.is_dir() and not _folder_splits(folder)):
-        options = dict(root=root, download=download, image_size=image_size, to_train=to_train)
-        return _every_image(load_dataset(name_or_path, train=True, **options),
-                            load_dataset(name_or_path, train=False, **options))
     if key == "mnistsample":
-        return _bundled_mnist(train)
+        return _bundled_mnist(train) if train is not None else _every_image(_bundled_mnist(True), _bundled_mnist(False))
     if key in _TORCHVISION and not Path(text).exists():
+        if train is None:
+            return _every_image(*(_torchvision(key, part, data_root(root), download) for part in (True, False)))
         return _torchvision(key, train, data_root(root), download)
     path = Path(text).expanduser()
     if path.suffix.lower() == ".npz":
@@ -394,9 +391,12 @@ def _array(z, key: str, path: Path) -> np.ndarray:
                          f"holding numbers") from None
 
 
-def _npz(path: Path, train: bool, to_train: bool) -> ImageDataset:
+def _npz(path: Path, train: bool | None, to_train: bool) -> ImageDataset:
     with _open_npz(path) as z:
         keys = set(z.files)
+    if train is None and {"x_train", "y_train", "x_test", "y_test"} <= keys:
+        return _every_image(_npz(path, True, to_train), _npz(path, False, to_train))
+    with _open_npz(path) as z:
         split = "train" if train else "test"
         if {f"x_{split}", f"y_{split}"} <= keys:
             xkey, ykey, both = f"x_{split}", f"y_{split}", True
@@ -470,6 +470,8 @@ def _folder_splits(path: Path) -> tuple[Path, Path] | None:
 def _folder(path: Path, train: bool | None, image_size: int | None, to_train: bool) -> ImageDataset:
     splits = _folder_splits(path)
     has_splits = splits is not None
+    if train is None and has_splits:
+        return _every_image(_folder(path, True, image_size, to_train), _folder(path, False, image_size, to_train))
     root = splits[0 if train else 1] if has_splits else path
     classes = [p.name for p in _entries(root) if p.is_dir()]
     if not classes:
@@ -523,14 +525,32 @@ def _class_images(folder: Path) -> list[Path]:
 
 
 def _read_images(files: list[Path], image_size: int | None) -> Tensor:
-    pics = [read_image(f) for f in files]
-    channels = 1 if all(p.mode in GRAY_MODES for p in pics) else 3
-    tensors = [image_tensor(p, channels, f"image {f}") for p, f in zip(pics, files)]
-    sizes = {tuple(t.shape[1:]) for t in tensors}
+    """The images as one uint8 tensor, each brought to ``image_size`` (or, where sizes differ,
+    the median shorter side, at most 256) as it is decoded: 50,000 ImageNet photographs are
+    never all in memory at full size."""
+    heads = [_header(f) for f in files]
+    channels = 1 if all(mode in GRAY_MODES for mode, _ in heads) else 3
+    sizes = {size for _, size in heads}
+    side = None
     if len(sizes) > 1 or image_size is not None:
         side = image_size or min(256, int(np.median([min(s) for s in sizes])))
-        tensors = [resize_center_crop(t, (side, side)) for t in tensors]
-    return torch.stack(tensors)
+    images = []
+    for f in files:
+        t = image_tensor(read_image(f), channels, f"image {f}")
+        images.append(resize_center_crop(t, (side, side)) if side else t)
+    return torch.stack(images)
+
+
+def _header(path: Path) -> tuple[str, tuple[int, int]]:
+    """An image file's mode and H×W, read from its header without decoding it."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.mode, (im.height, im.width)
+    except Exception:  # noqa: BLE001  (the decoder's error, named, comes from read_image)
+        read_image(path)
+        raise
 
 
 def read_image(path: str | os.PathLike):

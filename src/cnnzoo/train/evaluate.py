@@ -91,7 +91,8 @@ def evaluate(
     if not isinstance(dataset_or_name, (ImageDataset, str, os.PathLike)):
         raise TypeError(f"data must be a dataset name or path, or an ImageDataset, got {describe(dataset_or_name)}")
     ds = dataset_or_name if isinstance(dataset_or_name, ImageDataset) else \
-        load_dataset(dataset_or_name, train=SPLITS[split], root=root, download=download, to_train=False)
+        load_dataset(dataset_or_name, train=SPLITS[split], root=root, download=download, to_train=False,
+                     image_size=(cfg.get("image_size") or [None])[-1])  # folders read at once at that size
     ds = match_classes(ds, cfg.get("classes"), cfg.get("class_ids"))
     ds = at_training_size(ds, cfg.get("image_size"))
     k = getattr(model, "num_classes", None)
