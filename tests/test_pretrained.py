@@ -366,3 +366,13 @@ def test_eval_preprocesses_photographs_of_any_size_as_torchvision_does(tmp_path)
     best = min((a - b[..., 1 + dy:298 + dy, 1 + dx:298 + dx]).abs().mean()
                for dy in (-1, 0, 1) for dx in (-1, 0, 1))
     assert best < 0.02  # 0.05 when the photographs were first brought to their median size, 256
+
+
+def test_the_number_of_classes_is_read_from_the_classifier_whatever_the_key_order(tmp_path):
+    """GoogLeNet's auxiliary heads hold matrices too (aux1.fc1: 1024×2048); a file whose keys
+    come in another order must still give the classifier's 10 outputs."""
+    state = torchvision.models.googlenet(weights=None, init_weights=True, num_classes=10).state_dict()
+    torch.save(dict(reversed(state.items())), tmp_path / "g.pth")
+    with pytest.warns(SettingWarning):
+        model, meta = pretrained.load_published(tmp_path / "g.pth", "googlenet_tv")
+    assert model.num_classes == 10 and meta["classes"] == [str(i) for i in range(10)]

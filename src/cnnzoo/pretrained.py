@@ -323,6 +323,22 @@ def _by_position(state: dict, ours: dict, path: Path, name: str) -> dict:
     return dict(zip(ours, state.values()))
 
 
+def _num_classes(name: str, state: dict, source: Source) -> int | None:
+    """The outputs of the file's classifier: the rows of the weight under the name of our
+    network's last linear layer (built on the meta device), or, for a file read by position,
+    of its last matrix; None where neither is there (load_state_dict then says what is amiss)."""
+    from .registry import create_model
+
+    if source.order:  # in definition order: the classifier's weight is the last matrix
+        head = next((v for v in reversed(state.values()) if v.dim() == 2), None)
+        return int(head.shape[0]) if head is not None else None
+    with torch.device("meta"):
+        net = create_model(name, **source.options)
+    last = [n for n, m in net.named_modules() if isinstance(m, nn.Linear)][-1]
+    weight = state.get(f"{last}.weight")
+    return int(weight.shape[0]) if weight is not None and weight.dim() == 2 else None
+
+
 def load_published(path: str | os.PathLike, model: str | None = None) -> tuple[nn.Module, dict]:
     """The network a published weight file holds, in eval mode, with its metadata (as
     :func:`cnnzoo.load_model` returns): ``model`` is our registered name (found from the
@@ -345,8 +361,7 @@ def load_published(path: str | os.PathLike, model: str | None = None) -> tuple[n
         state = {source.rename(k): v for k, v in state.items()}
     if source.order:
         state = dict(sorted(state.items(), key=lambda kv: source.order(kv[0])))
-    fc = next((v for k, v in reversed(state.items()) if k.endswith("weight") and v.dim() == 2), None)
-    num_classes = int(fc.shape[0]) if fc is not None else None
+    num_classes = _num_classes(name, state, source)
     options = {**source.options, **({"num_classes": num_classes} if num_classes else {})}
     net = create_model(name, **options)
     if source.order:
