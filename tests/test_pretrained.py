@@ -159,11 +159,13 @@ def test_training_checkpoints_and_dataparallel_prefixes(tmp_path):
 class _Probe(torch.nn.Module):
     """Records the input it is given: what cnnzoo's preprocessing made of an image."""
 
-    num_classes = 1000
+    def __init__(self, num_classes=1000):
+        super().__init__()
+        self.num_classes = num_classes
 
     def forward(self, x):
         self.seen = x
-        return torch.zeros(len(x), 1000)
+        return torch.zeros(len(x), self.num_classes)
 
 
 def test_predict_preprocesses_as_torchvision_does(tmp_path):
@@ -376,3 +378,17 @@ def test_the_number_of_classes_is_read_from_the_classifier_whatever_the_key_orde
     with pytest.warns(SettingWarning):
         model, meta = pretrained.load_published(tmp_path / "g.pth", "googlenet_tv")
     assert model.num_classes == 10 and meta["classes"] == [str(i) for i in range(10)]
+
+
+def test_eval_keeps_a_run_trained_on_oblong_images_at_their_shape(tmp_path):
+    """Images read straight at the training size only where that size is square: a run trained
+    on 12×16 images is scored on the 12×16 images as they are, not on 16×16 crops."""
+    pixels = torch.randint(0, 256, (2, 3, 12, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    for c, image in zip("ab", pixels):
+        (tmp_path / c).mkdir()
+        Image.fromarray(image.permute(1, 2, 0).numpy()).save(tmp_path / c / "0.png")
+    probe = _Probe(num_classes=2)
+    probe.data_config = {"input_size": [3, 12, 16], "image_size": [3, 12, 16], "mean": [0.0] * 3,
+                         "std": [1.0] * 3, "test_crop": 1.0, "classes": ["a", "b"]}
+    cnnzoo.evaluate(probe, tmp_path, split="all")
+    torch.testing.assert_close(probe.seen, pixels.float() / 255)

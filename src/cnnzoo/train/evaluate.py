@@ -90,9 +90,10 @@ def evaluate(
                              "such as n01440764, or by class name; --split all scores every image)")
     if not isinstance(dataset_or_name, (ImageDataset, str, os.PathLike)):
         raise TypeError(f"data must be a dataset name or path, or an ImageDataset, got {describe(dataset_or_name)}")
+    trained_at = list(cfg.get("image_size") or [])[-2:]  # a folder's photographs, read at once at that size
     ds = dataset_or_name if isinstance(dataset_or_name, ImageDataset) else \
         load_dataset(dataset_or_name, train=SPLITS[split], root=root, download=download, to_train=False,
-                     image_size=(cfg.get("image_size") or [None])[-1])  # folders read at once at that size
+                     image_size=trained_at[0] if len(trained_at) == 2 and trained_at[0] == trained_at[1] else None)
     ds = match_classes(ds, cfg.get("classes"), cfg.get("class_ids"))
     ds = at_training_size(ds, cfg.get("image_size"))
     k = getattr(model, "num_classes", None)
