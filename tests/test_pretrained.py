@@ -392,3 +392,17 @@ def test_eval_keeps_a_run_trained_on_oblong_images_at_their_shape(tmp_path):
                          "std": [1.0] * 3, "test_crop": 1.0, "classes": ["a", "b"]}
     cnnzoo.evaluate(probe, tmp_path, split="all")
     torch.testing.assert_close(probe.seen, pixels.float() / 255)
+
+
+@pytest.mark.parametrize("arch", sorted(pretrained._torchvision_archs()))
+def test_every_torchvision_architecture_read_has_its_tensors(arch):
+    """Every torchvision network whose weights import reads into ours holds the same tensor
+    names and shapes (checked on the meta device; outputs are compared above for a sample)."""
+    ours = pretrained._torchvision_archs()[arch]
+    options = dict(pretrained._TV_OPTIONS.get(arch, {}))
+    with torch.device("meta"):
+        extra = {"init_weights": False} if "transform_input" in options else {}  # no init warning
+        reference = torchvision.models.get_model(arch, weights=None, **options, **extra).state_dict()
+        model = cnnzoo.create_model(ours, **options).state_dict()
+    rename = pretrained._TV_RENAME.get(arch, lambda k: k)
+    assert {rename(k): tuple(v.shape) for k, v in reference.items()} == {k: tuple(v.shape) for k, v in model.items()}
