@@ -202,6 +202,7 @@ def test_paper_preset_is_the_default_and_user_options_override_it(data, tmp_path
         assert rows[name]["kept"] / rows[name]["weights"] == pytest.approx(kept, abs=1 / rows[name]["weights"])
     assert result.report["options"]["preset"] == "lenet5_caffe"
     assert set(result.report["options"]["index_bits"].values()) == {"auto"}
+    assert result.report["threads"] == torch.get_num_threads()  # what the retraining ran on
     _, state = read_compressed(result.path)
     w = state["classifier.fc1.weight"]
     assert len(torch.unique(w[w != 0])) <= 2 ** 4  # the user's bits, not the 5-bit default
