@@ -406,3 +406,45 @@ def test_every_torchvision_architecture_read_has_its_tensors(arch):
         model = cnnzoo.create_model(ours, **options).state_dict()
     rename = pretrained._TV_RENAME.get(arch, lambda k: k)
     assert {rename(k): tuple(v.shape) for k, v in reference.items()} == {k: tuple(v.shape) for k, v in model.items()}
+
+
+def test_a_large_folder_is_scored_part_by_part_with_the_same_result(tmp_path, monkeypatch):
+    """ImageNet's 50,000 validation images need not fit in memory: eval decodes a folder a
+    part at a time, and the scores are those of the whole folder at once."""
+    import importlib
+
+    from cnnzoo.data import datasets
+
+    evaluation = importlib.import_module("cnnzoo.train.evaluate")  # the module, not the function
+
+    gen = torch.Generator().manual_seed(0)
+    for c, n in (("a", 5), ("b", 4), ("c", 3)):
+        (tmp_path / c).mkdir()
+        for i in range(n):
+            size = (20 + 3 * i, 16 + 2 * i)  # photographs of several sizes
+            pixels = torch.randint(0, 256, (size[1], size[0], 3), dtype=torch.uint8, generator=gen)
+            Image.fromarray(pixels.numpy()).save(tmp_path / c / f"{i}.png")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 12 * 12, 3))
+    model.num_classes = 3
+    model.data_config = {"input_size": [3, 12, 12], "image_size": [3, 14, 14], "mean": [0.5] * 3,
+                         "std": [0.25] * 3, "test_crop": 12 / 14, "classes": ["a", "b", "c"]}
+    whole = cnnzoo.evaluate(model, tmp_path, split="all")
+    decoded = []
+    decode = datasets._decode
+    monkeypatch.setattr(datasets, "_decode", lambda files, *a: decoded.append(len(files)) or decode(files, *a))
+    monkeypatch.setattr(evaluation, "PART", 5)
+    parts = cnnzoo.evaluate(model, tmp_path, split="all")
+    assert decoded == [5, 5, 2]  # the 12 images, never more than a part at once
+    assert parts["confusion"] == whole["confusion"] and parts["n"] == whole["n"] == 12
+    assert parts["loss"] == pytest.approx(whole["loss"]) and parts["top5"] == pytest.approx(whole["top5"])
+
+
+def test_an_empty_data_path_is_refused_not_read_as_the_current_folder(tmp_path, monkeypatch):
+    checkpoint = _imported(tmp_path)
+    (tmp_path / "n01440764").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "n01440764" / "x.png")
+    monkeypatch.chdir(tmp_path)  # Path("") is "." and "." holds a class folder here
+    for empty in ("", "  "):
+        with pytest.raises(ValueError, match="the dataset name or path is empty"):
+            cnnzoo.evaluate(checkpoint, empty, split="all")

@@ -32,6 +32,8 @@ __all__ = [
     "image_tensor",
     "class_difference",
     "match_classes",
+    "index_folder",
+    "FolderIndex",
     "at_training_size",
     "unit_float_to_uint8",
 ]
@@ -224,12 +226,17 @@ def holdout_split(labels: Tensor, fraction: float = HOLDOUT_FRACTION, seed: int 
     return torch.cat(train).sort().values, torch.cat(test).sort().values
 
 
-def _every_image(first: ImageDataset, second: ImageDataset) -> ImageDataset:
-    """Both splits of a dataset as one, labelled by the first one's classes."""
+def _class_order(first, second) -> Tensor:
+    """The first split's number of each of the second's classes (the splits of one dataset)."""
     if not set(second.classes) <= set(first.classes):
         raise ValueError(f"{first.name}: its splits hold different classes "
                          f"({class_difference(first.classes, second.classes, 'the training split', 'the test split')})")
-    order = torch.tensor([first.classes.index(c) for c in second.classes], dtype=torch.long)
+    return torch.tensor([first.classes.index(c) for c in second.classes], dtype=torch.long)
+
+
+def _every_image(first: ImageDataset, second: ImageDataset) -> ImageDataset:
+    """Both splits of a dataset as one, labelled by the first one's classes."""
+    order = _class_order(first, second)
     if first.images.shape[1:] != second.images.shape[1:]:
         second = ImageDataset(resize_center_crop(second.images, first.images.shape[-2:]), second.labels,
                               second.classes, second.name)
@@ -239,25 +246,32 @@ def _every_image(first: ImageDataset, second: ImageDataset) -> ImageDataset:
 
 def _select(ds: ImageDataset, train: bool | None) -> ImageDataset:
     """The training or the held-out test part of a dataset that has no test split, or all of it."""
+    idx, split = _holdout(ds.labels, train, ds.name, ds.num_classes)
+    part = ds if idx is None else ds.subset(idx)
+    part.split = split
+    return part
+
+
+def _holdout(labels: Tensor, train: bool | None, name: str, num_classes: int) -> tuple[Tensor | None, str]:
+    """The indices of the training or held-out test part of labels without a test split (None:
+    all of them, for ``train=None``), and how the part is described."""
     if train is None:
-        ds.split = "every image"
-        return ds
-    train_idx, test_idx = holdout_split(ds.labels)
+        return None, "every image"
+    train_idx, test_idx = holdout_split(labels)
     if not train and not len(test_idx):
         # Rounding holds out nothing from a small class; say so rather than "empty dataset".
         need = next(n for n in range(2, 10_000) if round(n * HOLDOUT_FRACTION) >= 1)
-        largest = int(torch.bincount(ds.labels).max()) if len(ds) else 0
+        largest = int(torch.bincount(labels).max()) if len(labels) else 0
         raise ValueError(
-            f"{ds.name} has {len(ds)} images in {ds.num_classes} classes (at most {largest} per class), so "
+            f"{name} has {len(labels)} images in {num_classes} classes (at most {largest} per class), so "
             f"the held-out test split ({HOLDOUT_FRACTION:.0%} of each class, rounded) is empty: a class "
             f"needs at least {need} images to give one. Add images, give a test split of your own "
             f"(x_test and y_test in an .npz, a test/ sub-folder beside train/ in a folder), or, for "
             f"images the model was not trained on, score them all (eval --split all)"
         )
-    part = ds.subset(train_idx if train else test_idx)
-    part.split = ("training part: the images not held out for testing" if train else
-                  f"held-out test part: {HOLDOUT_FRACTION:.0%} of each class, since the dataset has no test split")
-    return part
+    split = ("training part: the images not held out for testing" if train else
+             f"held-out test part: {HOLDOUT_FRACTION:.0%} of each class, since the dataset has no test split")
+    return (train_idx if train else test_idx), split
 
 
 def _split_name(train: bool) -> str:
@@ -467,12 +481,38 @@ def _folder_splits(path: Path) -> tuple[Path, Path] | None:
     return (splits["train"], test_dir) if "train" in splits and test_dir is not None else None
 
 
-def _folder(path: Path, train: bool | None, image_size: int | None, to_train: bool) -> ImageDataset:
+@dataclass
+class FolderIndex:
+    """A folder dataset's image files and labels, not yet decoded (:func:`index_folder`);
+    ``sizes_from``: the files whose sizes and modes set the size and channels all are read at
+    (every image of the folder or split the part was taken from, so that both parts match)."""
+
+    files: list[Path]
+    labels: Tensor
+    classes: list[str]
+    name: str
+    split: str
+    sizes_from: list[Path]
+
+    def read(self, image_size: int | None = None, start: int = 0, stop: int | None = None) -> ImageDataset:
+        """Images ``start``:``stop`` decoded (all by default), as :func:`load_dataset` reads them."""
+        channels, side = _read_plan(self.sizes_from, image_size)
+        files = self.files[start:stop]
+        return ImageDataset(_decode(files, channels, side), self.labels[start:stop], self.classes, self.name,
+                            self.split)
+
+
+def index_folder(path: str | os.PathLike, train: bool | None, to_train: bool = False) -> FolderIndex:
+    """The files and labels :func:`load_dataset` reads from a folder (same ``train``, same
+    checks), without decoding them: :func:`cnnzoo.evaluate` scores a large folder part by part."""
+    path = Path(path)
     splits = _folder_splits(path)
-    has_splits = splits is not None
-    if train is None and has_splits:
-        return _every_image(_folder(path, True, image_size, to_train), _folder(path, False, image_size, to_train))
-    root = splits[0 if train else 1] if has_splits else path
+    if train is None and splits:
+        first, second = (index_folder(path, part, to_train) for part in (True, False))
+        order = _class_order(first, second)
+        return FolderIndex(first.files + second.files, torch.cat([first.labels, order[second.labels]]),
+                           first.classes, first.name, "every image, both splits", first.sizes_from + second.sizes_from)
+    root = splits[0 if train else 1] if splits else path
     classes = [p.name for p in _entries(root) if p.is_dir()]
     if not classes:
         raise ValueError(f"{root}: expected one sub-folder of images per class, found none")
@@ -486,9 +526,17 @@ def _folder(path: Path, train: bool | None, image_size: int | None, to_train: bo
         found = _class_images(root / c)
         files += found
         labels += [i] * len(found)
-    images = _read_images(files, image_size)
-    ds = ImageDataset(images, torch.tensor(labels), classes, str(path), _split_name(train))
-    return ds if has_splits else _select(ds, train)
+    labels = torch.tensor(labels)
+    if splits:
+        return FolderIndex(files, labels, classes, str(path), _split_name(train), files)
+    idx, split = _holdout(labels, train, str(path), len(classes))
+    if idx is None:
+        return FolderIndex(files, labels, classes, str(path), split, files)
+    return FolderIndex([files[i] for i in idx.tolist()], labels[idx], classes, str(path), split, files)
+
+
+def _folder(path: Path, train: bool | None, image_size: int | None, to_train: bool) -> ImageDataset:
+    return index_folder(path, train, to_train).read(image_size)
 
 
 def _entries(folder: Path) -> list[Path]:
@@ -524,16 +572,21 @@ def _class_images(folder: Path) -> list[Path]:
     return found
 
 
-def _read_images(files: list[Path], image_size: int | None) -> Tensor:
-    """The images as one uint8 tensor, each brought to ``image_size`` (or, where sizes differ,
-    the median shorter side, at most 256) as it is decoded: 50,000 ImageNet photographs are
-    never all in memory at full size."""
+def _read_plan(files: list[Path], image_size: int | None) -> tuple[int, int | None]:
+    """The channels (1 if every image is grey) and the side all of ``files`` are read at:
+    ``image_size``, else, where sizes differ, the median shorter side (at most 256), else None
+    (as they are). From the files' headers: nothing is decoded."""
     heads = [_header(f) for f in files]
     channels = 1 if all(mode in GRAY_MODES for mode, _ in heads) else 3
     sizes = {size for _, size in heads}
-    side = None
     if len(sizes) > 1 or image_size is not None:
-        side = image_size or min(256, int(np.median([min(s) for s in sizes])))
+        return channels, image_size or min(256, int(np.median([min(s) for s in sizes])))
+    return channels, None
+
+
+def _decode(files: list[Path], channels: int, side: int | None) -> Tensor:
+    """The images as one uint8 tensor, each brought to ``side``×``side`` as it is decoded:
+    50,000 ImageNet photographs are never all in memory at full size."""
     images = []
     for f in files:
         t = image_tensor(read_image(f), channels, f"image {f}")

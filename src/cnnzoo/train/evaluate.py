@@ -7,6 +7,7 @@ standard deviation, and the test crop.
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -16,8 +17,8 @@ from torch import Tensor, nn
 from .._checks import describe
 from .._device import resolve_device
 from ..data import Augment, ImageDataset, Loader, adapt_channels, default_input_size, load_dataset
-from ..data.datasets import (at_training_size, image_tensor, match_classes, read_image, resize_center_crop,
-                             unit_float_to_uint8)
+from ..data.datasets import (at_training_size, image_tensor, index_folder, match_classes, read_image,
+                             resize_center_crop, unit_float_to_uint8)
 from ..models.base import Classifier
 from .checkpoint import load_model
 from .loop import _scores, evaluate_loader
@@ -90,20 +91,54 @@ def evaluate(
                              "such as n01440764, or by class name; --split all scores every image)")
     if not isinstance(dataset_or_name, (ImageDataset, str, os.PathLike)):
         raise TypeError(f"data must be a dataset name or path, or an ImageDataset, got {describe(dataset_or_name)}")
-    trained_at = list(cfg.get("image_size") or [])[-2:]  # a folder's photographs, read at once at that size
-    ds = dataset_or_name if isinstance(dataset_or_name, ImageDataset) else \
-        load_dataset(dataset_or_name, train=SPLITS[split], root=root, download=download, to_train=False,
-                     image_size=trained_at[0] if len(trained_at) == 2 and trained_at[0] == trained_at[1] else None)
-    ds = match_classes(ds, cfg.get("classes"), cfg.get("class_ids"))
-    ds = at_training_size(ds, cfg.get("image_size"))
+    parts = iter(_parts(dataset_or_name, SPLITS[split], cfg, root, download))
+    ds = next(parts)
     k = getattr(model, "num_classes", None)
     if k is not None and k != ds.num_classes:
         raise ValueError(f"the model predicts {k} classes but {ds.name} has {ds.num_classes}")
-    loader = Loader(ds, batch_size=batch_size, input_size=_input_size(model, cfg, ds.image_size), train=False,
-                    device=dev, mean=cfg.get("mean"), std=cfg.get("std"), ten_crop=ten_crop,
-                    augment=Augment(test_crop=cfg.get("test_crop", 1.0)))
-    result = evaluate_loader(model, loader, num_classes=ds.num_classes)
+    first = Loader(ds, batch_size=batch_size, input_size=_input_size(model, cfg, ds.image_size), train=False,
+                   device=dev, mean=cfg.get("mean"), std=cfg.get("std"), ten_crop=ten_crop,
+                   augment=Augment(test_crop=cfg.get("test_crop", 1.0)))
+    # the later parts of a large folder as the first: its size, and its statistics where none are recorded
+    rest = (Loader(part, batch_size=batch_size, input_size=first.input_size, train=False, device=dev,
+                   mean=first.mean, std=first.std, ten_crop=ten_crop, augment=first.augment) for part in parts)
+    result = evaluate_loader(model, _Chained(first, rest), num_classes=ds.num_classes)
     return {**result, "classes": list(ds.classes), "dataset": ds.name, "split": ds.split}
+
+
+PART = 1024  # images of a folder decoded at a time: ImageNet's 50,000 need not fit in memory at once
+
+
+def _parts(data, train: bool | None, cfg: dict, root, download: bool):
+    """The data to score as datasets of at most :data:`PART` images (a folder is decoded part by
+    part; anything else is one part), each with its labels numbered as the model's classes and
+    its images at the training images' size."""
+    trained_at = list(cfg.get("image_size") or [])[-2:]  # a folder's photographs, read at once at that size
+    side = trained_at[0] if len(trained_at) == 2 and trained_at[0] == trained_at[1] else None
+
+    def fitted(ds: ImageDataset) -> ImageDataset:
+        return at_training_size(match_classes(ds, cfg.get("classes"), cfg.get("class_ids")), cfg.get("image_size"))
+
+    if isinstance(data, ImageDataset):
+        yield fitted(data)
+    elif os.fspath(data).strip() and Path(data).expanduser().is_dir():  # "" is no folder: load_dataset says so
+        index = index_folder(Path(data).expanduser(), train)
+        for start in range(0, len(index.files), PART):
+            yield fitted(index.read(side, start, start + PART))
+    else:
+        yield fitted(load_dataset(data, train=train, root=root, download=download, to_train=False))
+
+
+class _Chained:
+    """Batches of several loaders, one after another, as :func:`evaluate_loader` reads one."""
+
+    def __init__(self, first: Loader, rest):
+        self.device, self.crops, self.dataset = first.device, first.crops, first.dataset
+        self._loaders = itertools.chain([first], rest)
+
+    def __iter__(self):
+        for loader in self._loaders:
+            yield from loader
 
 
 def _read_image(item, channels: int, where: str) -> Tensor:
