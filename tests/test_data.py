@@ -47,6 +47,13 @@ def test_every_image_is_both_splits(sample, tmp_path):
             Image.new("L", (8, 8), 20 * i).save(tmp_path / c / f"{i}.png")
     folder = load_dataset(tmp_path, train=None)
     assert len(folder) == 11 and torch.bincount(folder.labels).tolist() == [7, 4]
+    # a folder with its own splits: both, the test split brought to the training split's size
+    for split, side in (("train", 28), ("test", 32)):
+        for c in "ab":
+            (tmp_path / "splits" / split / c).mkdir(parents=True)
+            Image.new("L", (side, side), 100).save(tmp_path / "splits" / split / c / "0.png")
+    both = load_dataset(tmp_path / "splits", train=None)
+    assert both.images.shape == (4, 1, 28, 28) and both.labels.tolist() == [0, 1, 0, 1]
     # an .npz without a test split: its 6 images, none held out (3 per class would hold none)
     np.savez(tmp_path / "six.npz", x=np.zeros((6, 8, 8), np.uint8), y=np.array([0, 0, 0, 1, 1, 1]))
     six = load_dataset(tmp_path / "six.npz", train=None)

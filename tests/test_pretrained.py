@@ -429,15 +429,23 @@ def test_a_large_folder_is_scored_part_by_part_with_the_same_result(tmp_path, mo
     model.num_classes = 3
     model.data_config = {"input_size": [3, 12, 12], "image_size": [3, 14, 14], "mean": [0.5] * 3,
                          "std": [0.25] * 3, "test_crop": 12 / 14, "classes": ["a", "b", "c"]}
-    whole = cnnzoo.evaluate(model, tmp_path, split="all")
+    whole = cnnzoo.evaluate(model, tmp_path, split="all", batch_size=5)
     decoded = []
     decode = datasets._decode
     monkeypatch.setattr(datasets, "_decode", lambda files, *a: decoded.append(len(files)) or decode(files, *a))
     monkeypatch.setattr(evaluation, "PART", 5)
-    parts = cnnzoo.evaluate(model, tmp_path, split="all")
+    parts = cnnzoo.evaluate(model, tmp_path, split="all", batch_size=5)
     assert decoded == [5, 5, 2]  # the 12 images, never more than a part at once
     assert parts["confusion"] == whole["confusion"] and parts["n"] == whole["n"] == 12
     assert parts["loss"] == pytest.approx(whole["loss"]) and parts["top5"] == pytest.approx(whole["top5"])
+    # without a recorded normalisation the data's statistics are needed: read whole, as before
+    del model.data_config["mean"], model.data_config["std"]
+    decoded.clear()
+    monkeypatch.setattr(evaluation, "PART", 1024)
+    unrecorded_whole = cnnzoo.evaluate(model, tmp_path, split="all", batch_size=5)
+    monkeypatch.setattr(evaluation, "PART", 5)
+    assert cnnzoo.evaluate(model, tmp_path, split="all", batch_size=5)["confusion"] == unrecorded_whole["confusion"]
+    assert decoded == [12, 12]
 
 
 def test_an_empty_data_path_is_refused_not_read_as_the_current_folder(tmp_path, monkeypatch):

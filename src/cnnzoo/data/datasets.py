@@ -33,6 +33,8 @@ __all__ = [
     "class_difference",
     "match_classes",
     "index_folder",
+    "folder_of",
+    "class_order",
     "FolderIndex",
     "at_training_size",
     "unit_float_to_uint8",
@@ -226,7 +228,7 @@ def holdout_split(labels: Tensor, fraction: float = HOLDOUT_FRACTION, seed: int 
     return torch.cat(train).sort().values, torch.cat(test).sort().values
 
 
-def _class_order(first, second) -> Tensor:
+def class_order(first, second) -> Tensor:
     """The first split's number of each of the second's classes (the splits of one dataset)."""
     if not set(second.classes) <= set(first.classes):
         raise ValueError(f"{first.name}: its splits hold different classes "
@@ -235,8 +237,12 @@ def _class_order(first, second) -> Tensor:
 
 
 def _every_image(first: ImageDataset, second: ImageDataset) -> ImageDataset:
-    """Both splits of a dataset as one, labelled by the first one's classes."""
-    order = _class_order(first, second)
+    """Both splits of a dataset as one, labelled by the first one's classes (in colour where
+    one split is grey and the other is not, as a folder holding both is read)."""
+    order = class_order(first, second)
+    if first.images.shape[1] != second.images.shape[1]:
+        first, second = (ImageDataset(d.images.expand(-1, 3, -1, -1).contiguous(), d.labels, d.classes, d.name)
+                         if d.images.shape[1] == 1 else d for d in (first, second))
     if first.images.shape[1:] != second.images.shape[1:]:
         second = ImageDataset(resize_center_crop(second.images, first.images.shape[-2:]), second.labels,
                               second.classes, second.name)
@@ -483,9 +489,9 @@ def _folder_splits(path: Path) -> tuple[Path, Path] | None:
 
 @dataclass
 class FolderIndex:
-    """A folder dataset's image files and labels, not yet decoded (:func:`index_folder`);
-    ``sizes_from``: the files whose sizes and modes set the size and channels all are read at
-    (every image of the folder or split the part was taken from, so that both parts match)."""
+    """One folder (or split folder) of a dataset: its image files and labels, not yet decoded
+    (:func:`index_folder`). ``sizes_from``: the files whose sizes and modes set the size and
+    channels every part is read at (all of the folder a held-out part was taken from)."""
 
     files: list[Path]
     labels: Tensor
@@ -493,25 +499,26 @@ class FolderIndex:
     name: str
     split: str
     sizes_from: list[Path]
+    _plans: dict = field(default_factory=dict, repr=False, compare=False)
 
     def read(self, image_size: int | None = None, start: int = 0, stop: int | None = None) -> ImageDataset:
-        """Images ``start``:``stop`` decoded (all by default), as :func:`load_dataset` reads them."""
-        channels, side = _read_plan(self.sizes_from, image_size)
-        files = self.files[start:stop]
-        return ImageDataset(_decode(files, channels, side), self.labels[start:stop], self.classes, self.name,
-                            self.split)
+        """Images ``start``:``stop`` decoded (all by default), as :func:`load_dataset` reads them;
+        only those are decoded (a bad image elsewhere is found when its part is read)."""
+        if image_size not in self._plans:  # headers read once, not once per part
+            self._plans[image_size] = _read_plan(self.sizes_from, image_size)
+        return ImageDataset(_decode(self.files[start:stop], *self._plans[image_size]), self.labels[start:stop],
+                            self.classes, self.name, self.split)
 
 
-def index_folder(path: str | os.PathLike, train: bool | None, to_train: bool = False) -> FolderIndex:
+def index_folder(path: str | os.PathLike, train: bool | None, to_train: bool | None = None) -> list[FolderIndex]:
     """The files and labels :func:`load_dataset` reads from a folder (same ``train``, same
-    checks), without decoding them: :func:`cnnzoo.evaluate` scores a large folder part by part."""
-    path = Path(path)
+    checks), without decoding them: one index, or, for every image (``train=None``) of a folder
+    with its own ``train/`` and ``test/``, one per split (each read at its own size, as
+    ``load_dataset`` reads them). :func:`cnnzoo.evaluate` scores a large folder part by part."""
+    path, to_train = Path(path), bool(train) if to_train is None else to_train
     splits = _folder_splits(path)
     if train is None and splits:
-        first, second = (index_folder(path, part, to_train) for part in (True, False))
-        order = _class_order(first, second)
-        return FolderIndex(first.files + second.files, torch.cat([first.labels, order[second.labels]]),
-                           first.classes, first.name, "every image, both splits", first.sizes_from + second.sizes_from)
+        return [*index_folder(path, True, to_train), *index_folder(path, False, to_train)]
     root = splits[0 if train else 1] if splits else path
     classes = [p.name for p in _entries(root) if p.is_dir()]
     if not classes:
@@ -528,15 +535,26 @@ def index_folder(path: str | os.PathLike, train: bool | None, to_train: bool = F
         labels += [i] * len(found)
     labels = torch.tensor(labels)
     if splits:
-        return FolderIndex(files, labels, classes, str(path), _split_name(train), files)
+        return [FolderIndex(files, labels, classes, str(path), _split_name(train), files)]
     idx, split = _holdout(labels, train, str(path), len(classes))
     if idx is None:
-        return FolderIndex(files, labels, classes, str(path), split, files)
-    return FolderIndex([files[i] for i in idx.tolist()], labels[idx], classes, str(path), split, files)
+        return [FolderIndex(files, labels, classes, str(path), split, files)]
+    return [FolderIndex([files[i] for i in idx.tolist()], labels[idx], classes, str(path), split, files)]
+
+
+def folder_of(name_or_path: str | os.PathLike) -> Path | None:
+    """The folder :func:`load_dataset` reads for ``name_or_path``, or None where it reads
+    something else (the bundled sample, a torchvision dataset, an .npz) or nothing."""
+    text = os.fspath(name_or_path)
+    if not text.strip() or _key(text) == "mnistsample":
+        return None
+    path = Path(text).expanduser()
+    return path if path.suffix.lower() != ".npz" and path.is_dir() else None
 
 
 def _folder(path: Path, train: bool | None, image_size: int | None, to_train: bool) -> ImageDataset:
-    return index_folder(path, train, to_train).read(image_size)
+    parts = [index.read(image_size) for index in index_folder(path, train, to_train)]
+    return parts[0] if len(parts) == 1 else _every_image(*parts)
 
 
 def _entries(folder: Path) -> list[Path]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -17,8 +18,8 @@ from torch import Tensor, nn
 from .._checks import describe
 from .._device import resolve_device
 from ..data import Augment, ImageDataset, Loader, adapt_channels, default_input_size, load_dataset
-from ..data.datasets import (at_training_size, image_tensor, index_folder, match_classes, read_image,
-                             resize_center_crop, unit_float_to_uint8)
+from ..data.datasets import (at_training_size, class_order, folder_of, image_tensor, index_folder, match_classes,
+                             read_image, resize_center_crop, unit_float_to_uint8)
 from ..models.base import Classifier
 from .checkpoint import load_model
 from .loop import _scores, evaluate_loader
@@ -91,7 +92,7 @@ def evaluate(
                              "such as n01440764, or by class name; --split all scores every image)")
     if not isinstance(dataset_or_name, (ImageDataset, str, os.PathLike)):
         raise TypeError(f"data must be a dataset name or path, or an ImageDataset, got {describe(dataset_or_name)}")
-    parts = iter(_parts(dataset_or_name, SPLITS[split], cfg, root, download))
+    parts = iter(_parts(dataset_or_name, SPLITS[split], cfg, root, download, batch_size))
     ds = next(parts)
     k = getattr(model, "num_classes", None)
     if k is not None and k != ds.num_classes:
@@ -99,7 +100,6 @@ def evaluate(
     first = Loader(ds, batch_size=batch_size, input_size=_input_size(model, cfg, ds.image_size), train=False,
                    device=dev, mean=cfg.get("mean"), std=cfg.get("std"), ten_crop=ten_crop,
                    augment=Augment(test_crop=cfg.get("test_crop", 1.0)))
-    # the later parts of a large folder as the first: its size, and its statistics where none are recorded
     rest = (Loader(part, batch_size=batch_size, input_size=first.input_size, train=False, device=dev,
                    mean=first.mean, std=first.std, ten_crop=ten_crop, augment=first.augment) for part in parts)
     result = evaluate_loader(model, _Chained(first, rest), num_classes=ds.num_classes)
@@ -109,24 +109,35 @@ def evaluate(
 PART = 1024  # images of a folder decoded at a time: ImageNet's 50,000 need not fit in memory at once
 
 
-def _parts(data, train: bool | None, cfg: dict, root, download: bool):
-    """The data to score as datasets of at most :data:`PART` images (a folder is decoded part by
-    part; anything else is one part), each with its labels numbered as the model's classes and
-    its images at the training images' size."""
+def _parts(data, train: bool | None, cfg: dict, root, download: bool, batch_size: int):
+    """The data to score as datasets of about :data:`PART` images (whole batches), each with
+    its labels numbered as the model's classes and its images at the training images' size. A
+    folder is decoded part by part where the model records its normalisation (else the data's
+    statistics are needed first, and it is read whole, as anything else is)."""
     trained_at = list(cfg.get("image_size") or [])[-2:]  # a folder's photographs, read at once at that size
     side = trained_at[0] if len(trained_at) == 2 and trained_at[0] == trained_at[1] else None
 
     def fitted(ds: ImageDataset) -> ImageDataset:
         return at_training_size(match_classes(ds, cfg.get("classes"), cfg.get("class_ids")), cfg.get("image_size"))
 
-    if isinstance(data, ImageDataset):
-        yield fitted(data)
-    elif os.fspath(data).strip() and Path(data).expanduser().is_dir():  # "" is no folder: load_dataset says so
-        index = index_folder(Path(data).expanduser(), train)
-        for start in range(0, len(index.files), PART):
-            yield fitted(index.read(side, start, start + PART))
-    else:
-        yield fitted(load_dataset(data, train=train, root=root, download=download, to_train=False))
+    folder = None if isinstance(data, ImageDataset) else folder_of(data)
+    if folder is None or cfg.get("mean") is None or cfg.get("std") is None:
+        yield fitted(data if isinstance(data, ImageDataset) else
+                     load_dataset(data, train=train, root=root, download=download, to_train=False, image_size=side))
+        return
+    indexes = index_folder(folder, train, to_train=False)
+    part = max(PART // batch_size, 1) * batch_size
+    size = None  # the first split's: a second split is brought to it, as load_dataset brings it
+    for index in indexes:
+        if len(indexes) > 1:  # both splits, numbered as the first numbers its classes
+            index = replace(index, labels=class_order(indexes[0], index)[index.labels], classes=indexes[0].classes,
+                            split="every image, both splits")
+        for start in range(0, len(index.files), part):
+            ds = index.read(side, start, start + part)
+            size = size or ds.image_size[-2:]
+            if ds.image_size[-2:] != size:
+                ds = ImageDataset(resize_center_crop(ds.images, size), ds.labels, ds.classes, ds.name, ds.split)
+            yield fitted(ds)
 
 
 class _Chained:
