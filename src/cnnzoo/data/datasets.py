@@ -206,7 +206,7 @@ def load_dataset(
         if not path.is_file():
             raise FileNotFoundError(f"dataset file {path} does not exist")
         return _npz(path, train, to_train)
-    if path.is_dir():
+    if folder_of(text) is not None:
         return _folder(path, train, image_size, to_train)
     if path.exists():
         raise ValueError(f"{path} is neither a folder of images nor an .npz file")
