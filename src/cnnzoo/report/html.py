@@ -164,7 +164,9 @@ def _configuration(run: Run, **_) -> str:
 
 def _results(run: Run, **_) -> str:
     if run.summary:
-        return _kv_table(run.summary)
+        return _kv_table(run.summary) + ("<p>test_top1, test_top5, test_loss and images_per_s (training "
+                                         "images per second) are the last epoch's; best_top1 the best "
+                                         "epoch's, whose weights best.safetensors holds.</p>")
     if run.metrics:
         return _kv_table(run.metrics[-1]) + "<p>(last row of metrics.csv; summary.json is missing)</p>"
     return _na("the run has neither summary.json nor metrics.csv")
