@@ -53,7 +53,7 @@ def test_quality_that_empties_a_layer_is_refused_with_the_largest_that_keeps_som
     with pytest.raises(ValueError, match=r"quality 1.3 would prune every weight of fc.*largest quality "
                                          r"that keeps some is 1.264$"):
         pruner.check_quality("fc", 1.3)  # judged before any work
-    # retraining shrank the weights below 1.26·σ: a later round keeps the largest, the 2 of -2..2
+    # retraining shrank the weights below 1.26·σ: a later round keeps one of the largest (±1.8)
     with torch.no_grad():
         pruner.layers["fc"].weight.mul_(0.9)
     pruner.prune_below("fc", 1.26)
@@ -328,3 +328,12 @@ def test_compress_refuses_a_seed_torch_cannot_take(mlp, tmp_path, capsys):
     err = _cli_error(["compress", mlp, "--data", "mnist-sample", "--out", tmp_path / "a.cnnzc", "--seed",
                       str(2**64)], capsys)
     assert "seed must be an integer from 0 to 2**63 - 1" in err and not (tmp_path / "a.cnnzc").exists()
+
+
+def test_train_data_pairs_and_compress_batch_sizes_of_the_wrong_kind_are_named():
+    # a tuple of names, not of ImageDatasets, ended in AttributeError deep in the run; a string
+    # batch size in compress ended in TypeError from a comparison
+    with pytest.raises(TypeError, match=r"\(train, test\) pair of ImageDatasets, got tuple"):
+        cnnzoo.train("lenet5", data=("mnist-sample", "mnist-sample"))
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got str '64'"):
+        cnnzoo.compress(cnnzoo.create_model("lenet_300_100"), "mnist-sample", batch_size="64")

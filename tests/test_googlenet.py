@@ -74,9 +74,9 @@ TABLE1_OPS = {
 def test_multiply_adds_per_layer_match_table1():
     macs = multiply_adds_by_module(build_on_meta("googlenet", aux_logits=False))
     for layers, millions in TABLE1_OPS.items():
-        # the table prints whole millions (4a: 73.6M is printed 73M)
-        tolerance = max(0.5, 0.01 * millions)
-        assert sum(macs[n] for n in layers) / 1e6 == pytest.approx(millions, abs=tolerance), layers
+        # the table prints whole millions, cut (4a: 73.6M is printed 73M) or rounded
+        counted = sum(macs[n] for n in layers) / 1e6
+        assert millions in (int(counted), round(counted)), (layers, counted)
 
 
 def test_bn_inception_multiply_adds_match_hu_et_al():

@@ -4,6 +4,7 @@ damaged and foreign files refused. No weights are downloaded: the files here are
 libraries' networks at random initialisation, saved in the layout of their published files."""
 
 import hashlib
+import json
 import re
 
 import pytest
@@ -201,7 +202,9 @@ def test_import_command_writes_a_checkpoint_the_commands_read(tmp_path, monkeypa
     assert "no command writes over it" in capsys.readouterr().err
     image = tmp_path / "x.png"
     Image.new("RGB", (64, 48), "red").save(image)
-    assert main(["predict", "resnet18.safetensors", str(image), "--topk", "1"]) == 0
+    assert main(["predict", "resnet18.safetensors", str(image), "--topk", "1", "--json"]) == 0
+    top = json.loads(capsys.readouterr().out)[0]["top"][0]["class"]
+    assert top in torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"]  # ImageNet's names
     assert main(["import", "--list"]) == 0
     listed = capsys.readouterr().out
     assert "resnet50_tv" in listed and "inception_v4" in listed and "se_resnet50" in listed
@@ -456,3 +459,20 @@ def test_an_empty_data_path_is_refused_not_read_as_the_current_folder(tmp_path, 
     for empty in ("", "  "):
         with pytest.raises(ValueError, match="the dataset name or path is empty"):
             cnnzoo.evaluate(checkpoint, empty, split="all")
+
+
+def test_compress_pairs_wordnet_class_folders_as_eval_does(tmp_path):
+    """Deep Compression of imported weights retrains on ImageNet-style folders (named by WordNet
+    ID) as eval scores them: n01440764 is class 0 (tench), n01443537 class 1 (goldfish)."""
+    from cnnzoo.compress.pipeline import _as_trained  # what compress retrains and tests on
+
+    checkpoint = _imported(tmp_path)
+    for wnid in ("n01443537", "n01440764"):
+        (tmp_path / "data" / wnid).mkdir(parents=True)
+        for i in range(6):  # 6 per class: the held-out tenth keeps one
+            Image.new("RGB", (40, 30), (40 * i, 90, 200)).save(tmp_path / "data" / wnid / f"{i}.png")
+    _, meta = cnnzoo.load_model(checkpoint)
+    sets = [cnnzoo.load_dataset(tmp_path / "data", train=part) for part in (True, False)]
+    train, test = _as_trained(sets, meta)
+    assert train.classes[:2] == ["tench", "goldfish"] and sorted(set(train.labels.tolist())) == [0, 1]
+    assert train.image_size == (3, 256, 256) and len(test) == 2

@@ -205,7 +205,9 @@ def test_alexnet_plateau_watches_the_validation_error():
     assert s.lr == pytest.approx(r.lr / 10)
 
 
-@pytest.mark.parametrize("name", ["resnet20", "resnet56", "resnet110", "preact_resnet164", "highway"])
+# preact_resnet164: He et al. 2016, Appendix, the same schedule. (Highway networks use it too, by
+# cnnzoo's stated choice rather than their paper's, so they are not a check of a paper here.)
+@pytest.mark.parametrize("name", ["resnet20", "resnet56", "resnet110", "preact_resnet164"])
 def test_cifar_resnets_stop_at_64k_iterations(name):
     # He et al. 2015, §4.2: "These models are trained with a mini-batch size of 128 [...]
     # divide it by 10 at 32k and 48k iterations, and terminate training at 64k iterations".
@@ -236,6 +238,7 @@ def test_mobilenet_puts_no_weight_decay_on_the_depthwise_filters():
 
     r = get_recipe("mobilenet_v1", "paper")
     assert "§3.2" in r.source
+    # 4e-5 on the other weights: the authors' TF-slim code, mobilenet_v1_arg_scope(weight_decay=0.00004)
     assert r.depthwise_decay == 0.0 and r.weight_decay == 4e-5
     model = cnnzoo.create_model("mobilenet_v1", num_classes=10)
     opt = build_optimizer(model, r)
@@ -255,7 +258,7 @@ def test_a_module_without_depthwise_filters_keeps_one_group():
     r = get_recipe("resnet20", "paper")
     opt = build_optimizer(model, r)
     ref = torch.optim.SGD(model.parameters(), lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay)
-    assert len(opt.param_groups) == 1 and opt.param_groups[0]["weight_decay"] == 1e-4
+    assert len(opt.param_groups) == 1 and opt.param_groups[0]["weight_decay"] == 1e-4  # He et al. 2015, §4.2
     assert [id(p) for p in opt.param_groups[0]["params"]] == [id(p) for p in ref.param_groups[0]["params"]]
     # with depthwise_decay the depthwise filter alone takes it, and the schedule sets both lrs
     opt = build_optimizer(model, r.replace(depthwise_decay=0.0))

@@ -1,11 +1,13 @@
 """The registry and the model interface, for every registered model."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+import torchvision
 
 import cnnzoo
 from cnnzoo.models.base import Classifier
@@ -157,3 +159,16 @@ def test_cli_list_and_info():
     assert main(["list", "lenet*"]) == 0
     assert main(["info", "alexnet"]) == 0
     assert main(["info", "alexnte"]) == 2
+
+
+@pytest.mark.parametrize("name, figure", [
+    pytest.param(name, f, id=f"{name}-{f.metric}")
+    for name in ALL for f in cnnzoo.model_info(name).figures
+    if f.metric in ("params", "macs") and f.source.startswith("torchvision")])
+def test_torchvision_figures_are_its_weights_metadata(name, figure):
+    """The figures model_info credits to torchvision are the ones its weights' metadata holds
+    (``num_params``; ``_ops`` in GFLOPS, i.e. 10⁹ multiply-adds), read here from torchvision."""
+    enum, tag = re.search(r"(\w+_Weights)\.(\w+)", figure.source).groups()
+    meta = getattr(torchvision.models, enum)[tag].meta
+    expected = meta["num_params"] if figure.metric == "params" else meta["_ops"] * 1e9
+    assert figure.value == pytest.approx(expected)

@@ -613,7 +613,7 @@ def test_bad_train_arguments_are_refused_by_name(options, error, digits, tmp_pat
 
 
 def test_train_data_of_the_wrong_type_says_what_was_expected(tmp_path):
-    with pytest.raises(TypeError, match="data must be a dataset name or path, or a \\(train, test\\) pair, got int 5"):
+    with pytest.raises(TypeError, match="data must be a dataset name or path, or a \\(train, test\\) pair of ImageDatasets, got int 5"):
         cnnzoo.train("lenet5", 5, out=tmp_path / "r", **FAST)
     import numpy  # a seed from a sweep over numpy's integers is an integer too
     with pytest.raises(ValueError, match="seed must be an integer from 0 to 2\\*\\*63 - 1, got np.int64\\(-1\\)"):

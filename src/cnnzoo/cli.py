@@ -230,9 +230,7 @@ def _print_result(result) -> None:
 
 def cmd_demo(args) -> int:
     from . import summarize
-    from .train import train
-
-    from .train import is_run
+    from .train import is_run, train
 
     out = Path(args.out) if args.out else None
     if out is not None and out.is_dir() and any(out.iterdir()):  # checked before the demo prints anything

@@ -18,12 +18,10 @@ such digits and need the model named; their preprocessing is timm's ``pretrained
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import os
 import re
 import warnings
-import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -38,6 +36,7 @@ __all__ = ["load_published", "import_weights", "published_sources", "imagenet_wn
 
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 INCEPTION_MEAN, INCEPTION_STD = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]  # Google's weights take inputs in [-1, 1]
+HUB_DIGITS = re.compile(r"-([0-9a-f]{6,})\.\w+$")  # torch.hub's name: the start of the file's SHA-256
 
 
 @dataclass(frozen=True)
@@ -159,7 +158,7 @@ def _torchvision_sources(arch: str) -> list[tuple[str, Source]]:
     for weights in get_model_weights(arch):
         if not weights.meta.get("categories"):  # VGG-16's IMAGENET1K_FEATURES: no classifier
             continue
-        digits = re.search(r"-([0-9a-f]{6,})\.\w+$", weights.url)
+        digits = HUB_DIGITS.search(weights.url)
         t = weights.transforms()
         metrics = weights.meta.get("_metrics", {}).get("ImageNet-1K", {})
         sources.append((digits.group(1) if digits else "", Source(
@@ -194,7 +193,7 @@ def _identify(path: Path, model: str | None) -> tuple[str, Source | None]:
     archs = _torchvision_archs()
     if model is not None:
         archs = {a: n for a, n in archs.items() if n == model}
-    named = re.search(r"-([0-9a-f]{6,})\.\w+$", path.name)
+    named = HUB_DIGITS.search(path.name)
     digest = _sha256(path) if archs else ""
     known = [(name, digits, source) for arch, name in archs.items() for digits, source in _torchvision_sources(arch)]
     for name, digits, source in known:  # by content first: a published file renamed is still itself
@@ -215,29 +214,10 @@ def _identify(path: Path, model: str | None) -> tuple[str, Source | None]:
 EXPECTED = "torchvision's .pth (torch.save of a state_dict) or timm's model.safetensors"
 
 
-def _unreadable(path: Path, err: Exception) -> str:
-    """Why ``path`` could not be read as weights, in a line: what it is, where that is plain."""
-    reason = str(err).split(". ")[0].splitlines()[0][:200] if str(err).strip() else type(err).__name__
-    if isinstance(err, PermissionError):
-        return f"cannot read {path}: permission denied"
-    with open(path, "rb") as f:
-        start = f.read(4096)
-    if start.startswith(b"PK\x03\x04") and not zipfile.is_zipfile(path):
-        reason = "the zip archive that torch.save writes has no end (its central directory): cut short"
-    else:
-        try:  # a character cut at 4096 bytes is still text
-            text = bool(start) and b"\0" not in start and codecs.getincrementaldecoder("utf-8")().decode(start) != ""
-        except UnicodeDecodeError:
-            text = False
-        if text:
-            return f"{path} is a text file, not weights; expected {EXPECTED}"
-    return f"{path} is not a readable weight file ({reason}); expected {EXPECTED}"
-
-
 def _read_state(path: Path) -> dict[str, torch.Tensor]:
     """The tensors of a weight file: a state_dict saved by torch.save, or safetensors; a
     training checkpoint's ``state_dict``/``model`` entry; DataParallel's ``module.`` dropped."""
-    from .train.checkpoint import FORMAT, _kind_by_content
+    from .train.checkpoint import FORMAT, _kind_by_content, unreadable
 
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder; expected a weight file, {EXPECTED}")
@@ -257,8 +237,10 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
             with open(path, "rb") as f:  # a file object: torch reads a path named *.safetensors as safetensors
                 state = torch.load(f, map_location="cpu", weights_only=True)
             cnnzoo_meta = isinstance(state, dict) and state.get("format") == FORMAT
+    except PermissionError:
+        raise PermissionError(f"cannot read {path}: permission denied") from None
     except Exception as err:  # noqa: BLE001  (torch and safetensors raise many kinds)
-        raise ValueError(_unreadable(path, err)) from None
+        raise ValueError(unreadable(path, err, "weight file", f"expected {EXPECTED}", EXPECTED)) from None
     if cnnzoo_meta:
         raise ValueError(f"{path} is already a cnnzoo checkpoint: eval, predict, compress and summary read it "
                          f"as it is; import reads published weights ({EXPECTED})")

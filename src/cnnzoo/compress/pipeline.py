@@ -132,8 +132,9 @@ def _as_trained(sets, meta: dict):
     (evaluate, which does the same) sees."""
     from ..data.datasets import at_training_size, match_classes
 
-    image_size = (meta.get("data_config") or {}).get("image_size")
-    return tuple(at_training_size(match_classes(ds, meta.get("classes")), image_size) for ds in sets)
+    config = meta.get("data_config") or {}  # class_ids: ImageNet's WordNet IDs, for imported weights
+    return tuple(at_training_size(match_classes(ds, meta.get("classes"), config.get("class_ids")),
+                                  config.get("image_size")) for ds in sets)
 
 
 def _resolve_out(out, source, run_dir: Path | None, name: str, overwrite: bool) -> tuple[Path, Path]:
@@ -260,6 +261,8 @@ def compress(model, data=None, *, sparsity=None, quality=None, bits=None, index_
                     ("finetune_epochs", finetune_epochs)):
         if not isinstance(n, int) or n < 0:
             raise ValueError(f"{what} must be a non-negative integer, got {n!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {describe(batch_size)}")
     from .._device import resolve_device
 
     log = log or (lambda message: None)

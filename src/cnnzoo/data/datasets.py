@@ -184,7 +184,7 @@ def load_dataset(
     side, at most 256); they are decoded by :func:`image_tensor`.
 
     Refused, as they would give a silently wrong result: images in a sub-folder of a class
-    folder, broken links, and, for training (``to_train``, default ``train``; evaluate passes
+    folder, broken links that could be images or class folders, and, for training (``to_train``, default ``train``; evaluate passes
     False), a training split of fewer than 2 classes and test labels of an ``.npz`` that its
     training labels lack. Hidden files and folders are ignored.
     """
@@ -502,8 +502,9 @@ class FolderIndex:
     _plans: dict = field(default_factory=dict, repr=False, compare=False)
 
     def read(self, image_size: int | None = None, start: int = 0, stop: int | None = None) -> ImageDataset:
-        """Images ``start``:``stop`` decoded (all by default), as :func:`load_dataset` reads them;
-        only those are decoded (a bad image elsewhere is found when its part is read)."""
+        """Images ``start``:``stop`` decoded (all by default), as :func:`load_dataset` reads them.
+        Every file's header is read at the first call (a file that is no image fails at once);
+        only these images are decoded (damage past a header is found when its part is read)."""
         if image_size not in self._plans:  # headers read once, not once per part
             self._plans[image_size] = _read_plan(self.sizes_from, image_size)
         return ImageDataset(_decode(self.files[start:stop], *self._plans[image_size]), self.labels[start:stop],

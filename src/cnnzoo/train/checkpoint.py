@@ -42,14 +42,18 @@ __all__ = [
     "load_model",
     "load_weights",
     "CheckpointWarning",
+    "unreadable",
 ]
 
 FORMAT = "cnnzoo"
 VERSION = 1
 BEST = "best.safetensors"
 LAST = "last.ckpt"
-# where `train --overwrite` keeps the run it replaces until its first checkpoint (train.run._clear_run)
-REPLACED, RETURNING = ".replaced", ".returning"
+# Setting an --overwrite'd run aside (train.run._clear_run), in states that a kill at any moment
+# leaves recoverable: REPLACED holds the whole old run while the new one has no checkpoint;
+# RETURNING holds old files that all go back, over nothing (a set-aside or a give-back cut short);
+# DROPPING is an old run the new one has replaced for good (its checkpoint is written).
+REPLACED, RETURNING, DROPPING = ".replaced", ".returning", ".dropping"
 
 
 class CheckpointWarning(UserWarning):
@@ -200,26 +204,33 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
         with open(path, "rb") as f:  # a file object: torch reads a path named *.safetensors as safetensors
             state = torch.load(f, map_location=map_location, weights_only=True)
     except Exception as err:  # zip, pickle and EOF errors alike: a bad file
-        # Only the first sentence of torch's reason: the rest advises weights_only=False,
-        # which would execute whatever code the file holds.
-        reason = str(err).split(". ")[0].splitlines()[0] if str(err) else type(err).__name__
-        if _kind_by_content(path) == "torch" and not zipfile.is_zipfile(path):  # torch's word: "Errno 22"
-            reason = "the zip archive that torch.save writes has no end (its central directory): cut short"
-        looks = _looks_like(path)
-        if looks:  # a file that is plainly something else: say what, and what was expected
-            raise ValueError(f"{path} is not a readable checkpoint: {looks}") from None
-        raise ValueError(f"{path} is not a readable checkpoint (truncated, corrupt, not written by "
-                         f"torch.save, or holding objects a weights-only load refuses): {reason}") from None
+        raise ValueError(unreadable(path, err, "checkpoint", "truncated, corrupt, not written by torch.save, "
+                                    "or holding objects a weights-only load refuses")) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"{path} is a PyTorch file but not a cnnzoo checkpoint; for published weights "
                          f"(torchvision's resnet50-11ad3fa6.pth), make it one with `cnnzoo import {path}`")
     return state
 
 
-def _looks_like(path: Path) -> str | None:
-    """What a file that torch.load cannot read plainly is, and what to give instead; None
-    when it is nothing recognisable (then it is a damaged checkpoint, as far as one can tell)."""
-    expected = f"a run directory, its {BEST} or {LAST}, or a .cnnzc file"
+def unreadable(path: Path, err: BaseException, what: str, why: str, expected: str | None = None) -> str:
+    """One line for a file that torch.load (or safetensors) could not read as ``what``: what it
+    plainly is and what to give instead (``expected``), else the likely ``why`` and the first
+    sentence of the library's reason (the rest advises weights_only=False, which would execute
+    whatever code the file holds); a torch.save zip cut short is named so."""
+    looks = _looks_like(path, expected)
+    if looks:
+        return f"{path} is not a readable {what}: {looks}"
+    reason = str(err).split(". ")[0].splitlines()[0] if str(err).strip() else type(err).__name__
+    if _kind_by_content(path) == "torch" and not zipfile.is_zipfile(path):  # torch's word: "Errno 22"
+        reason = "the zip archive that torch.save writes has no end (its central directory): cut short"
+    return f"{path} is not a readable {what} ({why}): {reason}"
+
+
+def _looks_like(path: Path, expected: str | None = None) -> str | None:
+    """What a file that torch.load cannot read plainly is, and what to give instead (``expected``,
+    by default a checkpoint); None when it is nothing recognisable (then it is a damaged file, as
+    far as one can tell)."""
+    expected = expected or f"a run directory, its {BEST} or {LAST}, or a .cnnzc file"
     with open(path, "rb") as f:
         start = f.read(4096)
     head = start[:16]

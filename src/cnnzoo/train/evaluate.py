@@ -135,9 +135,7 @@ def _parts(data, train: bool | None, cfg: dict, root, download: bool, batch_size
         for start in range(0, len(index.files), part):
             ds = index.read(side, start, start + part)
             size = size or ds.image_size[-2:]
-            if ds.image_size[-2:] != size:
-                ds = ImageDataset(resize_center_crop(ds.images, size), ds.labels, ds.classes, ds.name, ds.split)
-            yield fitted(ds)
+            yield fitted(at_training_size(ds, size))
 
 
 class _Chained:

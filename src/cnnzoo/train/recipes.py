@@ -195,7 +195,7 @@ _CIFAR_RESNET = Recipe(
 _CIFAR_WARMUP = dict(warmup=400, warmup_factor=0.1, warmup_mode="constant")
 # He et al. 2015, §3.4 (ImageNet): batch 256, lr 0.1 divided by 10 when the error plateaus,
 # up to 60×10^4 iterations, weight decay 1e-4, momentum 0.9; scale augmentation (shorter side
-# in [256, 480]), crops, flips.
+# in [256, 480]), crops, flips and AlexNet's colour noise (the `resnet` preset).
 _IMAGENET_RESNET = Recipe(
     name="paper", source="He et al. 2015, §3.4", epochs=120, batch_size=256, lr=0.1, weight_decay=1e-4,
     schedule="plateau", gamma=0.1, max_decays=3, augment_rgb="resnet")

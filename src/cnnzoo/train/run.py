@@ -35,7 +35,7 @@ from . import distributed
 from .._checks import SettingWarning, describe, seed_value
 from .._device import check_threads, resolve_device
 from .._files import RUN_RECORDS, check_writable, write_atomic
-from .checkpoint import (BEST, LAST, REPLACED, RETURNING, error_summary, load_checkpoint, model_meta,
+from .checkpoint import (BEST, DROPPING, LAST, REPLACED, RETURNING, error_summary, load_checkpoint, model_meta,
                          save_checkpoint, save_weights)
 from .loop import Trainer, TrainingDiverged, fastest_settings, resolve_precision
 from .metrics import plot_confusion, plot_curves, write_metrics, write_summary
@@ -45,7 +45,8 @@ from .recipes import Recipe, get_recipe
 __all__ = ["train", "RunResult", "RunWarning", "RUN_FILES", "is_run"]
 
 CONFIG = "config.json"
-# Files a run writes (and --overwrite removes), with what other commands derive from them.
+# Files a run writes (and --overwrite sets aside in .replaced until the new run's first
+# checkpoint), with what other commands derive from them.
 RUN_FILES = (*RUN_RECORDS, BEST, LAST, "bench.json", "report.html", "compression")
 RUN_CONFIG_KEYS = ("model", "model_options", "dataset", "seed", "recipe")  # what --resume reads back
 
@@ -143,13 +144,6 @@ def is_run(run_dir: str | os.PathLike) -> bool:
     """Whether ``run_dir`` holds a cnnzoo run: a config.json that cnnzoo wrote, not any file of
     that name (a web app's, a notebook's), since --overwrite replaces a run's files."""
     return isinstance(_read_run_config(Path(run_dir)), dict)
-
-
-# Setting an --overwrite'd run aside, in states that a kill at any moment leaves recoverable:
-# REPLACED holds the whole old run while the new one has no checkpoint; RETURNING holds old
-# files that all go back, over nothing (a set-aside or a give-back cut short); DROPPING is an
-# old run the new one has replaced for good (its checkpoint is written).
-DROPPING = ".dropping"
 
 
 def _clear_run(run_dir: Path) -> None:
@@ -425,9 +419,11 @@ def _train(model, data, info, dev, locals_) -> RunResult:
         a["seed"] = seed_value(a["seed"])
     if a["channels_last"] not in (None, "auto", True, False):
         raise ValueError(f"channels_last must be 'auto', True or False, got {a['channels_last']!r}")
-    for what, value, expected in (("data", data, "a dataset name or path, or a (train, test) pair"),
-                                  ("out", a["out"], "the run folder's path (left out: runs/MODEL-DATA-TIME)")):
-        if value is None or (what == "data" and isinstance(value, (tuple, list))):
+    pair = isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(d, ImageDataset) for d in data)
+    paths = {"data": (None if pair else data, "a dataset name or path, or a (train, test) pair of ImageDatasets"),
+             "out": (a["out"], "the run folder's path (left out: runs/MODEL-DATA-TIME)")}
+    for what, (value, expected) in paths.items():
+        if value is None:
             continue
         if not isinstance(value, (str, os.PathLike)):
             raise TypeError(f"{what} must be {expected}, got {describe(value)}")
@@ -459,7 +455,7 @@ def _train(model, data, info, dev, locals_) -> RunResult:
         if data is None:
             data = data_name = saved["dataset"]
     else:
-        seed = 0 if a["seed"] is None else int(a["seed"])
+        seed = 0 if a["seed"] is None else a["seed"]
         options = a["model_options"]
         recipe = None
 
