@@ -26,6 +26,29 @@ def n_params(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def state_shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
+    """Each state_dict key's shape: what a published weight file must match to load."""
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+class Printed(str):
+    """The CLI's output; ``in`` ignores whitespace, since the console wraps lines anywhere."""
+
+    def __contains__(self, text):
+        return "".join(text.split()) in "".join(self.split())
+
+
+def cli_error(argv, capsys) -> Printed:
+    """Run the CLI on ``argv``, check it failed with one ``error:`` line and no traceback, and
+    return what it printed on stderr."""
+    from cnnzoo.cli import main
+
+    assert main([str(a) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "Traceback" not in err
+    return Printed(err)
+
+
 def multiply_adds_by_module(model: nn.Module, size: int = 224) -> dict[str, int]:
     """Multiply-adds of the convolutions and linear layers (what the papers call FLOPs) for
     one size×size input, by top-level module, counted here from each layer's output shape

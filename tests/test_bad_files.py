@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from cnnzoo import create_model
-from cnnzoo.cli import main
 from cnnzoo.compress import CompressedFileError
 from cnnzoo.data import load_dataset
 from cnnzoo.train.checkpoint import load_model, save_weights
+from conftest import cli_error
 
 NPZ_KEYS = "x and y (or x_train, y_train, x_test, y_test)"
 
@@ -25,22 +25,8 @@ def checkpoint(tmp_path_factory):
     return path
 
 
-class _Printed(str):
-    """The CLI's output; ``in`` ignores whitespace, since the console wraps lines anywhere."""
-
-    def __contains__(self, text):
-        return "".join(text.split()) in "".join(self.split())
-
-
-def _cli_error(argv, capsys) -> str:
-    assert main([str(a) for a in argv]) == 2
-    out = capsys.readouterr().err
-    assert out.startswith("error:") and "Traceback" not in out
-    return _Printed(out)
-
-
 def _eval_error(checkpoint, data, capsys) -> str:
-    return _cli_error(["eval", checkpoint, "--data", data], capsys)
+    return cli_error(["eval", checkpoint, "--data", data], capsys)
 
 
 # -- 1. a bad .npz ------------------------------------------------------------------------
@@ -154,7 +140,7 @@ def test_safetensors_metadata_of_the_wrong_shape(field, value, expected, tmp_pat
     save_weights(bad, model, {**model_meta(model), field: value})
     out = _eval_error(bad, "mnist-sample", capsys)
     assert f"{bad}: its metadata {expected}" in out and "damaged" in out
-    out = _cli_error(["predict", bad, bad], capsys)  # refused before any image is read
+    out = cli_error(["predict", bad, bad], capsys)  # refused before any image is read
     assert expected in out
 
 
@@ -162,11 +148,11 @@ def test_resume_with_corrupt_config(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text('{"model": ')
-    out = _cli_error(["train", "lenet5", "--out", run, "--resume", "--no-progress"], capsys)
+    out = cli_error(["train", "lenet5", "--out", run, "--resume", "--no-progress"], capsys)
     assert f"cannot resume {run}: {run / 'config.json'} is not valid JSON" in out
     assert "expected the JSON object cnnzoo wrote" in out
     (run / "config.json").write_text(json.dumps(["lenet5"]))
-    out = _cli_error(["train", "lenet5", "--out", run, "--resume", "--no-progress"], capsys)
+    out = cli_error(["train", "lenet5", "--out", run, "--resume", "--no-progress"], capsys)
     assert f"{run / 'config.json'} holds a JSON list" in out
 
 

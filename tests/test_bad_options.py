@@ -19,14 +19,7 @@ from cnnzoo.train import load_weights
 from cnnzoo.train.checkpoint import (CheckpointWarning, load_model, model_meta, save_checkpoint,
                                      save_weights)
 from cnnzoo.train.recipes import get_recipe, parse_overrides
-
-
-def _cli_error(argv, capsys) -> str:
-    """The CLI's one error line, whitespace collapsed (the console may wrap a long line)."""
-    assert main([str(a) for a in argv]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error:") and "Traceback" not in err
-    return " ".join(err.split())
+from conftest import cli_error
 
 
 @pytest.fixture(scope="module")
@@ -78,10 +71,10 @@ def test_a_sparsity_below_one_never_rounds_to_an_empty_layer():
 def test_cli_quality_100_is_refused_as_sparsity_1_is(mlp, tmp_path, capsys):
     fast = ["--data", "mnist-sample", "--out", tmp_path / "x.cnnzc", "--prune-iterations", "1",
             "--retrain-epochs", "0", "--finetune-epochs", "0", "--device", "cpu"]
-    err = _cli_error(["compress", mlp, "--quality", "100", *fast], capsys)
+    err = cli_error(["compress", mlp, "--quality", "100", *fast], capsys)
     assert "quality 100 would prune every weight of classifier.fc1" in err
     assert "the largest quality that keeps some is" in err
-    err = _cli_error(["compress", mlp, "--sparsity", "1", *fast], capsys)
+    err = cli_error(["compress", mlp, "--sparsity", "1", *fast], capsys)
     assert "sparsity of classifier.fc1 must lie in [0, 1), got 1.0" in err
     assert not list(tmp_path.iterdir())
 
@@ -98,7 +91,7 @@ def test_kind_the_model_lacks_is_refused_naming_the_kinds_it_has():
 
 
 def test_cli_sparsity_conv_on_a_model_without_convolutions(mlp, tmp_path, capsys):
-    err = _cli_error(["compress", mlp, "--data", "mnist-sample", "--out", tmp_path / "x.cnnzc",
+    err = cli_error(["compress", mlp, "--data", "mnist-sample", "--out", tmp_path / "x.cnnzc",
                       "--sparsity", "conv=0.5"], capsys)
     assert "sparsity: 'conv' names no layer: the model has fc layers only" in err
     assert "classifier.fc1" in err
@@ -124,10 +117,10 @@ def test_layer_spec_refuses_a_key_given_twice_and_names_its_option():
 
 
 def test_cli_key_given_twice(mlp, tmp_path, capsys):
-    err = _cli_error(["train", "lenet5", "--out", tmp_path / "run", "--set", "lr=0.1", "--set", "lr=0.2"],
+    err = cli_error(["train", "lenet5", "--out", tmp_path / "run", "--set", "lr=0.1", "--set", "lr=0.2"],
                      capsys)
     assert "--set: lr is given twice" in err
-    err = _cli_error(["compress", mlp, "--data", "mnist-sample", "--out", tmp_path / "x.cnnzc",
+    err = cli_error(["compress", mlp, "--data", "mnist-sample", "--out", tmp_path / "x.cnnzc",
                       "--bits", "fc=4,fc=6"], capsys)
     assert "bits: 'fc' is given twice in 'fc=4,fc=6'" in err
     assert not list(tmp_path.iterdir())
@@ -178,7 +171,7 @@ def test_a_runs_config_json_is_not_a_checkpoint(run, tmp_path, capsys):
     with pytest.raises(ValueError, match=r"config.json is not a readable checkpoint: it is a JSON file of "
                                          r"the run .*; give the run folder itself or its best.safetensors"):
         load_model(run / "config.json")
-    err = _cli_error(["compress", run / "config.json", "--out", tmp_path / "x.cnnzc"], capsys)
+    err = cli_error(["compress", run / "config.json", "--out", tmp_path / "x.cnnzc"], capsys)
     assert f"{run / 'config.json'} is not a readable checkpoint: it is a JSON file of the run {run}" in err
 
 
@@ -187,7 +180,7 @@ def test_an_image_given_as_the_checkpoint(run, tmp_path, capsys):
 
     image = tmp_path / "digit.png"
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(image)
-    err = _cli_error(["predict", image, run], capsys)  # the arguments swapped
+    err = cli_error(["predict", image, run], capsys)  # the arguments swapped
     assert f"{image} is not a readable checkpoint: it is an image" in err
     assert "the checkpoint comes first: cnnzoo predict CHECKPOINT IMAGE" in err
     renamed = tmp_path / "digit.ckpt"  # recognised by its content, not only by its name
@@ -199,7 +192,7 @@ def test_an_image_given_as_the_checkpoint(run, tmp_path, capsys):
 def test_a_dataset_given_as_the_checkpoint(tmp_path, capsys):
     data = tmp_path / "digits.npz"
     np.savez(data, x=np.zeros((2, 4, 4), np.uint8), y=np.zeros(2, np.int64))
-    err = _cli_error(["eval", data], capsys)
+    err = cli_error(["eval", data], capsys)
     assert f"{data} is not a readable checkpoint: it is a NumPy array file" in err and "--data" in err
 
 
@@ -304,7 +297,7 @@ def test_compress_never_writes_its_weights_over_a_compression_report(mlp, tmp_pa
             "--finetune-epochs", "0", "--device", "cpu"]
     assert main(["compress", str(mlp), "--out", str(tmp_path / "a.cnnzc"), *fast]) == 0
     report = (tmp_path / "a.report.json").read_bytes()
-    err = _cli_error(["compress", mlp, "--out", tmp_path / "a.report.json", "--overwrite", *fast], capsys)
+    err = cli_error(["compress", mlp, "--out", tmp_path / "a.report.json", "--overwrite", *fast], capsys)
     assert "a.report.json holds a compression report" in err
     assert (tmp_path / "a.report.json").read_bytes() == report
     capsys.readouterr()
@@ -312,7 +305,7 @@ def test_compress_never_writes_its_weights_over_a_compression_report(mlp, tmp_pa
 
 
 def test_bench_refuses_a_model_given_twice_in_another_case(capsys):
-    assert "lenet5 is given twice (also as LENET5)" in _cli_error(["bench", "LENET5", "lenet5"], capsys)
+    assert "lenet5 is given twice (also as LENET5)" in cli_error(["bench", "LENET5", "lenet5"], capsys)
 
 
 def test_compress_notes_a_batch_larger_than_the_training_set(mlp, tmp_path, capsys):
@@ -325,7 +318,7 @@ def test_compress_notes_a_batch_larger_than_the_training_set(mlp, tmp_path, caps
 
 def test_compress_refuses_a_seed_torch_cannot_take(mlp, tmp_path, capsys):
     # torch.manual_seed takes a 64-bit integer; its own word for 2**64 is "Overflow when unpacking long long"
-    err = _cli_error(["compress", mlp, "--data", "mnist-sample", "--out", tmp_path / "a.cnnzc", "--seed",
+    err = cli_error(["compress", mlp, "--data", "mnist-sample", "--out", tmp_path / "a.cnnzc", "--seed",
                       str(2**64)], capsys)
     assert "seed must be an integer from 0 to 2**63 - 1" in err and not (tmp_path / "a.cnnzc").exists()
 

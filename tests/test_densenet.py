@@ -7,7 +7,7 @@ import torchvision
 from torch import nn
 
 import cnnzoo
-from conftest import build_on_meta
+from conftest import build_on_meta, state_shapes
 
 TORCHVISION = ["densenet121", "densenet161", "densenet169", "densenet201"]
 
@@ -22,10 +22,6 @@ TABLE2_PARAMS = {
 }
 
 
-def shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
-    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
-
-
 def weight_layers(model: nn.Module) -> int:
     return sum(isinstance(m, (nn.Conv2d, nn.Linear)) for m in model.modules())
 
@@ -34,7 +30,7 @@ def weight_layers(model: nn.Module) -> int:
 def test_state_dict_keys_and_shapes_equal_torchvision(name):
     with torch.device("meta"):
         reference = getattr(torchvision.models, name)()
-    assert shapes(build_on_meta(name)) == shapes(reference)
+    assert state_shapes(build_on_meta(name)) == state_shapes(reference)
 
 
 @pytest.mark.parametrize("name", TORCHVISION)
@@ -71,7 +67,7 @@ def test_densenet264_is_torchvisions_densenet_class_at_table1s_configuration():
     # column (k = 32, blocks 6, 12, 64, 48, 2k stem channels) is the reference.
     with torch.device("meta"):
         reference = torchvision.models.DenseNet(32, (6, 12, 64, 48), 64)
-    assert shapes(build_on_meta("densenet264")) == shapes(reference)
+    assert state_shapes(build_on_meta("densenet264")) == state_shapes(reference)
 
 
 def test_densenet264_has_table1_blocks():

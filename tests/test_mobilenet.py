@@ -9,7 +9,7 @@ from torch import nn
 
 import cnnzoo
 from cnnzoo.models.mobilenet import InvertedResidual
-from conftest import build_on_meta, multiply_adds, n_params
+from conftest import build_on_meta, multiply_adds, n_params, state_shapes
 
 # Howard et al. 2017, Table 6 (width multiplier) and Table 7 (resolution): million
 # mult-adds and million parameters.
@@ -30,10 +30,6 @@ def randomize_batch_norm(model: nn.Module) -> None:
             if isinstance(m, nn.BatchNorm2d):
                 m.weight.uniform_(0.5, 1.5), m.bias.normal_(0, 0.1)
                 m.running_mean.normal_(0, 0.1), m.running_var.uniform_(0.5, 1.5)
-
-
-def shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
-    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
 # -- MobileNet v1 -------------------------------------------------------------------------
@@ -108,7 +104,7 @@ def test_v1_timm_weights_load_with_identical_outputs():
 def test_v2_keys_and_shapes_equal_torchvision(width_mult):
     with torch.device("meta"):
         reference = torchvision.models.mobilenet_v2(width_mult=width_mult)
-    assert shapes(build_on_meta("mobilenet_v2", width_mult=width_mult)) == shapes(reference)
+    assert state_shapes(build_on_meta("mobilenet_v2", width_mult=width_mult)) == state_shapes(reference)
 
 
 def test_v2_count_equals_torchvision_metadata_and_the_issue():
