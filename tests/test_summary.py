@@ -156,6 +156,98 @@ def test_textbook_receptive_fields(source, builder, row, field):
     assert not [w for w in s.warnings if "aligned" in w]  # the branches line up
 
 
+# Araujo, Norris & Sim, "Computing Receptive Fields of Convolutional Neural Networks", Distill
+# 2019 (https://distill.pub/2019/computing-receptive-fields/), section "Discussion: receptive
+# fields of modern networks": the table of the TF-Slim models' final feature map, columns
+# "Receptive Field (r)", "Effective Stride (S)" and "Effective Padding (P)", as published.
+# (resnet_v1_200, 1763 / 32 / 879, has no cnnzoo counterpart.)
+DISTILL_2019 = {  # TF-Slim model: (r, S, P)
+    "alexnet_v2": (195, 32, 64),
+    "vgg_16": (212, 32, 90),
+    "mobilenet_v1": (315, 32, 126),
+    "mobilenet_v1_075": (315, 32, 126),
+    "resnet_v1_50": (483, 32, 239),
+    "inception_v2": (699, 32, 318),
+    "resnet_v1_101": (1027, 32, 511),
+    "inception_v3": (1311, 32, 618),
+    "resnet_v1_152": (1507, 32, 751),
+    "inception_v4": (2071, 32, 998),
+    "inception_resnet_v2": (3039, 32, 1482),
+}
+
+
+# cnnzoo model, its TF-Slim counterpart, the row of its last feature map, and what its
+# effective padding adds to the article's P.
+#
+# r and S depend only on kernels, strides and dilations, so the article's r and S hold for a
+# network whose windows are TF-Slim's. P depends on the padding too, which differs in two
+# ways, each worked out below from the layers alone:
+# - TensorFlow's 'SAME' pads a strided window's odd pixel on the right (floor(total / 2) on
+#   the left): a 3×3/2 window on an even input is padded 0 left, 1 right, a 7×7/2 one on
+#   224 2 left, 3 right, where PyTorch's symmetric padding pads 1 and 3 on the left. A left
+#   pixel more at a layer reading its input at effective stride j moves the first output's
+#   field j further out: P grows by j (P_out = P_in + pad·j_in, the article's eq. for P).
+# - layers VALID in TF-Slim but padded here (torchvision's AlexNet conv1).
+RF_AGAINST_DISTILL = [
+    # alexnet_v2 (Krizhevsky 2014, "One weird trick") has AlexNet's windows: conv1 11×11/4,
+    # 3×3/2 poolings, conv2 5×5, conv3-5 3×3. TF-Slim's conv1 and poolings are VALID, its
+    # other convolutions 'SAME' at stride 1 (symmetric), as cnnzoo's alexnet pads...
+    ("alexnet", "alexnet_v2", "features", 0),
+    # ...torchvision's conv1 pads 2 (j = 1).
+    ("alexnet_tv", "alexnet_v2", "features", 2),
+    ("vgg16", "vgg_16", "features", 0),
+    # MobileNet's Table 1 is TF-Slim's _CONV_DEFS, all 'SAME': conv 3×3/2 on 224 and the
+    # depthwise 3×3/2 on 112, 56, 28 and 14 read at j = 1, 2, 4, 8, 16, padded 1 left here.
+    ("mobilenet_v1", "mobilenet_v1", "features", 1 + 2 + 4 + 8 + 16),
+    ("mobilenet_v1_075", "mobilenet_v1_075", "features", 1 + 2 + 4 + 8 + 16),
+    # TF-Slim's inception_v2 is BN-Inception (its Conv2d_1a_7x7 is separable, a 7×7/2 window
+    # all the same; Mixed_4a and Mixed_5a are the paper's 3c and 4e). 'SAME' everywhere: the
+    # 7×7/2 conv (j = 1) is padded 2 left, 3 here; the stride-2 3×3 convolutions of 3c (j = 8)
+    # and 4e (j = 16) 0, 1 here; the stem's 3×3/2 max poolings 0, 0 here (ceil mode).
+    ("bn_inception", "inception_v2", "inception5b", 1 + 8 + 16),
+    # torchvision's Inception v3 is a port of TF-Slim's; every strided layer is VALID in both
+    ("inception_v3", "inception_v3", "Mixed_7c", 0),
+    ("inception_v4", "inception_v4", "Mixed_7d", 0),
+    ("inception_resnet_v2", "inception_resnet_v2", "Conv2d_7b_1x1", 0),
+    # The ResNets differ in layout but not in field: TF-Slim's resnet_v1 strides the 3×3 of
+    # the *last* unit of blocks 1-3 (resnet_v1_block: "implemented as a stride in the last
+    # unit"), cnnzoo's (the paper's) the 1×1 conv1 and shortcut of the *first* unit of
+    # stages 2-4. A 1×1 window widens nothing, and in both every 3×3 of stage n reads its
+    # input at j = 4, 8, 16, 32 (TF-Slim's strided 3×3 reads before it strides), so r and S
+    # are the same sums. P: TF-Slim's conv2d_same pads the 7×7/2 and 3×3/2 explicitly as
+    # PyTorch does (3 and 1 left), but pool1 is max_pool2d 'SAME' (resnet_arg_scope): 0
+    # left on 112, 1 here, at j = 2. (torchvision's v1.5 strides the first unit's 3×3: a
+    # different field, 427, above.)
+    ("resnet50", "resnet_v1_50", "layer4", 2),
+    ("resnet101", "resnet_v1_101", "layer4", 2),
+    ("resnet152", "resnet_v1_152", "layer4", 2),
+]
+
+
+@pytest.mark.parametrize("name, tf_slim, row, extra_padding", RF_AGAINST_DISTILL,
+                         ids=[case[0] for case in RF_AGAINST_DISTILL])
+def test_receptive_fields_of_the_distill_table(name, tf_slim, row, extra_padding):
+    r, S, P = DISTILL_2019[tf_slim]
+    s = cnnzoo.summarize(name, depth=1)
+    rec = s[row]
+    assert (rec.receptive_field, rec.stride) == ((r, r), (S, S))
+    assert rec.padding == (P + extra_padding, P + extra_padding)
+    # the row is the last feature map: later rows see the whole image, or (torchvision's
+    # AlexNet's 6×6 adaptive pooling, an identity at 224) the same field
+    later = s.layers[s.layers.index(rec) + 1:]
+    assert all(x.receptive_field in ("whole", None, rec.receptive_field) for x in later)
+    assert not [w for w in s.warnings if "aligned" in w]
+
+
+@pytest.mark.filterwarnings("ignore:The default weight initialization")
+def test_torchvision_inception_v3_against_the_distill_table():
+    """torchvision's own Inception v3, a port of TF-Slim's, as any user's module."""
+    r, S, P = DISTILL_2019["inception_v3"]
+    model = on_meta(torchvision.models.inception_v3, aux_logits=False)
+    rec = cnnzoo.summarize(model, (3, 299, 299), depth=1)["Mixed_7c"]
+    assert (rec.receptive_field, rec.stride, rec.padding) == ((r, r), (S, S), (P, P))
+
+
 def test_stacked_3x3_convolutions_see_5_and_7():
     net = nn.Sequential(*[nn.Conv2d(4, 4, 3, padding=1) for _ in range(3)])
     s = cnnzoo.summarize(net, (4, 16, 16))
