@@ -60,8 +60,10 @@ def test_module_output_channels_and_grids_at_224(name):
     assert shapes == [(c, g, g) for c, g in zip(CHANNELS, GRIDS)]
 
 
-# Szegedy et al. 2014, Table 1, "ops" column (millions of multiply-adds at 224×224), row by
-# row. Two rows disagree with the table's own filter columns and are left out: conv1 (34M,
+# Szegedy et al. 2014 (arXiv 1409.4842), Table 1, "ops" column (millions of multiply-adds at
+# 224×224), row by row: 34M, 360M, 128M, 304M, 73M, 88M, 100M, 119M, 170M, 54M, 71M, 1M. The
+# table gives the 1×1 "#3×3 reduce" 64 and the 3×3 192 of the stem as one row (here conv2 and
+# conv3). Two rows disagree with the table's own filter columns and are left out: conv1 (34M,
 # but 7×7×3×64 weights at 112×112 make 118M; its 2.7K params are not 7·7·3·64 either) and
 # 5a (54M, but its filter numbers at 7×7 make 51M).
 TABLE1_OPS = {
@@ -79,8 +81,27 @@ def test_multiply_adds_per_layer_match_table1():
         assert millions in (int(counted), round(counted)), (layers, counted)
 
 
+# Szegedy et al. 2014, Table 1, "params" column: 2.7K, 112K, 159K, 380K, 364K, 437K, 463K,
+# 580K, 840K, 1072K, 1388K, 1000K. Its K is 1024 weights, biases left out: the linear row's
+# 1000K is 1024·1000 weights, the stem's 112K is (64·64 + 64·9·192)/1024 exactly. Only these
+# two rows and 3a (163,328 weights, 159.5K, printed cut) agree with the table's own filter
+# columns; the others do not (3b's make 379.0K, 4a 366.8K, 4b 438.0K, 4c 497.5K, 4d 590.5K,
+# 4e 847.0K, 5a 1018.0K, 5b 1409.0K; conv1 9.2K) and are left out.
+TABLE1_PARAMS_K = {("conv2", "conv3"): 112, ("inception3a",): 159, ("fc",): 1000}
+
+
+def test_weights_per_layer_match_table1():
+    model = build_on_meta("googlenet", aux_logits=False)
+    for layers, kilo in TABLE1_PARAMS_K.items():
+        weights = sum(p.numel() for n in layers
+                      for name, p in model.get_submodule(n).named_parameters()
+                      if name.endswith("weight") and p.dim() > 1)
+        assert int(weights / 1024) == kilo, (layers, weights / 1024)
+
+
 def test_bn_inception_multiply_adds_match_hu_et_al():
-    # Hu et al. 2017 (SENet), Table 2: BN-Inception, 2.03 GFLOPs at 224×224
+    # Hu et al. 2017 (SENet, arXiv v4), Table 2, "re-implementation" column: BN-Inception,
+    # 2.03 GFLOPs at 224×224 (2.04 with SE blocks)
     assert multiply_adds(build_on_meta("bn_inception")) == pytest.approx(2.03e9, rel=0.005)
 
 

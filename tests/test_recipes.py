@@ -72,7 +72,7 @@ def test_googlenet_lr_falls_4_percent_every_8_epochs():
 
 
 def test_lenet5_paper_step_sizes():
-    # LeCun et al. 1998, §III.C: 0.0005 for 2 passes, 0.0002 for 3, 0.0001 for 3, 0.00005 for
+    # LeCun et al. 1998, §III.B: 0.0005 for 2 passes, 0.0002 for 3, 0.0001 for 3, 0.00005 for
     # 4, then 0.00001: the recipe keeps these ratios.
     paper = [0.0005] * 2 + [0.0002] * 3 + [0.0001] * 3 + [0.00005] * 4 + [0.00001] * 8
     r = get_recipe("lenet5", "paper")
@@ -249,6 +249,23 @@ def test_mobilenet_puts_no_weight_decay_on_the_depthwise_filters():
     assert decay.keys() == {id(p) for p in model.parameters()}
     assert all(decay[i] == 0.0 for i in depthwise)
     assert all(d == 4e-5 for i, d in decay.items() if i not in depthwise)
+
+
+def test_mobilenet_v2_puts_no_weight_decay_on_the_depthwise_filters():
+    # Sandler et al. 2018, §6.1: "the standard weight decay is set to 0.00004"; the paper is
+    # silent on the depthwise filters, and the authors' TF-slim code (mobilenet.training_scope:
+    # weights_regularizer=None on slim.separable_conv2d, which builds them) decays them not.
+    import cnnzoo
+
+    r = get_recipe("mobilenet_v2", "paper")
+    assert r.depthwise_decay == 0.0 and r.weight_decay == 4e-5
+    model = cnnzoo.create_model("mobilenet_v2", num_classes=10)
+    opt = build_optimizer(model, r)
+    decay = {id(p): g["weight_decay"] for g in opt.param_groups for p in g["params"]}
+    depthwise = [m.weight for m in model.modules()
+                 if isinstance(m, torch.nn.Conv2d) and m.groups == m.in_channels > 1]
+    assert len(depthwise) == 1 + 2 + 3 + 4 + 3 + 3 + 1  # Table 2: bottlenecks repeated n times
+    assert {decay[id(w)] for w in depthwise} == {0.0}
 
 
 def test_a_module_without_depthwise_filters_keeps_one_group():

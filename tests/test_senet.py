@@ -38,11 +38,12 @@ def test_counts_quoted_in_the_issue():
     assert cnnzoo.count_parameters("senet154") == 115_088_984
 
 
-# Hu et al. 2017, Table 2: GFLOPs at 224×224, the "SENet" column and the "original" one
-# (the authors' re-implementations, stride in the first 1×1 for the ResNets, in the 3×3
-# for the ResNeXts). Counted here, the SE blocks' two FC layers add a few thousandths of a
-# GFLOP; the table's 0.01-0.02 presumably include the squeeze's pooling and the rescale,
-# which are no layer's multiply-adds: hence 0.5 %.
+# Hu et al. 2017 (arXiv 1709.01507v4, TPAMI), Table 2: GFLOPs at 224×224, the "SENet" column
+# and the "re-implementation" one (the "original" column has error rates only; the authors'
+# re-implementations, stride in the first 1×1 for the ResNets, in the 3×3 for the ResNeXts).
+# Counted here, the SE blocks' two FC layers add a few thousandths of a GFLOP; the table's
+# 0.01-0.02 presumably include the squeeze's pooling and the rescale, which are no layer's
+# multiply-adds: hence 0.5 %.
 TABLE2_GFLOPS = {
     "resnet50": 3.86, "se_resnet50": 3.87,
     "resnet101": 7.58, "se_resnet101": 7.60,

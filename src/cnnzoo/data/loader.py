@@ -57,7 +57,7 @@ class Augment:
         model's input; ``ratio`` bounds its aspect ratio.
     distort: strength of a random planar affine distortion about the centre (scaling,
         squeezing, shearing, a little rotation): each entry of the 2×2 matrix moves from the
-        identity by up to this much. LeCun et al. 1998, §III.C distort the training digits
+        identity by up to this much. LeCun et al. 1998, §III.B distort the training digits
         with such transformations.
     pca_jitter: standard deviation of AlexNet's colour noise along the principal components
         of the RGB pixel values (0.1 in Krizhevsky et al. 2012, §4.1).
@@ -121,9 +121,9 @@ class Augment:
 
 AUGMENTS: dict[str, Augment] = {
     "none": Augment(),
-    # Small shifts only; LeCun et al. 1998 (§III.C) distort the digits to enlarge the set.
+    # Small shifts only; LeCun et al. 1998 (§III.B) distort the digits to enlarge the set.
     "digits": Augment(crop_padding=2),
-    # Shifts and random planar affine distortions, as LeCun et al. 1998 (§III.C) distort the
+    # Shifts and random planar affine distortions, as LeCun et al. 1998 (§III.B) distort the
     # training digits.
     "lecun": Augment(crop_padding=2, distort=0.15),
     # He et al. 2015, §4.2 (CIFAR-10): 4-pixel padding, random crops, horizontal flips.

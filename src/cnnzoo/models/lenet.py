@@ -4,7 +4,7 @@ tutorials teach today, and the two MNIST networks of Han et al.'s Deep Compressi
 ``lenet5`` is the paper's network (§II.B, Fig. 2): 32×32 input, trainable subsampling (S2,
 S4), the partially connected C3 of Table I, the scaled tanh, and an output of Euclidean RBF
 units whose centres are fixed ±1 bitmaps of the digits (Fig. 3). Its logits are the negated
-RBF penalties, and its :meth:`LeNet5.loss` is the paper's criterion (eq. 9).
+RBF penalties, and its :meth:`LeNet5.loss` is the paper's criterion (eq. 9, §II.C).
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ class PartialConv2d(nn.Module):
     def connections(self, input_shape: tuple, output_shape: tuple) -> int:
         """Connections in LeCun's sense, which ``cnnzoo.summarize`` reads: each output unit
         reads k·k inputs from every input map its table row links, plus its bias
-        (Table I: (60·25 + 16)·10·10 = 151,600)."""
+        (§II.B, with Table I's 60 links: (60·25 + 16)·10·10 = 151,600)."""
         units = output_shape[-1] * output_shape[-2]
         return (len(self.links) * self.kernel_size**2 + self.out_channels) * units
 
@@ -290,10 +290,11 @@ class LeNet(Classifier):
     "(Table I), scaled tanh, Euclidean RBF output with fixed 7×12 digit bitmaps; trained "
     "with the paper's criterion (eq. 9)",
     figures=[
-        Figure("params", 60_000, "LeCun et al. 1998, §II.B (60,000 trainable parameters)", "MNIST"),
-        Figure("top1", 99.05, "LeCun et al. 1998, §III.C (0.95% test error)", "MNIST"),
-        Figure("top1", 99.2, "LeCun et al. 1998, §III.C (0.8% test error, distorted training "
-               "set)", "MNIST (with distortions)"),
+        Figure("params", 60_000, "LeCun et al. 1998, §II.A (60,000 trainable parameters; "
+               "§II.B's per-layer counts)", "MNIST"),
+        Figure("top1", 99.05, "LeCun et al. 1998, §III.B and Fig. 9 (0.95% test error)", "MNIST"),
+        Figure("top1", 99.2, "LeCun et al. 1998, §III.B and Fig. 9 (0.8% test error, distorted "
+               "training set)", "MNIST (with distortions)"),
     ],
 )
 def lenet5(*, num_classes: int = 10, in_chans: int = 1, j: float = 0.1) -> LeNet5:
