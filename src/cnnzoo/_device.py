@@ -11,7 +11,7 @@ import torch
 
 from ._checks import SettingWarning, describe
 
-__all__ = ["resolve_device", "machine_threads", "check_threads"]
+__all__ = ["resolve_device", "machine_threads", "check_threads", "native_bf16"]
 
 KINDS = "cpu, cuda, cuda:N, mps or auto"
 
@@ -42,6 +42,18 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     elif dev.type != "cpu":
         raise ValueError(f"device must be {KINDS}, got {str(device)!r}")
     return dev
+
+
+def native_bf16(device: str | torch.device) -> bool:
+    """Whether ``device`` is a GPU that computes in bf16 natively (NVIDIA from Ampere, compute
+    capability 8.0, on; ROCm's). ``torch.cuda.is_bf16_supported()`` also says yes for older
+    GPUs that emulate it many times slower, where fp16 with loss scaling is the fast choice."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return False
+    if torch.version.hip:
+        return torch.cuda.is_bf16_supported()
+    return torch.cuda.get_device_capability(device) >= (8, 0)
 
 
 def machine_threads() -> int:

@@ -50,7 +50,7 @@ from torch import nn
 
 from . import _hugepages, _malloc, _timing
 from ._checks import type_problem
-from ._device import check_threads, resolve_device
+from ._device import check_threads, native_bf16, resolve_device
 from ._files import check_new, check_writable, write_json
 from .inference import autocast_dtype, check_compile_mode, optimize_for_inference
 
@@ -488,7 +488,7 @@ def bench(
     amp_dtype = autocast_dtype(device, amp) if fast else None
     if amp_dtype is not None:
         peaks[str(amp_dtype).removeprefix("torch.")] = measure_peak(device, amp_dtype)
-    if device.type == "cuda" and "bfloat16" not in peaks and torch.cuda.is_bf16_supported():
+    if "bfloat16" not in peaks and native_bf16(device):
         peaks["bfloat16"] = measure_peak(device, torch.bfloat16)
     results = []
     for m in models:

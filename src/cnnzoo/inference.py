@@ -28,7 +28,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
 from . import _malloc
-from ._device import resolve_device
+from ._device import native_bf16, resolve_device
 from ._timing import best_seconds
 
 __all__ = [
@@ -127,14 +127,13 @@ def _sequential_pairs(model: nn.Module) -> list[tuple[str, str]]:
 
 
 def _example_input(model: nn.Module, example: Tensor | None) -> Tensor | None:
-    if example is not None:
-        return example[:1]
-    size = getattr(model, "default_input_size", None)
-    if size is None:
-        return None
+    """One image on the model's device: the example's first, else a random one."""
     p = next(model.parameters(), None)
     device = p.device if p is not None else torch.device("cpu")
-    if device.type == "meta":
+    if example is not None:
+        return example[:1].to(device) if device.type != "meta" else example[:1]
+    size = getattr(model, "default_input_size", None)
+    if size is None or device.type == "meta":
         return None
     return torch.randn(1, *size, device=device)
 
@@ -292,7 +291,7 @@ def autocast_dtype(device: torch.device | str, amp: str | None = "auto") -> torc
     if amp == "auto":
         if device.type != "cuda":
             return None
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if native_bf16(device) else torch.float16
     table = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
              "fp16": torch.float16, "float16": torch.float16}
     if amp not in table:
@@ -318,6 +317,7 @@ class InferenceModel:
     compiled: bool
     settings: dict = field(default_factory=dict)
     _fn: Callable | None = field(default=None, repr=False)
+    _graph_output: bool = field(default=False, repr=False)  # CUDA graphs own the output's memory
 
     def __call__(self, x: Tensor) -> Tensor:
         x = x.to(self.device, non_blocking=True)
@@ -325,7 +325,10 @@ class InferenceModel:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), _autocast(self.device, self.amp_dtype):
             y = self._fn(x)
-        return y if self.amp_dtype is None else y.float()
+        out = y if self.amp_dtype is None else y.float()
+        # A CUDA graph writes every call's output into the same memory: the caller's tensor
+        # from an earlier call would change under it (or raise) unless it is a copy.
+        return y.clone() if self._graph_output and out is y else out
 
 
 def _faster_channels_last(model: nn.Module, example: Tensor, amp_dtype, runs: int = 3) -> tuple[bool, dict]:
@@ -427,4 +430,5 @@ def optimize_for_inference(
         "compile": compile if isinstance(compile, str) else bool(compile),
         "inference_mode": True,
     }
-    return InferenceModel(model, device, bool(channels_last), amp_dtype, bool(compile), settings, fn)
+    graphs = device.type == "cuda" and compile in ("reduce-overhead", "max-autotune")
+    return InferenceModel(model, device, bool(channels_last), amp_dtype, bool(compile), settings, fn, graphs)

@@ -379,7 +379,7 @@ def compress(model, data=None, *, sparsity=None, quality=None, bits=None, index_
     report = _report(model, layers, pruner, bits, stats, file_bytes, top1, exact)
     report.update(model=name, dataset=train_set.name, source=None if isinstance(source, nn.Module) else str(source),
                   file=str(out), history=history,
-                  threads=torch.get_num_threads(),  # the retraining repeats exactly at the same count
+                  threads=torch.get_num_threads(),  # on a CPU the retraining repeats exactly at the same count
                   options={"preset": name if preset else None,
                       "sparsity": None if quality is not None else sparsity, "quality": quality,
                       "bits": bits, "index_bits": gap_bits, "init": init, "float16": float16,

@@ -163,8 +163,7 @@ def adapt_channels(x: Tensor, channels: int) -> Tensor:
     if c == 1 and channels == 3:
         return x.expand(-1, 3, -1, -1)
     if c == 3 and channels == 1:
-        w = torch.tensor(LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        return (x * w).sum(1, keepdim=True)
+        return sum(w * x[:, i:i + 1] for i, w in enumerate(LUMA))  # no weight tensor to copy over
     raise ValueError(f"cannot feed {c}-channel images to a {channels}-channel model")
 
 
@@ -190,6 +189,15 @@ def _translate(x: Tensor, pad: int, dy: Tensor, dx: Tensor) -> Tensor:
     return xp[ar(b)[:, None, None, None], ar(c)[None, :, None, None], rows[:, None, :, None], cols[:, None, None, :]]
 
 
+def _to_device(t: Tensor, device: torch.device) -> Tensor:
+    """Random numbers drawn on the CPU (one seeded generator, the same draws on every device)
+    to ``device``. To a GPU through pinned memory, asynchronously: a copy from ordinary
+    memory first waits for all the GPU's queued work, a stall in every step."""
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
+
+
 def _resized_crop(x: Tensor, size: tuple[int, int], aug: Augment, gen: torch.Generator, flip: Tensor) -> Tensor:
     """Random-resized crops (and flips) of the whole batch through one affine grid sample."""
     b = x.shape[0]
@@ -204,7 +212,7 @@ def _resized_crop(x: Tensor, size: tuple[int, int], aug: Augment, gen: torch.Gen
     theta[:, 0, 2] = (2 * u[:, 2] - 1) * (1 - fw)
     theta[:, 1, 1] = fh
     theta[:, 1, 2] = (2 * u[:, 3] - 1) * (1 - fh)
-    theta = theta.to(device=x.device, dtype=x.dtype)
+    theta = _to_device(theta, x.device).to(x.dtype)
     grid = F.affine_grid(theta, [b, x.shape[1], *size], align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
@@ -369,21 +377,21 @@ class Loader:
         flip = (torch.rand(b, generator=gen) < 0.5) if aug.flip else torch.zeros(b, dtype=torch.bool)
         if aug.crop_padding:
             p = aug.crop_padding
-            shifts = torch.randint(-p, p + 1, (2, b), generator=gen).to(x.device)
+            shifts = _to_device(torch.randint(-p, p + 1, (2, b), generator=gen), x.device)
             x = _translate(x, p, shifts[0], shifts[1])
         if aug.resized_crop is not None:
             x = _resized_crop(x, size, aug, gen, flip)
         else:
             x = fit_size(x, size)
             if aug.flip:
-                x = torch.where(flip.to(x.device)[:, None, None, None], x.flip(-1), x)
+                x = torch.where(_to_device(flip, x.device)[:, None, None, None], x.flip(-1), x)
         if aug.distort:
             theta = torch.zeros(b, 2, 3)
             theta[:, :, :2] = torch.eye(2) + aug.distort * (2 * torch.rand(b, 2, 2, generator=gen) - 1)
-            grid = F.affine_grid(theta.to(device=x.device, dtype=x.dtype), list(x.shape), align_corners=False)
+            grid = F.affine_grid(_to_device(theta, x.device).to(x.dtype), list(x.shape), align_corners=False)
             x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         if self._pca is not None:
             val, vec = self._pca
-            alpha = (torch.randn(b, 3, generator=gen) * aug.pca_jitter).to(x.device)
+            alpha = _to_device(torch.randn(b, 3, generator=gen) * aug.pca_jitter, x.device)
             x = x + ((alpha * val) @ vec.T)[:, :, None, None]  # Σ_i α_i λ_i p_i per image
         return x

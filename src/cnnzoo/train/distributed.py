@@ -41,7 +41,12 @@ def setup(device: torch.device) -> tuple[DistInfo, torch.device]:
     its own device."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if dist.is_available() and dist.is_initialized():
-        info = DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+        # the caller's group: torchrun's LOCAL_RANK, else the GPU the caller gave this process
+        # (mp.spawn sets no LOCAL_RANK; cuda:0 for every rank would put them all on one GPU)
+        local = os.environ.get("LOCAL_RANK")
+        if local is None:
+            local = torch.cuda.current_device() if device.type == "cuda" else 0
+        info = DistInfo(dist.get_rank(), dist.get_world_size(), int(local))
     elif world > 1:
         backend = "nccl" if device.type == "cuda" else "gloo"
         local = int(os.environ.get("LOCAL_RANK", "0"))

@@ -30,12 +30,20 @@ __all__ = ["evaluate", "predict"]
 SPLITS = {"test": False, "train": True, "all": None}
 
 
-def _model(model, device) -> nn.Module:
+def _model(model, device) -> tuple[nn.Module, torch.device]:
+    """The model in eval mode on ``device``; ``None``: a module where it is (a GPU model is
+    not moved to the CPU under its caller), a file on the CPU."""
     if isinstance(model, (str, os.PathLike)):
-        model, _ = load_model(model, device=device)
-    if not isinstance(model, nn.Module):
+        dev = resolve_device(device or "cpu")
+        model, _ = load_model(model, device=dev)
+    elif not isinstance(model, nn.Module):
         raise TypeError(f"expected a model, a checkpoint or a run directory, got {type(model).__name__}")
-    return model.to(device).eval()
+    elif device is None:
+        p = next(model.parameters(), None)
+        dev = p.device if p is not None else torch.device("cpu")
+    else:
+        dev = resolve_device(device)
+    return model.to(dev).eval(), dev
 
 
 def _input_size(model: nn.Module, cfg: dict, image_size) -> tuple[int, int, int]:
@@ -51,7 +59,7 @@ def evaluate(
     dataset_or_name=None,
     *,
     batch_size: int = 256,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
     split: str = "test",
     ten_crop: bool = False,
     root: str | None = None,
@@ -67,7 +75,8 @@ def evaluate(
     (rows: true class, columns: predicted), ``loss``, ``n`` (images scored), ``classes``,
     ``dataset`` and ``split`` (which part of the dataset was scored, e.g. ``"test split"``, or
     the held-out 10% of a dataset that has no test split).
-    ``ten_crop`` averages AlexNet's ten crops (Krizhevsky et al. 2012, §4.1).
+    ``ten_crop`` averages AlexNet's ten crops (Krizhevsky et al. 2012, §4.1). ``device``: where
+    to score (default: a module where it is, a checkpoint on the CPU).
 
     The data's labels are matched to the model's classes (recorded in its ``data_config``) by
     name, and its images brought to the training images' size, as
@@ -75,8 +84,7 @@ def evaluate(
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {split!r}")
-    dev = resolve_device(device)
-    model = _model(model, dev)
+    model, dev = _model(model, device)
     cfg = dict(getattr(model, "data_config", None) or {})
     if ten_crop and cfg.get("test_crop", 1.0) >= 1:
         raise ValueError("ten_crop needs a model tested on a centre crop of a larger image (AlexNet's "
@@ -193,7 +201,8 @@ def _tensor_image(x: Tensor, channels: int, where: str) -> Tensor:
     return x
 
 
-def predict(model, images, *, topk: int = 5, device: str | torch.device = "cpu") -> list[list[tuple[str, float]]]:
+def predict(model, images, *, topk: int = 5, device: str | torch.device | None = None
+            ) -> list[list[tuple[str, float]]]:
     """The ``topk`` most probable classes of each image, as ``(class name, probability)``.
 
     ``model`` is a module, a checkpoint or a run directory; ``images`` a list of paths, PIL
@@ -204,8 +213,7 @@ def predict(model, images, *, topk: int = 5, device: str | torch.device = "cpu")
     """
     if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
         raise ValueError(f"topk must be a positive integer, got {topk!r}")
-    dev = resolve_device(device)
-    model = _model(model, dev)
+    model, dev = _model(model, device)
     cfg = dict(getattr(model, "data_config", None) or {})
     k = getattr(model, "num_classes", None)
     classes = cfg.get("classes") or [str(i) for i in range(k or 0)]
