@@ -538,20 +538,27 @@ def test_the_demo_reaches_97_percent(tmp_path, capsys):
     assert printed.out == ""  # refused before the layer table
 
 
-def test_ctrl_c_says_how_to_resume(run, digits, tmp_path, capsys, monkeypatch):
-    from cnnzoo.cli import main
+def _ctrl_c_in_epoch_2(monkeypatch):
+    """Make training raise KeyboardInterrupt as its second epoch starts; returns the undo."""
     from cnnzoo.train.loop import Trainer
 
-    epochs_run = []
     real_epoch = Trainer.train_epoch
+    calls = []
 
     def interrupted_in_epoch_2(self, *args, **kwargs):
-        epochs_run.append(1)
-        if len(epochs_run) == 2:
+        calls.append(1)
+        if len(calls) == 2:
             raise KeyboardInterrupt
         return real_epoch(self, *args, **kwargs)
 
     monkeypatch.setattr(Trainer, "train_epoch", interrupted_in_epoch_2)
+    return lambda: monkeypatch.setattr(Trainer, "train_epoch", real_epoch)
+
+
+def test_ctrl_c_says_how_to_resume(run, digits, tmp_path, capsys, monkeypatch):
+    from cnnzoo.cli import main
+
+    undo = _ctrl_c_in_epoch_2(monkeypatch)
     out = tmp_path / "my run"
     argv = ["train", "lenet5", "--data", str(digits), "--epochs", "3", "--out", str(out), "--threads", "1",
             "--channels-last", "off", "--no-progress"]
@@ -559,7 +566,7 @@ def test_ctrl_c_says_how_to_resume(run, digits, tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert f"Continue it with: cnnzoo train lenet5 --out '{out}' --resume" in err and "Traceback" not in err
     assert load_checkpoint(out / "last.ckpt")["epoch"] == 1
-    monkeypatch.setattr(Trainer, "train_epoch", real_epoch)
+    undo()
     assert main(["train", "lenet5", "--out", str(out), "--resume", "--no-progress"]) == 0
     assert load_checkpoint(out / "last.ckpt")["epoch"] == 3
 
@@ -687,3 +694,44 @@ def test_a_run_that_diverged_at_once_is_offered_overwrite_not_resume(digits, tmp
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "stopped before its first checkpoint; pass --overwrite" in err and "--resume" not in err
+
+
+def test_the_settings_trial_times_the_training_batch_when_steps_are_short():
+    # A step of a few microseconds times overheads, not the work: the trial grows its batch
+    # to the training batch (or stops at the first batch whose step takes long enough).
+    from cnnzoo.train.loop import _trial_input
+
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    cpu = torch.device("cpu")
+    assert _trial_input(net, (1, 2, 2), cpu, batch=200).shape == (200, 1, 2, 2)
+    assert _trial_input(net, (1, 2, 2), cpu, batch=200, enough_seconds=0.0).shape == (8, 1, 2, 2)
+    assert _trial_input(net, (1, 2, 2), cpu, batch=5).shape == (5, 1, 2, 2)
+
+
+
+def _stopped_in_epoch_2(digits, out, monkeypatch, **options) -> Path:
+    """A 2-epoch lenet5 run interrupted (Ctrl-C) in its second epoch: one epoch to resume."""
+    undo = _ctrl_c_in_epoch_2(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        cnnzoo.train("lenet5", digits, epochs=2, batch_size=10, out=out, **options)
+    undo()
+    return out
+
+
+def test_resume_with_loss_scaling_from_a_run_without(digits, tmp_path, monkeypatch):
+    # A run in fp32 saved a disabled loss scaler's empty state; resumed in fp16, its scaler
+    # starts afresh (loading the empty state into an enabled GradScaler raises).
+    d = _stopped_in_epoch_2(digits, tmp_path / "run", monkeypatch, **FAST)
+    again = cnnzoo.train("lenet5", digits, out=d, resume=True, precision="fp16", **FAST)
+    assert [h["epoch"] for h in again.history] == [1, 2]
+
+
+def test_a_gpu_run_resumed_on_a_cpu_settles_its_settings_again(digits, tmp_path, monkeypatch):
+    d = _stopped_in_epoch_2(digits, tmp_path / "run", monkeypatch, **FAST)
+    config = json.loads((d / "config.json").read_text())
+    config["runtime"].update(device="cuda:0", precision="bf16", channels_last=True)
+    (d / "config.json").write_text(json.dumps(config))
+    again = cnnzoo.train("lenet5", digits, out=d, resume=True, threads=1, progress=False)
+    runtime = json.loads((d / "config.json").read_text())["runtime"]
+    assert runtime["device"] == "cpu" and runtime["precision"] == "fp32"  # bf16 autocast is slow on a CPU
+    assert [h["epoch"] for h in again.history] == [1, 2]

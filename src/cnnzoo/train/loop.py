@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import _malloc
-from .._device import machine_threads, resolve_device
+from .._device import machine_threads, native_bf16, resolve_device
 from .._timing import best_seconds
 from ..models.base import Classifier
 
@@ -54,14 +54,14 @@ class TrainingDiverged(FloatingPointError):
 
 # -- the machine ---------------------------------------------------------------------------
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto``: bf16 on a GPU that has it, else fp16 (with loss scaling) on a GPU; fp32 on
-    a CPU."""
+    """``auto``: bf16 on a GPU that computes in it natively (:func:`cnnzoo._device.native_bf16`),
+    else fp16 (with loss scaling) on a GPU; fp32 on a CPU."""
     if precision not in ("auto", "fp32", "bf16", "fp16"):
         raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {precision!r}")
     if precision != "auto":
         return precision
     if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "bf16" if native_bf16(device) else "fp16"
     return "fp32"
 
 
@@ -77,6 +77,20 @@ def _step_seconds(model: nn.Module, x: Tensor, device: torch.device, repeats: in
     return best_seconds(lambda: model(x).float().sum().backward(), device, repeats, warmup=1)
 
 
+def _trial_input(model: nn.Module, input_size, device: torch.device, batch: int,
+                 enough_seconds: float = 0.05) -> Tensor:
+    """A random batch for the settings trial: the training ``batch``, or the first of 8, 32,
+    128, ... whose step takes ``enough_seconds``. A tiny step times overheads, not the work:
+    at batch 8 LeNet's step takes a millisecond on one thread or two, at 256 two threads
+    take half the time of one, and the trial must see what training will."""
+    size = min(8, batch)
+    while True:
+        x = torch.randn(size, *input_size, device=device)
+        if size >= batch or _step_seconds(model, x, device, repeats=1) >= enough_seconds:
+            return x
+        size = min(batch, size * 4)
+
+
 def fastest_settings(model: nn.Module, input_size, device: torch.device, *, threads: int | None = None,
                      channels_last: bool | None = None, batch: int = 8) -> tuple[int | None, bool]:
     """Settle the CPU thread count (one, or all of ``machine_threads()``) and the memory format
@@ -84,16 +98,18 @@ def fastest_settings(model: nn.Module, input_size, device: torch.device, *, thre
     channels_last is taken (its tensor cores want it) and threads do not matter. One thread
     can win on a CPU: for a small network, or on a machine whose cores are busy with other
     work, where threads that wait for each other make every step many times slower. The
-    global random state and thread count are left as they were."""
+    trial runs at ``batch`` (the per-process training batch) or at a smaller batch whose
+    step already takes a while (see :func:`_trial_input`). The global random state and
+    thread count are left as they were."""
     import copy
 
     if device.type != "cpu":
         return threads, True if channels_last is None else channels_last
     old = torch.get_num_threads()
     with torch.random.fork_rng(devices=[]):
-        x = torch.randn(batch, *input_size)
         m = copy.deepcopy(model).to(device).train()
         try:
+            x = _trial_input(m, input_size, device, batch)
             if threads is None:
                 times = {}
                 for n in sorted({1, machine_threads()}):
@@ -214,7 +230,7 @@ class Trainer:
                 self.mask_hook(self.model)
             n = float(y.shape[0])
             correct = (logits.detach().argmax(1) == y).sum()
-            pending.append(torch.stack([loss.detach().float() * n, correct.float(), torch.tensor(n, device=y.device)]))
+            pending.append(torch.stack([loss.detach().float() * n, correct.float(), torch.full((), n, device=y.device)]))
             done = step + 1
             due_ckpt = checkpoint_every and done % checkpoint_every == 0 and done < steps
             if done % self.sync_every == 0 or done == steps or due_ckpt:
@@ -289,7 +305,7 @@ def evaluate_loader(model: nn.Module, loader, *, precision: str = "fp32",
         top = logits.topk(min(5, k), dim=1).indices
         confusion += torch.bincount(y * k + top[:, 0], minlength=k * k).double()
         sums += torch.stack([loss_sum.double(), (top == y[:, None]).any(1).sum().double(),
-                             torch.tensor(float(y.shape[0]), dtype=torch.float64, device=device)])
+                             torch.full((), y.shape[0], dtype=torch.float64, device=device)])
     if _distributed():
         dist.all_reduce(confusion)
         dist.all_reduce(sums)

@@ -12,7 +12,9 @@ The run directory (layout in notes/CONTRACTS.md)::
 Everything random is a function of the seed: the model's initialisation, the data order and
 augmentation (of ``(seed, epoch, step, rank)``), and dropout (the generator states are
 saved in ``last.ckpt``), so a run resumed after being killed, even in the middle of an
-epoch, ends where an uninterrupted run on the same machine ends.
+epoch, ends where an uninterrupted run on the same machine ends — bit for bit on a CPU; on a
+GPU up to the last bits, as cuDNN's fastest backward kernels add in no fixed order (cnnzoo
+does not give up their speed for ``torch.use_deterministic_algorithms``).
 """
 
 from __future__ import annotations
@@ -322,6 +324,8 @@ def _restore(last: dict, path: Path, config: dict, parts: dict, state: dict, inf
         raise ValueError(f"cannot resume from {path}: its epoch, step or history is not a count "
                          f"(epoch {counters['epoch']!r:.40}, step {counters['step']!r:.40}); {expected}")
     for key, part in parts.items():
+        if key == "scaler" and last[key] == {}:
+            continue  # a run without loss scaling saved none: a scaler now enabled starts afresh
         try:
             part.load_state_dict(last[key])
         except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as err:
@@ -480,17 +484,20 @@ def _train(model, data, info, dev, locals_) -> RunResult:
 
     # -- the machine ---------------------------------------------------------------------
     runtime = (saved or {}).get("runtime", {})
+    if runtime.get("device") and torch.device(runtime["device"]).type != dev.type:
+        runtime = {}  # settled for another kind of device (a GPU run resumed on a CPU): settle again
     precision = resolve_precision(a["precision"] or runtime.get("precision") or "auto", dev)
     cl = a["channels_last"] if a["channels_last"] is not None else runtime.get("channels_last", "auto")
     threads = check_threads(a["threads"]) or runtime.get("threads")
+    per_rank_batch = max(1, recipe.batch_size // info.world_size)
     if cl == "auto" or (threads is None and dev.type == "cpu"):
         threads, cl = distributed.from_rank0(info, lambda: fastest_settings(
-            net, input_size, dev, threads=threads, channels_last=None if cl == "auto" else bool(cl)))
+            net, input_size, dev, threads=threads, channels_last=None if cl == "auto" else bool(cl),
+            batch=min(per_rank_batch, len(train_ds))))
     cl = bool(cl)
     if dev.type == "cpu":
         torch.set_num_threads(threads)
 
-    per_rank_batch = max(1, recipe.batch_size // info.world_size)
     a["settings"] = {"batch_size": recipe.batch_size, "input": tuple(input_size)}
     if recipe.batch_size > len(train_ds) and main and saved is None:
         warnings.warn(f"batch size {recipe.batch_size} is larger than the {len(train_ds):,} training images: "
