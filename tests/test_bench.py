@@ -253,3 +253,19 @@ def test_an_input_of_one_number_keeps_each_models_channels():
 def test_results_name_the_model_as_registered():
     # names are matched case-insensitively (`cnnzoo bench LeNet5`); runs record the registered name
     assert bench(["LeNet5"], batch=2, repeats=3)["results"][0]["model"] == "lenet5"
+
+
+def test_the_peak_product_reads_pytorchs_new_fp32_precision_settings():
+    # Once a user sets torch.backends.*.fp32_precision, reading the legacy allow_tf32 flags
+    # raises ("a mix of the legacy and new APIs"): bench read them even on a CPU.
+    from cnnzoo.bench import _conv_fp32_precision
+
+    backends = torch.backends
+    saved = backends.cuda.matmul.fp32_precision, backends.cudnn.conv.fp32_precision
+    try:
+        backends.cuda.matmul.fp32_precision = "tf32"
+        backends.cudnn.conv.fp32_precision = "ieee"
+        assert measure_peak("cpu", size=64, repeats=1) > 0
+        assert _conv_fp32_precision() == "ieee"  # the product follows the convolutions' setting
+    finally:
+        backends.cuda.matmul.fp32_precision, backends.cudnn.conv.fp32_precision = saved

@@ -110,26 +110,41 @@ def _timed_rounds(fns: dict[str, Callable[[], object]], device: torch.device, *,
 
 
 # -- the machine -------------------------------------------------------------------------
+def _conv_fp32_precision() -> str:
+    """What float32 convolutions run in on a GPU: ``"tf32"`` or ``"ieee"``, read through
+    PyTorch's fp32_precision settings (cuDNN's convolutions, else cuDNN's, else the global one;
+    ``"none"`` defers to the next). Reading the older ``allow_tf32`` flags raises once a user
+    has set any of these, so the new ones are the ones to read."""
+    b = torch.backends
+    for level in (b.cudnn.conv.fp32_precision, b.cudnn.fp32_precision, b.fp32_precision):
+        if level != "none":
+            return level
+    return "ieee"
+
+
 def _matmul(device: torch.device, dtype: torch.dtype, size: int | None = None
             ) -> tuple[Callable[[], None], int]:
     """A product of two ``size``×``size`` matrices on ``device`` and its multiply-adds.
 
-    On a GPU, float32 convolutions run on TF32 tensor cores whenever
-    ``torch.backends.cudnn.allow_tf32`` is set (PyTorch's default), so the float32 product runs
-    under that same setting — the peak a float32 network can actually reach."""
+    On a GPU, float32 convolutions run on TF32 tensor cores when cuDNN's fp32 precision is
+    ``tf32`` (PyTorch's default), so the float32 product runs under that same setting — the
+    peak a float32 network can actually reach."""
     # A CPU without native bf16/fp16 units emulates them ~50x slower: a smaller product there.
     size = size or (8192 if device.type == "cuda" else 2048 if dtype == torch.float32 else 512)
     a = torch.randn(size, size, device=device).to(dtype)
     b = torch.randn(size, size, device=device).to(dtype)
 
     def product() -> None:
-        saved = torch.backends.cuda.matmul.allow_tf32
-        if device.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32
+        if device.type != "cuda":
+            torch.mm(a, b)
+            return
+        matmul = torch.backends.cuda.matmul
+        saved = matmul.fp32_precision
+        matmul.fp32_precision = _conv_fp32_precision()
         try:
             torch.mm(a, b)
         finally:
-            torch.backends.cuda.matmul.allow_tf32 = saved
+            matmul.fp32_precision = saved
 
     return product, size**3
 
