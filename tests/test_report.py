@@ -155,6 +155,38 @@ def test_cli_compare(tmp_path, capsys):
     assert (tmp_path / "accuracy_vs_macs.png").is_file()
 
 
+def test_compare_evaluations_with_runs(tmp_path, capsys):
+    """`cnnzoo eval --json` results (a checkpoint scored on a dataset: published weights on
+    your ImageNet, say) are charted with the runs of that dataset."""
+    from cnnzoo.train.checkpoint import save_weights
+
+    ckpt = tmp_path / "lenet5-mine.safetensors"
+    save_weights(ckpt, cnnzoo.create_model("lenet5"))
+    assert main(["eval", str(ckpt), "--data", "mnist-sample", "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    evals = tmp_path / "lenet5-mine.json"
+    evals.write_text(json.dumps(scored))
+    run = make_run(tmp_path / "lenet-run", model="lenet5_relu", top1=93.0, images=False)
+    result = compare(runs=[run], evals=[evals], out=tmp_path / "out", measure_speed=False)
+    row = result.rows[1]
+    assert (row.label, row.model, row.top1, row.dataset) == ("lenet5-mine", "lenet5", scored["top1"], "mnist-sample")
+    assert row.params == 60_000  # LeCun et al. 1998, §II.A
+    assert "lenet5-mine.safetensors" in row.top1_source and "test split" in row.top1_source
+    assert "runs and evaluations on mnist-sample" in result.accuracy
+    png_size((tmp_path / "out" / "accuracy_vs_macs.png").read_bytes())
+    # another dataset's evaluation, a module's (no registered name), a file that is not one
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**scored, "dataset": "fashion-mnist"}))
+    with pytest.raises(ValueError, match="different datasets"):
+        compare(runs=[run], evals=[other], out=tmp_path / "o", measure_speed=False)
+    unnamed = tmp_path / "unnamed.json"
+    unnamed.write_text(json.dumps({**scored, "model": None}))
+    with pytest.raises(ValueError, match="not a `cnnzoo eval --json` result naming its model"):
+        compare(evals=[unnamed], out=tmp_path / "o", measure_speed=False)
+    with pytest.raises(FileNotFoundError, match="cnnzoo eval ... --json > FILE"):
+        compare(evals=[tmp_path / "missing.json"], out=tmp_path / "o", measure_speed=False)
+
+
 # -- report ----------------------------------------------------------------------------------
 def section(html: str, sid: str) -> str:
     m = re.search(rf'<section id="{sid}">(.*?)</section>', html, re.S)

@@ -410,7 +410,7 @@ def cmd_compare(args) -> int:
     from .report import compare, human_count
 
     result = compare(
-        args.models or None, runs=args.runs, out=args.out, bench_json=args.bench,
+        args.models or None, runs=args.runs, evals=args.evals, out=args.out, bench_json=args.bench,
         measure_speed=args.speed, device=args.device, batch=args.batch, overwrite=args.overwrite,
         progress=lambda msg: say(f"[dim]{escape(str(msg))}…[/dim]"),
     )
@@ -607,9 +607,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="accuracy against multiply-adds: table and bubble charts")
     p.add_argument("models", nargs="*", metavar="MODEL",
-                   help="names or patterns ('resnet*'); default: all models (or all --runs)")
+                   help="names or patterns ('resnet*'); default: all models (or all --runs/--evals)")
     p.add_argument("--runs", nargs="+", default=None, metavar="DIR",
                    help="run directories: accuracy from your runs instead of published figures")
+    p.add_argument("--evals", nargs="+", default=None, metavar="FILE",
+                   help="results of `cnnzoo eval --json` (imported weights on your ImageNet, say): "
+                   "accuracy measured there")
     p.add_argument("--out", default="compare", help="output folder (default ./compare)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier comparison in --out")
     p.add_argument("--bench", nargs="+", default=None, metavar="FILE",

@@ -142,13 +142,57 @@ def _run_rows(run_dirs: Sequence[str]) -> list[CompareRow]:
             break
         for r in clashing:
             r.label = "/".join(Path(r.run).parts[-depth:])
+    return rows
+
+
+def _eval_rows(paths: Sequence[str], taken: Sequence[str] = ()) -> list[CompareRow]:
+    """Rows from ``cnnzoo eval --json`` results: each a model's accuracy on a dataset, such as
+    published weights scored on ImageNet's validation images (see :mod:`cnnzoo.pretrained`)."""
+    import torch
+
+    from ..bench import count_macs
+    from ..registry import create_model, model_info
+    from .runs import _read_json
+
+    rows = []
+    for p in paths:
+        path = Path(p)
+        if not path.is_file():
+            raise FileNotFoundError(f"--evals: {path} does not exist (expected the output of "
+                                    "`cnnzoo eval ... --json > FILE`)")
+        data = _read_json(path)
+        if not isinstance(data.get("model"), str) or not isinstance(data.get("top1"), (int, float)) \
+                or not isinstance(data.get("dataset"), str):
+            raise ValueError(f"{path} is not a `cnnzoo eval --json` result naming its model (it needs "
+                             f"'model', 'top1' and 'dataset'; found {', '.join(sorted(data)) or 'nothing'})")
+        info = model_info(data["model"])
+        options = data.get("model_options") or {}
+        size = tuple(data.get("input_size") or info.input_size)
+        with torch.device("meta"):
+            net = create_model(info.name, **options)
+        macs, _ = count_macs(net, size)
+        scored = data.get("weights") or data.get("checkpoint") or path.name
+        rows.append(CompareRow(
+            label=Path(data["checkpoint"]).stem if data.get("checkpoint") else path.stem,
+            model=info.name, family=info.family, params=sum(q.numel() for q in net.parameters()),
+            macs=int(macs), top1=float(data["top1"]), dataset=data["dataset"], input_size=size,
+            top1_source=f"eval of {scored} ({data.get('split', 'split not recorded')})",
+        ))
+    labels = [r.label for r in rows] + list(taken)
+    for r, path in zip(rows, paths):  # one checkpoint scored twice, or a run's: named by the file
+        if labels.count(r.label) > 1:
+            r.label = f"{Path(path).stem} (eval)"
+    return rows
+
+
+def _one_dataset(rows: Sequence[CompareRow]) -> str:
     datasets = {r.dataset for r in rows}
     if len(datasets) > 1:
         by = {ds: [r.label for r in rows if r.dataset == ds] for ds in datasets}
         listing = "; ".join(f"{ds}: {', '.join(labels)}" for ds, labels in by.items())
-        raise ValueError(f"the runs are on different datasets ({listing}); compare the runs "
-                         "of one dataset at a time")
-    return rows
+        raise ValueError(f"the runs and evaluations are on different datasets ({listing}); compare "
+                         "those of one dataset at a time")
+    return rows[0].dataset if rows else "?"
 
 
 def _speeds_from_json(paths: Sequence[str]) -> tuple[dict[str, float], str]:
@@ -307,6 +351,7 @@ def compare(
     models: Sequence[str] | None = None,
     *,
     runs: Sequence[str] | None = None,
+    evals: Sequence[str] | None = None,
     out: str | Path = "compare",
     bench_json: Sequence[str] | None = None,
     measure_speed: bool | None = None,
@@ -315,8 +360,10 @@ def compare(
     overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Comparison:
-    """Compare ``models`` (names or shell patterns; all registered models by default) or the
-    runs in ``runs`` (run directories, accuracy on their dataset), and write into ``out``:
+    """Compare ``models`` (names or shell patterns; all registered models by default), or the
+    runs in ``runs`` (run directories, accuracy on their dataset) and the evaluations in
+    ``evals`` (files of ``cnnzoo eval --json``: imported weights scored on your copy of
+    ImageNet, say), and write into ``out``:
     ``compare.md``, ``compare.csv``, ``compare.json``, ``accuracy_vs_macs.png`` and (when
     speeds are known) ``throughput_vs_accuracy.png``.
 
@@ -329,9 +376,10 @@ def compare(
     from ..registry import list_models
 
     say = progress or (lambda msg: None)
-    models, runs = _names(models, "models"), _names(runs, "runs")
-    if runs:
-        rows = _run_rows(runs)
+    models, runs, evals = _names(models, "models"), _names(runs, "runs"), _names(evals, "evals")
+    if runs or evals:
+        rows = _run_rows(runs or [])
+        rows += _eval_rows(evals or [], taken=[r.label for r in rows])
         if models:
             wanted = set(_expand(models))
             kept = [r for r in rows if r.model in wanted]
@@ -339,8 +387,9 @@ def compare(
                 raise ValueError(f"none of the runs' models ({', '.join(sorted({r.model for r in rows}))}) "
                                  f"is among {', '.join(models)}; name one of theirs, or leave the models out")
             rows = kept
-        dataset = rows[0].dataset if rows else "?"
-        accuracy = f"test top-1 of the given runs on {dataset}"
+        dataset = _one_dataset(rows)
+        given = " and ".join(what for what, named in (("runs", runs), ("evaluations", evals)) if named)
+        accuracy = f"{'test ' if not evals else ''}top-1 of the given {given} on {dataset}"
     else:
         names = _expand(models) if models else list_models()
         rows = _published_rows(names)
@@ -349,7 +398,7 @@ def compare(
         raise ValueError("nothing to compare: no model or run was selected")
     notes = []
     if measure_speed is None:
-        measure_speed = bool(models or runs)
+        measure_speed = bool(models or runs or evals)
         if not measure_speed and not bench_json:
             notes.append("throughput not measured for the whole zoo; name the models, or give "
                          "--bench files, for the throughput chart")

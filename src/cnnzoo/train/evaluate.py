@@ -30,12 +30,14 @@ __all__ = ["evaluate", "predict"]
 SPLITS = {"test": False, "train": True, "all": None}
 
 
-def _model(model, device) -> tuple[nn.Module, torch.device]:
-    """The model in eval mode on ``device``; ``None``: a module where it is (a GPU model is
-    not moved to the CPU under its caller), a file on the CPU."""
+def _model(model, device) -> tuple[nn.Module, torch.device, dict]:
+    """The model in eval mode on ``device`` (``None``: a module where it is, so that a GPU
+    model is not moved to the CPU under its caller; a file on the CPU), and what its
+    checkpoint records (empty for a module)."""
+    meta: dict = {}
     if isinstance(model, (str, os.PathLike)):
         dev = resolve_device(device or "cpu")
-        model, _ = load_model(model, device=dev)
+        model, meta = load_model(model, device=dev)
     elif not isinstance(model, nn.Module):
         raise TypeError(f"expected a model, a checkpoint or a run directory, got {type(model).__name__}")
     elif device is None:
@@ -43,7 +45,7 @@ def _model(model, device) -> tuple[nn.Module, torch.device]:
         dev = p.device if p is not None else torch.device("cpu")
     else:
         dev = resolve_device(device)
-    return model.to(dev).eval(), dev
+    return model.to(dev).eval(), dev, meta
 
 
 def _input_size(model: nn.Module, cfg: dict, image_size) -> tuple[int, int, int]:
@@ -74,7 +76,9 @@ def evaluate(
     Returns ``top1``, ``top5`` (percent), ``per_class`` (percent per class), ``confusion``
     (rows: true class, columns: predicted), ``loss``, ``n`` (images scored), ``classes``,
     ``dataset`` and ``split`` (which part of the dataset was scored, e.g. ``"test split"``, or
-    the held-out 10% of a dataset that has no test split).
+    the held-out 10% of a dataset that has no test split), and what was scored: ``model`` (the
+    registered name, when known), ``model_options``, ``input_size``, ``weights`` (published
+    weights' name, for imports) and ``checkpoint`` (the file or run given; None for a module).
     ``ten_crop`` averages AlexNet's ten crops (Krizhevsky et al. 2012, §4.1). ``device``: where
     to score (default: a module where it is, a checkpoint on the CPU).
 
@@ -84,7 +88,8 @@ def evaluate(
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {split!r}")
-    model, dev = _model(model, device)
+    source = model
+    model, dev, meta = _model(model, device)
     cfg = dict(getattr(model, "data_config", None) or {})
     if ten_crop and cfg.get("test_crop", 1.0) >= 1:
         raise ValueError("ten_crop needs a model tested on a centre crop of a larger image (AlexNet's "
@@ -111,7 +116,13 @@ def evaluate(
     rest = (Loader(part, batch_size=batch_size, input_size=first.input_size, train=False, device=dev,
                    mean=first.mean, std=first.std, ten_crop=ten_crop, augment=first.augment) for part in parts)
     result = evaluate_loader(model, _Chained(first, rest), num_classes=ds.num_classes)
-    return {**result, "classes": list(ds.classes), "dataset": ds.name, "split": ds.split}
+    name = meta.get("model") or getattr(model, "name", None)
+    return {**result, "classes": list(ds.classes), "dataset": ds.name, "split": ds.split,
+            # what was scored, so that `cnnzoo compare --evals` can chart it
+            "model": name if isinstance(name, str) else None,
+            "model_options": dict(meta.get("model_options") or getattr(model, "model_options", None) or {}),
+            "input_size": list(first.input_size), "weights": meta.get("weights"),
+            "checkpoint": None if isinstance(source, nn.Module) else os.fspath(source)}
 
 
 PART = 1024  # images of a folder decoded at a time: ImageNet's 50,000 need not fit in memory at once
@@ -213,7 +224,7 @@ def predict(model, images, *, topk: int = 5, device: str | torch.device | None =
     """
     if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
         raise ValueError(f"topk must be a positive integer, got {topk!r}")
-    model, dev = _model(model, device)
+    model, dev, _ = _model(model, device)
     cfg = dict(getattr(model, "data_config", None) or {})
     k = getattr(model, "num_classes", None)
     classes = cfg.get("classes") or [str(i) for i in range(k or 0)]
