@@ -269,3 +269,17 @@ def test_the_peak_product_reads_pytorchs_new_fp32_precision_settings():
         assert _conv_fp32_precision() == "ieee"  # the product follows the convolutions' setting
     finally:
         backends.cuda.matmul.fp32_precision, backends.cudnn.conv.fp32_precision = saved
+
+
+def test_the_peak_product_follows_cudnns_tf32_setting_made_the_legacy_way():
+    # PyTorch (2.14) records `cudnn.allow_tf32 = False` as fp32_precision "none" at every
+    # level, which is plain IEEE float32, as the matmul's default "none" is.
+    from cnnzoo.bench import _conv_fp32_precision
+
+    backends = torch.backends
+    assert _conv_fp32_precision() == "tf32"  # PyTorch's default for convolutions
+    try:
+        backends.cudnn.allow_tf32 = False
+        assert _conv_fp32_precision() == "ieee"
+    finally:
+        backends.cudnn.allow_tf32 = True

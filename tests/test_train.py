@@ -708,6 +708,20 @@ def test_the_settings_trial_times_the_training_batch_when_steps_are_short():
     assert _trial_input(net, (1, 2, 2), cpu, batch=5).shape == (5, 1, 2, 2)
 
 
+def test_train_times_its_settings_at_the_training_batch(digits, tmp_path, monkeypatch):
+    from cnnzoo.train import run as run_module
+
+    asked = []
+    real = run_module.fastest_settings
+
+    def recorded(*args, **kwargs):
+        asked.append(kwargs.get("batch"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "fastest_settings", recorded)
+    cnnzoo.train("lenet5", digits, epochs=1, batch_size=40, out=tmp_path / "run", progress=False)
+    assert asked == [40]
+
 
 def _stopped_in_epoch_2(digits, out, monkeypatch, **options) -> Path:
     """A 2-epoch lenet5 run interrupted (Ctrl-C) in its second epoch: one epoch to resume."""

@@ -11,7 +11,7 @@ import torch
 
 from ._checks import SettingWarning, describe
 
-__all__ = ["resolve_device", "machine_threads", "check_threads", "native_bf16"]
+__all__ = ["resolve_device", "machine_threads", "check_threads", "native_bf16", "module_device"]
 
 KINDS = "cpu, cuda, cuda:N, mps or auto"
 
@@ -49,11 +49,19 @@ def native_bf16(device: str | torch.device) -> bool:
     capability 8.0, on; ROCm's). ``torch.cuda.is_bf16_supported()`` also says yes for older
     GPUs that emulate it many times slower, where fp16 with loss scaling is the fast choice."""
     device = torch.device(device)
-    if device.type != "cuda":
+    if device.type != "cuda" or not torch.cuda.is_available():
         return False
     if torch.version.hip:
         return torch.cuda.is_bf16_supported()
     return torch.cuda.get_device_capability(device) >= (8, 0)
+
+
+def module_device(model: torch.nn.Module) -> torch.device:
+    """Where a module's tensors are: its first parameter's device, else its first buffer's,
+    else the CPU."""
+    for t in (*model.parameters(), *model.buffers()):
+        return t.device
+    return torch.device("cpu")
 
 
 def machine_threads() -> int:

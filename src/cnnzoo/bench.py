@@ -50,7 +50,7 @@ from torch import nn
 
 from . import _hugepages, _malloc, _timing
 from ._checks import type_problem
-from ._device import check_threads, native_bf16, resolve_device
+from ._device import check_threads, module_device, native_bf16, resolve_device
 from ._files import check_new, check_writable, write_json
 from .inference import autocast_dtype, check_compile_mode, optimize_for_inference
 
@@ -113,7 +113,7 @@ def _timed_rounds(fns: dict[str, Callable[[], object]], device: torch.device, *,
 def _conv_fp32_precision() -> str:
     """What float32 convolutions run in on a GPU: ``"tf32"`` or ``"ieee"``, read through
     PyTorch's fp32_precision settings (cuDNN's convolutions, else cuDNN's, else the global one;
-    ``"none"`` defers to the next). Reading the older ``allow_tf32`` flags raises once a user
+    ``"none"`` defers to the next, and is IEEE float32 at the last). Reading the older ``allow_tf32`` flags raises once a user
     has set any of these, so the new ones are the ones to read."""
     b = torch.backends
     for level in (b.cudnn.conv.fp32_precision, b.cudnn.fp32_precision, b.fp32_precision):
@@ -218,8 +218,7 @@ def count_macs(model: str | nn.Module, input_size: Sequence[int] | None = None) 
         with torch.device("meta"):
             model = create_model(model)
     size = size or model.default_input_size
-    p = next(model.parameters(), None)
-    x = torch.zeros(1, *size, device=p.device if p is not None else "cpu")
+    x = torch.zeros(1, *size, device=module_device(model))
     was_training = model.training
     model.eval()
     try:

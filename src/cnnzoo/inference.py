@@ -28,7 +28,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
 from . import _malloc
-from ._device import native_bf16, resolve_device
+from ._device import module_device, native_bf16, resolve_device
 from ._timing import best_seconds
 
 __all__ = [
@@ -128,8 +128,7 @@ def _sequential_pairs(model: nn.Module) -> list[tuple[str, str]]:
 
 def _example_input(model: nn.Module, example: Tensor | None) -> Tensor | None:
     """One image on the model's device: the example's first, else a random one."""
-    p = next(model.parameters(), None)
-    device = p.device if p is not None else torch.device("cpu")
+    device = module_device(model)
     if example is not None:
         return example[:1].to(device) if device.type != "meta" else example[:1]
     size = getattr(model, "default_input_size", None)
@@ -385,10 +384,7 @@ def optimize_for_inference(
     check_compile_mode(compile)
     if channels_last not in (True, False, "auto"):
         raise ValueError(f"channels_last must be True, False or 'auto', got {channels_last!r}")
-    if device is None:
-        p = next(model.parameters(), None)
-        device = p.device if p is not None else "cpu"
-    device = resolve_device(device)
+    device = resolve_device(device or module_device(model))
     if device.type == "cpu":
         _malloc.enable()  # each pass's activations reuse the last pass's memory
     if not inplace:

@@ -44,8 +44,9 @@ def setup(device: torch.device) -> tuple[DistInfo, torch.device]:
         # the caller's group: torchrun's LOCAL_RANK, else the GPU the caller gave this process
         # (mp.spawn sets no LOCAL_RANK; cuda:0 for every rank would put them all on one GPU)
         local = os.environ.get("LOCAL_RANK")
-        if local is None:
-            local = torch.cuda.current_device() if device.type == "cuda" else 0
+        if local is None:  # the device asked for, or the one the caller set for this process
+            local = (device.index if device.index is not None else torch.cuda.current_device()) \
+                if device.type == "cuda" else 0
         info = DistInfo(dist.get_rank(), dist.get_world_size(), int(local))
     elif world > 1:
         backend = "nccl" if device.type == "cuda" else "gloo"

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from .._checks import describe
-from .._device import resolve_device
+from .._device import module_device, resolve_device
 from ..data import Augment, ImageDataset, Loader, adapt_channels, default_input_size, load_dataset
 from ..data.datasets import (at_training_size, class_order, folder_of, image_tensor, index_folder, match_classes,
                              read_image, resize_center_crop, unit_float_to_uint8)
@@ -41,8 +41,7 @@ def _model(model, device) -> tuple[nn.Module, torch.device, dict]:
     elif not isinstance(model, nn.Module):
         raise TypeError(f"expected a model, a checkpoint or a run directory, got {type(model).__name__}")
     elif device is None:
-        p = next(model.parameters(), None)
-        dev = p.device if p is not None else torch.device("cpu")
+        dev = module_device(model)
     else:
         dev = resolve_device(device)
     return model.to(dev).eval(), dev, meta
