@@ -21,7 +21,9 @@ __all__ = ["AlexNet", "ALEXNET_2012", "ALEXNET_TV", "ZFNET"]
 # One row per convolution: (kernels, size, stride, padding, groups, what follows its ReLU:
 # "norm" local response normalisation, "pool" 3×3 max pooling with stride 2).
 #
-# Krizhevsky et al. (2012), §3.5 and Fig. 2, on 227×227 input (55, 27, 13, 13, 13, then 6×6):
+# Krizhevsky et al. (2012), §3.5 and Fig. 2. The text says the 11×11/4 kernels filter "the
+# 224×224×3 input image"; the 55×55 maps it lists need 227×227 (as Caffe's model reads it):
+# on 227×227 input (55, 27, 13, 13, 13, then 6×6):
 # response normalisation after conv1 and conv2, overlapping pooling after both and conv5.
 ALEXNET_2012 = (
     (96, 11, 4, 0, 1, ("norm", "pool")),
@@ -38,8 +40,10 @@ ALEXNET_TV = (
     (256, 3, 1, 1, 1, ()),
     (256, 3, 1, 1, 1, ("pool",)),
 )
-# Zeiler & Fergus (2013), Fig. 3, on 224×224 input (110, 55, 26, 13, 13, 13, then 6×6): layers
-# 1 and 2 are pooled, then contrast-normalised across feature maps; layers 3-5 are dense.
+# Zeiler & Fergus (2013), Fig. 3 (the sizes and the normalised layers as the figure draws them;
+# its caption and §3 say the maps are pooled and contrast-normalised), on 224×224 input (110,
+# 55, 26, 13, 13, 13, then 6×6): layers 1 and 2 are pooled, then contrast-normalised across
+# feature maps; layers 3-5 are dense (§5.1).
 ZFNET = (
     (96, 7, 2, 1, 1, ("pool", "norm")),
     (256, 5, 2, 0, 1, ("pool", "norm")),

@@ -300,7 +300,7 @@ def googlenet(*, num_classes: int = 1000, in_chans: int = 3, aux_logits: bool = 
               dropout: float = 0.4) -> GoogLeNet:
     """GoogLeNet (Szegedy et al. 2014) as Table 1 and Figure 3 give it: 7×7/2 convolution,
     3×3/2 max pool, LRN, 1×1 and 3×3 convolutions, LRN, 3×3/2 max pool, Inception 3a–3b,
-    max pool, 4a–4e, max pool, 5a–5b, average pool, dropout 0.4 (§5), linear. Every
+    max pool, 4a–4e, max pool, 5a–5b, average pool, dropout 0.4 (Table 1), linear. Every
     convolution has a bias and a ReLU; there is no batch norm.
 
     The auxiliary classifiers after 4a and 4d (§5: 5×5/3 average pool, 1×1 conv 128, fc

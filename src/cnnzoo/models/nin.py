@@ -22,8 +22,10 @@ __all__ = ["NiN", "MLPConv", "NIN_CIFAR10", "NIN_IMAGENET"]
 # One row per mlpconv layer: (output channels of its k×k convolution and of its 1×1
 # convolutions, k, stride, padding). ``None``: one map per class (the last mlpconv, §3.2).
 #
-# Lin et al. (2013), §4.1-4.2, on 32×32 CIFAR-10 images: three mlpconv layers, the first two
-# followed by 3×3/2 max pooling (32 → 16 → 8) and dropout 0.5.
+# Lin et al. (2013), §4.1-4.2, on 32×32 CIFAR-10 images: three mlpconv layers, dropout 0.5 on
+# the outputs of all but the last; the text puts "a spatial max pooling layer which downsamples
+# the input image by a factor of two" after every mlpconv layer, the authors' released model
+# (followed here) only after the first two, with 3×3/2 windows (32 → 16 → 8).
 NIN_CIFAR10 = (
     ((192, 160, 96), 5, 1, 2),
     ((192, 192, 192), 5, 1, 2),
@@ -115,8 +117,9 @@ LIN_2013 = Paper(
 )
 def nin(*, num_classes: int = 10, in_chans: int = 3, dropout: float = 0.5) -> NiN:
     """The CIFAR-10 NiN. Pooling rounds up as in the authors' Caffe model (32 → 16 → 8); the
-    paper's text calls for max pooling after both (the released Caffe file averages after the
-    second). The class maps keep their ReLU, as in the released model. Inputs from 8×8, which
+    paper's text calls for max pooling after every mlpconv layer (the released Caffe file has
+    none after the third, and averages after the second). The class maps keep their ReLU, as
+    in the released model. Inputs from 8×8, which
     leave 2×2 class maps (the arithmetic would go down to 4×4, with the pooling windows
     clipped by the border of 4×4 and 2×2 maps)."""
     return NiN(NIN_CIFAR10, num_classes=num_classes, in_chans=in_chans, input_size=32,

@@ -5,6 +5,14 @@ the paper's Table 1, with torchvision's module layout and state_dict keys
 ``dense=True`` is the paper's dense evaluation (§3.2): the fully-connected layers become
 convolutions (7×7, then 1×1), the network slides over the whole image, and the class-score
 map is averaged into the logits. FC and dense models load each other's state_dicts.
+
+Initialisation differs from the paper's, on purpose. §3.1 trains configuration A from
+random weights, N(0, variance 10⁻²), zero biases, then starts the deeper ones from A's first
+four convolutions and last three fully-connected layers, adding that "it is possible to
+initialise the weights without pre-training by using the random initialisation procedure of
+Glorot & Bengio". A builder cannot train net A first; every configuration here gets He
+initialisation (``init_weights_kaiming``, as torchvision's VGG), which trains the deep
+configurations from scratch, as Glorot's does in the paper's note.
 """
 
 from __future__ import annotations
