@@ -4,8 +4,8 @@ Two cases (``--model``), each as its textbook trains it; both sides start from t
 weights and use the same optimiser, batch size and augmentation:
 
 * ``lenet5_textbook`` (sigmoid, average pooling; Zhang et al., Dive into Deep Learning,
-  §7.6) on the 4,000 training digits of ``mnist-sample``: plain SGD, lr 0.9, batch 256, no
-  augmentation (the book's ``train_ch6``);
+  §7.6, or §6.6 of the 0.x editions) on the 4,000 training digits of ``mnist-sample``: plain
+  SGD, lr 0.9, batch 256 (the 0.x editions' ``train_ch6``), no augmentation;
 * ``resnet20`` (He et al. 2015, §4.2) on images of CIFAR-10's shape — the same digits padded
   to 32×32 and repeated on three channels (real images; this machine has no CIFAR, and only
   the shape matters for speed): SGD with momentum 0.9, weight decay 1e-4, lr 0.1, batch 128,
@@ -59,7 +59,7 @@ class Case:
 
 
 CASES = {
-    "lenet5_textbook": Case(batch_size=256, lr=0.9),  # d2l §7.6's train_ch6
+    "lenet5_textbook": Case(batch_size=256, lr=0.9),  # d2l §6.6 (0.x editions), train_ch6
     "resnet20": Case(batch_size=128, lr=0.1, momentum=0.9, weight_decay=1e-4, cifar_augment=True),
 }
 

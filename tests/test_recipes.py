@@ -218,6 +218,36 @@ def test_cifar_resnets_stop_at_64k_iterations(name):
     assert abs(r.epochs * steps_per_epoch - 64_000) < steps_per_epoch
 
 
+def test_imagenet_preactivation_resnets_step_at_30_and_60_epochs():
+    # He et al. 2016, Appendix (ImageNet): "The learning rate starts from 0.1 (no warming up),
+    # and is divided by 10 at 30 and 60 epochs. The mini-batch size is 256."
+    r = get_recipe("preact_resnet50", "paper")
+    assert (r.lr, r.batch_size, r.schedule, r.milestones, r.gamma, r.warmup) == (0.1, 256, "multistep", (30, 60), 0.1, 0)
+    assert "Appendix" in r.source
+
+
+def test_resnext29_follows_the_cifar_appendix():
+    # Xie et al. 2016, Appendix A: "a mini-batch size of 128, with a weight decay of 0.0005 and
+    # a momentum of 0.9 [...] a learning rate of 0.1 and train the models for 300 epochs,
+    # reducing the learning rate at the 150-th and 225-th epoch".
+    r = get_recipe("resnext29_8x64d", "paper")
+    assert (r.batch_size, r.weight_decay, r.momentum, r.lr, r.epochs, r.milestones) == (128, 5e-4, 0.9, 0.1, 300, (150, 225))
+    assert "Appendix A" in r.source
+
+
+def test_zfnet_and_mobilenet_augmentations():
+    from cnnzoo.data import AUGMENTS
+
+    # Zeiler & Fergus 2013, §3: "we produce multiple different crops and flips of each training
+    # example" (224 crops of the 256 image): no colour noise named.
+    zf = AUGMENTS[get_recipe("zfnet", "paper").augment_rgb]
+    assert zf.flip and zf.pca_jitter == 0 and zf.resized_crop == pytest.approx(((224 / 256) ** 2,) * 2)
+    # Howard et al. 2017, §3.2: "limiting the size of small crops that are used in large
+    # Inception training": a larger smallest crop than Inception's 8 % (Szegedy et al. 2014, §6).
+    mobile = AUGMENTS[get_recipe("mobilenet_v1", "paper").augment_rgb]
+    assert mobile.resized_crop[0] > 0.08 and mobile.resized_crop[1] == 1.0
+
+
 def test_resnet_imagenet_uses_the_standard_colour_augmentation():
     # He et al. 2015, §3.4: "The standard color augmentation in [21] is used" ([21]: Krizhevsky
     # et al. 2012, §4.1, PCA colour noise with standard deviation 0.1), with scale augmentation
@@ -285,3 +315,31 @@ def test_a_module_without_depthwise_filters_keeps_one_group():
     for _ in range(32_000):  # He et al. 2015, §4.2: divided by 10 at 32k iterations
         s.step()
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.01, 0.01])
+
+
+def test_zfnet_renormalises_filters_whose_rms_exceeds_a_tenth():
+    # Zeiler & Fergus 2013, §3: "we renormalize each filter in the convolutional layers whose
+    # RMS value exceeds a fixed radius of 10^-1 to this fixed radius".
+    from cnnzoo.train.optim import renormalise_filters
+
+    assert get_recipe("zfnet", "paper").filter_rms == 0.1
+    conv = torch.nn.Conv2d(2, 3, 3)
+    with torch.no_grad():
+        conv.weight[0] = 0.5    # RMS 0.5: brought back to 0.1
+        conv.weight[1] = -0.05  # RMS 0.05: left alone
+        conv.weight[2] = 0.1    # on the radius: left alone
+    renormalise_filters(conv, 0.1)
+    assert conv.weight[0].flatten().tolist() == pytest.approx([0.1] * 18)
+    assert conv.weight[1].flatten().tolist() == pytest.approx([-0.05] * 18)
+    assert conv.weight[2].flatten().tolist() == pytest.approx([0.1] * 18)
+
+
+def test_a_recipe_with_filter_rms_keeps_every_filter_within_it(tmp_path):
+    import cnnzoo
+
+    run = cnnzoo.train("lenet5_relu", "mnist-sample", epochs=1, batch_size=500, lr=0.05, optimizer="sgd",
+                       filter_rms=0.02, out=tmp_path / "run", threads=1, channels_last=False, progress=False)
+    convs = [m for m in run.model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(m.weight.flatten(1).pow(2).mean(1).sqrt().max() <= 0.02 * (1 + 1e-5) for m in convs)
+    with pytest.raises(ValueError, match="filter_rms must be positive"):
+        get_recipe("zfnet", "paper").replace(filter_rms=0.0)

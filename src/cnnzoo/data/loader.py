@@ -131,12 +131,18 @@ AUGMENTS: dict[str, Augment] = {
     # Krizhevsky et al. 2012, §4.1: random 224×224 patches of the 256×256 image and their
     # mirror images; PCA colour noise; test on the centre (or ten) 224×224 patches.
     "alexnet": Augment(resized_crop=((224 / 256) ** 2,) * 2, flip=True, pca_jitter=0.1, test_crop=224 / 256),
+    # Zeiler & Fergus 2013, §3: "crops and flips" of the 256×256 image (ten fixed 224 crops
+    # there: corners and centre, mirrored; random ones here), without colour noise.
+    "zfnet": Augment(resized_crop=((224 / 256) ** 2,) * 2, flip=True, test_crop=224 / 256),
     # He et al. 2015, §3.4: shorter side resized at random in [256, 480], 224×224 crop, flips;
     # "The standard color augmentation in [21] is used": AlexNet's PCA colour noise.
     "resnet": Augment(resized_crop=((224 / 480) ** 2, (224 / 256) ** 2), flip=True, pca_jitter=0.1,
                       test_crop=224 / 256),
     # Szegedy et al. 2014, §6: patches of 8%-100% of the area, aspect ratio in [3/4, 4/3].
     "inception": Augment(resized_crop=(0.08, 1.0), ratio=(3 / 4, 4 / 3), flip=True, test_crop=0.875),
+    # Howard et al. 2017, §3.2: Inception's crops, "limiting the size of small crops"; the
+    # bound, a quarter of the image, is cnnzoo's (the paper gives none).
+    "mobilenet": Augment(resized_crop=(0.25, 1.0), ratio=(3 / 4, 4 / 3), flip=True, test_crop=0.875),
 }
 
 

@@ -158,7 +158,8 @@ class Trainer:
     """One epoch at a time, from any step. See the module docstring.
 
     ``schedule`` has ``step()`` (called after every optimiser step); ``mask_hook(model)``
-    runs after every optimiser step (the compression pipeline re-applies pruning masks).
+    runs after every optimiser step (the compression pipeline re-applies pruning masks; ZFNet's
+    recipe rescales its filters).
     """
 
     def __init__(

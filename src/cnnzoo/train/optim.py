@@ -14,7 +14,7 @@ from torch import nn
 
 from .recipes import Recipe
 
-__all__ = ["build_optimizer", "param_groups", "Schedule"]
+__all__ = ["build_optimizer", "param_groups", "renormalise_filters", "Schedule"]
 
 
 def _is_depthwise(module: nn.Module) -> bool:
@@ -34,6 +34,16 @@ def param_groups(model: nn.Module, recipe: Recipe) -> list[dict]:
     if dw:
         groups.append({"params": dw, "weight_decay": recipe.depthwise_decay})
     return groups
+
+
+@torch.no_grad()
+def renormalise_filters(model: nn.Module, radius: float) -> None:
+    """Scale each convolution filter (one output channel's weights) whose root mean square
+    exceeds ``radius`` back to ``radius`` (Zeiler & Fergus 2013, §3, with radius 10⁻¹)."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            rms = m.weight.flatten(1).pow(2).mean(1).sqrt()
+            m.weight.mul_((radius / rms).clamp(max=1.0).view(-1, *[1] * (m.weight.dim() - 1)))
 
 
 def build_optimizer(params, recipe: Recipe) -> torch.optim.Optimizer:

@@ -48,6 +48,8 @@ class Recipe:
     linearly to lr (``warmup_mode="linear"``) or held there (``"constant"``).
     ``depthwise_decay`` is the weight decay of depthwise convolution filters (a convolution
     with one filter group per input channel), None: ``weight_decay`` as every other weight.
+    ``filter_rms``: after every step, each convolution filter whose root mean square exceeds it
+    is scaled back to it (:func:`cnnzoo.train.optim.renormalise_filters`; ZFNet's radius).
     ``aux_weight`` None keeps the model's own auxiliary-loss weight. ``augment`` is a preset
     of :data:`cnnzoo.data.AUGMENTS`, a dict of :class:`cnnzoo.data.Augment` fields, or
     ``"auto"``: the recipe's ``augment_rgb`` preset for colour images and ``"digits"``
@@ -82,6 +84,7 @@ class Recipe:
     label_smoothing: float = 0.0
     aux_weight: float | None = None
     grad_clip: float = 0.0
+    filter_rms: float | None = None
     augment: object = "auto"
     augment_rgb: str = "cifar"
     input_size: tuple[int, int, int] | None = None
@@ -114,6 +117,8 @@ class Recipe:
              f"gamma and step_size must be positive, got {self.gamma} and {self.step_size}"),
             (self.patience >= 0 and self.max_decays >= 0,
              f"patience and max_decays must be ≥ 0, got {self.patience} and {self.max_decays}"),
+            (self.filter_rms is None or self.filter_rms > 0,
+             f"filter_rms must be positive (or null), got {self.filter_rms}"),
             (self.warmup >= 0 and self.grad_clip >= 0,
              f"warmup and grad_clip must be ≥ 0, got {self.warmup} and {self.grad_clip}"),
             (not self.factors or len(self.factors) == len(self.milestones),
@@ -220,9 +225,10 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
         epochs=20, batch_size=32, optimizer="sgd", lr=0.0025, momentum=0.9,
         schedule="multistep", milestones=(2, 5, 8, 12), factors=(0.4, 0.2, 0.1, 0.02),
         augment="none")),
-    # Zhang et al., Dive into Deep Learning, §7.6: SGD, lr 0.9, batch 256, 10 epochs.
+    # Zhang et al., Dive into Deep Learning, 0.x editions, §6.6 (LeNet): SGD, lr 0.9, batch 256,
+    # 10 epochs. The 1.0 edition's §7.6 trains the same network with lr 0.1 at batch 128.
     ("lenet5_textbook", Recipe(
-        name="paper", source="Zhang et al., Dive into Deep Learning, §7.6", epochs=10, batch_size=256,
+        name="paper", source="Zhang et al., Dive into Deep Learning, §6.6 (0.x editions)", epochs=10, batch_size=256,
         optimizer="sgd", lr=0.9, momentum=0.0, augment="none")),
     ("lenet5_caffe|lenet_300_100|lenet5_relu", _CAFFE_LENET),
     # Krizhevsky et al. 2012, §5: batch 128, momentum 0.9, weight decay 0.0005, lr 0.01
@@ -232,11 +238,16 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
         name="paper", source="Krizhevsky et al. 2012, §4.1, §5", epochs=90, batch_size=128,
         lr=0.01, weight_decay=5e-4, schedule="plateau", gamma=0.1, max_decays=3, **_IMAGENET_SGD)),
     # Zeiler & Fergus 2013, §3: batch 128, lr 0.01 annealed by hand when the validation
-    # error plateaus, momentum 0.9, dropout 0.5, 70 epochs, crops and flips. Weight decay is
+    # error plateaus (three times here, as AlexNet), momentum 0.9, dropout 0.5, 70 epochs,
+    # "crops and flips" (the paper's ten fixed 224 crops and their mirror images are among the
+    # `zfnet` preset's random crops; no colour noise is named); "we renormalize
+    # each filter in the convolutional layers whose RMS value exceeds a fixed radius of 10^-1
+    # to this fixed radius. This is crucial, especially in the first layer". Weight decay is
     # not given: AlexNet's 5e-4.
     ("zfnet*", Recipe(
         name="paper", source="Zeiler & Fergus 2013, §3", epochs=70, batch_size=128, lr=0.01,
-        weight_decay=5e-4, schedule="plateau", gamma=0.1, max_decays=3, **_IMAGENET_SGD)),
+        weight_decay=5e-4, schedule="plateau", gamma=0.1, max_decays=3, filter_rms=0.1,
+        **{**_IMAGENET_SGD, "augment_rgb": "zfnet"})),
     # Simonyan & Zisserman 2014, §3.1: batch 256, momentum 0.9, weight decay 5e-4, dropout
     # 0.5, lr 0.01 divided by 10 when validation accuracy stopped improving (3 times), 74
     # epochs; crops of rescaled images, flips, RGB colour shift.
@@ -284,10 +295,11 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
     # in all CIFAR experiments, batch 128, weight decay 1e-4, momentum 0.9.
     ("preact_resnet110|preact_resnet164|preact_resnet1001",
      _CIFAR_RESNET.replace(source="He et al. 2016, Appendix; He et al. 2015, §4.2", **_CIFAR_WARMUP)),
-    # Xie et al. 2016 (ResNeXt), §5.3 (CIFAR): batch 128, 300 epochs, lr 0.1 divided by 10 at
-    # epochs 150 and 225, weight decay 5e-4, momentum 0.9.
+    # Xie et al. 2016 (ResNeXt), Appendix A ("Implementation Details: CIFAR"): batch 128, 300
+    # epochs, lr 0.1 reduced at epochs 150 and 225 (by 10, "as in" He et al.), weight decay
+    # 5e-4, momentum 0.9.
     ("resnext29*", Recipe(
-        name="paper", source="Xie et al. 2016, §5.3", epochs=300, batch_size=128, lr=0.1,
+        name="paper", source="Xie et al. 2016, Appendix A", epochs=300, batch_size=128, lr=0.1,
         weight_decay=5e-4, schedule="multistep", milestones=(150, 225), augment_rgb="cifar")),
     # Xie et al. 2016 (ResNeXt), §4 ("Implementation details"): batch 256, lr 0.1 divided by
     # 10 three times with the schedule of Gross & Wilber's fb.resnet.torch (every 30 epochs),
@@ -303,9 +315,13 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
     ("se_*|senet*", Recipe(
         name="paper", source="Hu et al. 2017 (arXiv v4), §5.1", epochs=100, batch_size=1024, lr=0.6,
         weight_decay=1e-4, schedule="multistep", milestones=(30, 60, 90), augment_rgb="inception")),
-    # He et al. 2015, §3.4 (ImageNet), and He et al. 2016 for the ImageNet pre-activation
-    # networks, trained "as in" it.
-    ("resnet*|preact_resnet*", _IMAGENET_RESNET),
+    # He et al. 2016 (identity mappings), Appendix (ImageNet): "The learning rate starts from
+    # 0.1 (no warming up), and is divided by 10 at 30 and 60 epochs. The mini-batch size is
+    # 256"; weight decay and augmentation as He et al. 2015. The length is not given: 90
+    # epochs, as fb.resnet.torch, on which its code is built.
+    ("preact_resnet*", _IMAGENET_RESNET.replace(
+        source="He et al. 2016, Appendix (ImageNet)", epochs=90, schedule="multistep", milestones=(30, 60))),
+    ("resnet*", _IMAGENET_RESNET),
     # Huang et al. 2017 (DenseNet), §4.2, CIFAR: batch 64, 300 epochs, lr 0.1 divided by 10
     # at 50% and 75% of training; Nesterov momentum 0.9 without dampening, weight decay 1e-4.
     ("densenet40*|densenet100*|densenet_bc_*", Recipe(
@@ -334,17 +350,20 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
     # asynchronous gradient descent as Inception V3, no side heads, no label smoothing, and
     # "very little or no weight decay (l2 regularization) on the depthwise filters": none, as
     # in the authors' TF-slim code (regularize_depthwise=False); 4e-5 on the other weights.
+    # "less regularization and data augmentation techniques": Inception's crops, "limiting
+    # the size of small crops" (the `mobilenet` preset: at least a quarter of the image, a
+    # bound the paper does not give).
     ("mobilenet*", Recipe(
         name="paper", source="Howard et al. 2017, §3.2 (Inception v3's RMSProp settings)",
         epochs=100, batch_size=32, optimizer="rmsprop", lr=0.045, momentum=0.9,
         rmsprop_decay=0.9, eps=1.0, weight_decay=4e-5, depthwise_decay=0.0, schedule="exponential",
-        gamma=0.94, step_size=2, augment_rgb="inception")),
+        gamma=0.94, step_size=2, augment_rgb="mobilenet")),
     # Srivastava et al. 2015 (Highway networks) train with SGD and momentum on CIFAR-10 with
     # crops and flips; cnnzoo does not reproduce their per-network hyper-parameter search
-    # and uses the CIFAR ResNets' schedule (He et al. 2015, §4.2) instead.
+    # and uses the CIFAR ResNets' recipe (He et al. 2015, §4.2: weight decay 1e-4) instead.
     ("highway*", Recipe(
         name="paper", source="Srivastava et al. 2015 (SGD with momentum); schedule of He et al. 2015, §4.2",
-        epochs=164, batch_size=128, lr=0.1, weight_decay=5e-4, schedule="multistep",
+        epochs=164, batch_size=128, lr=0.1, weight_decay=1e-4, schedule="multistep",
         milestones=(32_000, 48_000), unit="step", augment_rgb="cifar")),
 ]
 

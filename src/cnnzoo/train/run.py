@@ -25,6 +25,7 @@ import shutil
 import time
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -41,7 +42,7 @@ from .checkpoint import (BEST, DROPPING, LAST, REPLACED, RETURNING, error_summar
                          save_checkpoint, save_weights)
 from .loop import Trainer, TrainingDiverged, fastest_settings, resolve_precision
 from .metrics import plot_confusion, plot_curves, write_metrics, write_summary
-from .optim import Schedule, build_optimizer
+from .optim import Schedule, build_optimizer, renormalise_filters
 from .recipes import Recipe, get_recipe
 
 __all__ = ["train", "RunResult", "RunWarning", "RUN_FILES", "is_run"]
@@ -539,8 +540,10 @@ def _train(model, data, info, dev, locals_) -> RunResult:
     # -- the trainer ---------------------------------------------------------------------
     optimizer = build_optimizer(net, recipe)  # a module: depthwise filters may take their own decay
     schedule = Schedule(optimizer, recipe, len(train_loader))
+    after_step = None if recipe.filter_rms is None else partial(renormalise_filters, radius=recipe.filter_rms)
     trainer = Trainer(net, optimizer, schedule=schedule, device=dev, precision=precision, channels_last=cl,
-                      compile=a["compile"], label_smoothing=recipe.label_smoothing, grad_clip=recipe.grad_clip)
+                      compile=a["compile"], label_smoothing=recipe.label_smoothing, grad_clip=recipe.grad_clip,
+                      mask_hook=after_step)
     state = {"epoch": 0, "step": 0, "totals": None, "history": [], "best_top1": -1.0, "best_epoch": 0}
     torch.manual_seed(_mix("train", seed, info.rank))
     ckpt = run_dir / LAST
