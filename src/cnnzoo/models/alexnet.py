@@ -180,7 +180,9 @@ def alexnet_tv(*, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0
 def zfnet(*, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> AlexNet:
     """ZFNet on 224×224 crops. Its pooling rounds up, as cuda-convnet's did, which gives
     Fig. 3's 55×55 and 13×13 maps; the contrast normalisation is AlexNet's LRN (the paper
-    refers to Krizhevsky et al. for it). Weights N(0, 0.01²), biases 0 (§3)."""
+    refers to Krizhevsky et al. for it). §3: "All weights are initialized to 10^-2 and biases
+    are set to 0": read as AlexNet's N(0, 0.01²), since equal weights would stay equal. Its
+    filter renormalisation (§3) is a training step: the paper recipe's ``filter_rms``."""
     model = AlexNet(ZFNET, num_classes=num_classes, in_chans=in_chans, input_size=224,
                     ceil_mode=True, dropout=dropout)
     return _gaussian_init_(model)
