@@ -387,9 +387,12 @@ def bn_inception(*, num_classes: int = 1000, in_chans: int = 3,
 
     The table's output column says 576 channels after 4c and 4d and 1024 after 4e, but its
     own filter numbers add up to 608, 608 and 1056; the network follows the filter
-    numbers, as the Caffe port does (``bninception`` of Cadene's pretrained-models). The
-    appendix speaks of 13.6M parameters; the table's numbers give 11,285,224 (1000
-    classes), and nothing in the table accounts for the difference.
+    numbers, as the Caffe port does (``bninception`` of Cadene's pretrained-models). §4.2
+    speaks of 13.6M parameters; the table's numbers give 11,285,224 (1000 classes), and
+    nothing in the table accounts for the difference. The appendix's first convolution is
+    separable ("convolution*": depth multiplier 8); it is a plain 7×7/2 here, as in the Caffe
+    port and in the re-implementation whose 2.03 GFLOPs Hu et al. (SENet, Table 2) report —
+    a separable one would take about 84M multiply-adds, 4 %, off that figure.
 
     The stride-2 modules pad their 3×3 pools by one like their convolutions, so the
     branches agree at any input size (the Caffe port uses unpadded ceil-mode pools, which

@@ -195,7 +195,11 @@ def inception_net(specs, *, num_classes: int, in_chans: int, dropout: float, min
 
 
 # -- Inception v3 (Szegedy et al. 2015, Table 1 and Figures 5–7, as torchvision and TF-slim
-#    release it: a 1×1 conv 80 where Table 1 has a 3×3, and 5×5 convs in the 35×35 modules)
+#    release it, which differs from Table 1: after the 73×73×64 stage, a 3×3/2 max pool, a
+#    1×1 conv 80 and a valid 3×3 conv 192, then a 3×3/2 max pool, where the table has conv
+#    3×3/1 to 71×71×80, conv 3×3/2 to 35×35×192 and a 3×3 conv more, so the first 35×35 module
+#    reads 192 channels, not 288; 5×5 convs in the 35×35 modules; four 17×17 modules where
+#    §6 and Table 1 have "5 instances")
 def _v3_a(pool_features: int) -> dict:  # Figure 5, 35×35
     return {"branch1x1": ["64 1x1"],
             "branch5x5": ["48 1x1", "64 5x5"],
@@ -383,15 +387,16 @@ V3_AUX_MIN_SIZE = 299
         Figure("top1", 77.294, "torchvision Inception_V3_Weights.IMAGENET1K_V1 meta"),
         Figure("top5", 93.450, "torchvision Inception_V3_Weights.IMAGENET1K_V1 meta"),
         Figure("top1", 78.8, "Szegedy et al. 2015, Table 3 (Inception-v3, single crop: "
-               "21.2% top-1 error)"),
+               "21.2% top-1 error, on the 48,238 non-blacklisted validation images)"),
         Figure("top5", 94.4, "Szegedy et al. 2015, Table 3 (5.6% top-5 error)"),
     ],
     layout="torchvision",
 )
 def inception_v3(*, num_classes: int = 1000, in_chans: int = 3, aux_logits: bool = True,
                  dropout: float = 0.5, transform_input: bool = False) -> InceptionNet:
-    """Inception v3 (Szegedy et al. 2015): the stem of Table 1, three 35×35 modules
-    (Figure 5), a grid reduction (Figure 10), four 17×17 modules with 1×7/7×1
+    """Inception v3 (Szegedy et al. 2015): the stem of Table 1 (as released, see
+    ``INCEPTION_V3``), three 35×35 modules (Figure 5), a grid reduction (Figure 10), four
+    17×17 modules (Table 1 says five) with 1×7/7×1
     factorisation (Figure 6), a grid reduction, two 8×8 modules with expanded filter banks
     (Figure 7), average pool, dropout, linear; the auxiliary classifier on the 17×17 grid
     (§4), with batch norm, is reached through ``forward_train`` (``aux_logits``).
@@ -433,7 +438,9 @@ def _v4_family(layers, num_classes: int, in_chans: int, dropout: float) -> Incep
     return model
 
 
-V4_FIGURE = "Szegedy et al. 2016, Table 2 (single crop, single model)"
+# The arXiv text's numbering (the AAAI one numbers its tables and figures differently); its
+# single-crop figures are "reported on the non-blacklisted subset" of the validation set.
+V4_FIGURE = "Szegedy et al. 2016, arXiv Table 2 (single crop, single model, non-blacklisted images)"
 
 
 @register_model(

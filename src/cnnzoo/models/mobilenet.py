@@ -118,7 +118,8 @@ class MobileNetV1(Classifier):
 
 class InvertedResidual(nn.Module):
     """Bottleneck residual block (Sandler et al. 2018, Table 1, Fig. 3b): 1×1 expansion to
-    t·c channels with ReLU6 (absent when t = 1), 3×3 depthwise conv with ReLU6, and a linear
+    t·c channels with ReLU6 (Table 1 has it in every block; left out when t = 1, as
+    torchvision builds it and its weights need), 3×3 depthwise conv with ReLU6, and a linear
     1×1 projection; the input is added when the stride is 1 and the channels match."""
 
     def __init__(self, in_chans: int, out_chans: int, stride: int, expand_ratio: int):
@@ -140,7 +141,8 @@ class InvertedResidual(nn.Module):
 
 class MobileNetV2(Classifier):
     """MobileNet v2 (Sandler et al. 2018, Table 2). ``width_mult`` scales every layer's
-    channels (rounded to multiples of 8), the last convolution's only upwards (§6.1);
+    channels (rounded to multiples of 8), the last convolution's only upwards (§4: "except the
+    very last convolutional layer");
     ``drop_rate`` is the dropout before the classifier (torchvision's 0.2)."""
 
     def __init__(self, *, width_mult: float = 1.0, drop_rate: float = 0.2,

@@ -24,8 +24,8 @@ SENET_PAPER = Paper(
     year=2017, venue="CVPR 2018", arxiv="1709.01507",
 )
 
-# Top-1/top-5 error of the authors' released models (README, Table 1: single 224×224 center
-# crop, ImageNet val) and GFLOPs of Hu et al. 2017, Table 2.
+# Top-1/top-5 error of the authors' released models (the table in their repository's README,
+# not the paper's Table 1: single 224×224 center crop, ImageNet val) and GFLOPs of Hu et al. 2017, Table 2.
 RELEASE = "Hu et al., authors' release (github.com/hujie-frank/SENet), 224 center crop"
 SENETS = {
     #  name                  architecture (beyond se_reduction=16, stem="caffe")    errors         GFLOPs
