@@ -2,6 +2,7 @@
 positive, outputs that cannot be written, unknown compile modes, patterns and paths that name
 nothing."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -249,3 +250,12 @@ def test_class_names_and_paths_with_brackets_are_shown_as_they_are(tmp_path, cap
     assert main(["predict", str(tmp_path / "w.safetensors"), str(image), "--topk", "10"]) == 0
     out = capsys.readouterr().out
     assert str(image) in out and all(c in out for c in classes)
+
+
+def test_summary_builds_with_the_options_given(capsys):
+    # Howard et al. 2017, Table 6: 1.0 MobileNet-224 has 4.2 million parameters, 0.50 MobileNet-224 1.3
+    assert main(["summary", "mobilenet_v1", "--option", "width_mult=0.5", "--format", "json"]) == 0
+    half = json.loads(capsys.readouterr().out)
+    assert round(half["totals"]["params"] / 1e6, 1) == 1.3
+    assert main(["summary", "lenet5", "--option", "nope=1"]) == 2
+    assert "unknown option(s) 'nope'" in capsys.readouterr().err

@@ -105,6 +105,19 @@ def test_bn_inception_multiply_adds_match_hu_et_al():
     assert multiply_adds(build_on_meta("bn_inception")) == pytest.approx(2.03e9, rel=0.005)
 
 
+def test_bn_inception_separable_first_convolution():
+    # Ioffe & Szegedy 2015, appendix: "separable convolution with depth multiplier 8 on the
+    # first convolutional layer" (7×7/2, 3 → 64 channels, on a 112×112 output): 7·7·3·8
+    # depthwise and 3·8·64 pointwise weights in place of 7·7·3·64.
+    plain = build_on_meta("bn_inception")
+    separable = build_on_meta("bn_inception", separable_stem=True)
+    assert n_params(plain) - n_params(separable) == 7 * 7 * 3 * 64 - (7 * 7 * 3 * 8 + 3 * 8 * 64)
+    assert multiply_adds(plain) - multiply_adds(separable) == 112 * 112 * (
+        7 * 7 * 3 * 64 - (7 * 7 * 3 * 8 + 3 * 8 * 64))
+    x = torch.randn(1, 3, 224, 224)
+    assert cnnzoo.create_model("bn_inception", separable_stem=True).eval()(x).shape == (1, 1000)
+
+
 def test_1x1_reductions_saving_in_3a():
     """The classic arithmetic for module 3a at 192 input channels, no biases: 163,328
     weights with the 1×1 reductions; 387,072 if its 1×1, 3×3 and 5×5 convolutions read

@@ -125,9 +125,14 @@ def cmd_summary(args) -> int:
     elif os.sep in model or Path(model).suffix in (".safetensors", ".ckpt", ".pt", ".pth", ".cnnzc"):
         raise FileNotFoundError(f"no such run or checkpoint: {model} (a model name has no "
                                 "folder or file extension; `cnnzoo list` shows them)")
-    options = {} if args.num_classes is None else {"num_classes": args.num_classes}
+    from .train.recipes import parse_overrides
+
+    options = parse_overrides(args.option, flag="--option")
+    if args.num_classes is not None:
+        options["num_classes"] = args.num_classes
     if options and not isinstance(model, str):
-        raise ValueError("--num-classes applies to a model name, not to a checkpoint")
+        raise ValueError("--num-classes and --option apply to a model name, not to a checkpoint "
+                         "(which records its own)")
     summary = summarize(model, input_size=args.input, depth=args.depth, **options)
     if args.format == "table":
         summary.print(columns=args.columns, console=console)
@@ -474,6 +479,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "neurons, params, frozen, buffers, connections, macs, flops, memory, "
                    "rf, stride, padding, notes)")
     p.add_argument("--num-classes", type=_positive, default=None, help="build with this many classes")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a model builder option, e.g. --option width_mult=0.5 (`cnnzoo info MODEL` lists them)")
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("train", help="train a model on a dataset into a run directory")

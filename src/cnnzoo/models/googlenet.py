@@ -25,7 +25,7 @@ from ..registry import Figure, Paper, register_model
 from .base import Classifier
 
 __all__ = [
-    "BasicConv2d", "Inception", "InceptionAux", "InceptionNet", "GoogLeNet",
+    "BasicConv2d", "SeparableConv2d", "Inception", "InceptionAux", "InceptionNet", "GoogLeNet",
     "imagenet_to_inception", "init_weights_trunc_normal",
 ]
 
@@ -98,6 +98,20 @@ class BasicConv2d(nn.Module):
         if self.bn is not None:
             x = self.bn(x)
         return self.relu(x)
+
+
+class SeparableConv2d(BasicConv2d):
+    """A k×k depthwise convolution with ``multiplier`` filters per input channel, then a 1×1
+    convolution, batch norm and ReLU: BN-Inception's first layer as its appendix gives it
+    ("separable convolution with depth multiplier 8 on the first convolutional layer")."""
+
+    def __init__(self, in_chans: int, out_chans: int, kernel_size, stride, padding, *, multiplier: int):
+        super().__init__(in_chans * multiplier, out_chans, 1)
+        self.depthwise = nn.Conv2d(in_chans, in_chans * multiplier, kernel_size, stride, padding,
+                                   groups=in_chans, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(self.depthwise(x))
 
 
 class Inception(nn.Module):
@@ -235,10 +249,12 @@ class GoogLeNet(InceptionNet):
 
     def __init__(self, modules, *, num_classes: int, in_chans: int, batch_norm: bool,
                  lrn: bool, wide, stage_pools, dropout: float, aux_logits: bool,
-                 aux_pool=None, transform_input: bool = False, min_input_size):
+                 aux_pool=None, transform_input: bool = False, min_input_size, separable_stem: int = 0):
         conv = partial(BasicConv2d, batch_norm=batch_norm)
         norm = [LocalResponseNorm(5, 2e-5, 0.75, 1.0) for _ in range(2)] if lrn else []
-        layers = [("conv1", conv(in_chans, 64, 7, 2, 3)),
+        stem = (SeparableConv2d(in_chans, 64, 7, 2, 3, multiplier=separable_stem) if separable_stem
+                else conv(in_chans, 64, 7, 2, 3))
+        layers = [("conv1", stem),
                   ("maxpool1", nn.MaxPool2d(3, 2, ceil_mode=True)),
                   *[("lrn1", n) for n in norm[:1]],
                   ("conv2", conv(64, 64, 1)),
@@ -377,7 +393,7 @@ def googlenet_tv(*, num_classes: int = 1000, in_chans: int = 3, aux_logits: bool
     ],
 )
 def bn_inception(*, num_classes: int = 1000, in_chans: int = 3,
-                 dropout: float = 0.0) -> GoogLeNet:
+                 dropout: float = 0.0, separable_stem: bool = False) -> GoogLeNet:
     """BN-Inception (Ioffe & Szegedy 2015, §4.2 and Figure 5): GoogLeNet with batch norm
     after every convolution, the 5×5 convolutions replaced by two 3×3 ("double #3×3"),
     average or max pooling per module as the table says, and the grid halved by the
@@ -390,9 +406,10 @@ def bn_inception(*, num_classes: int = 1000, in_chans: int = 3,
     numbers, as the Caffe port does (``bninception`` of Cadene's pretrained-models). §4.2
     speaks of 13.6M parameters; the table's numbers give 11,285,224 (1000 classes), and
     nothing in the table accounts for the difference. The appendix's first convolution is
-    separable ("convolution*": depth multiplier 8); it is a plain 7×7/2 here, as in the Caffe
-    port and in the re-implementation whose 2.03 GFLOPs Hu et al. (SENet, Table 2) report —
-    a separable one would take about 84M multiply-adds, 4 %, off that figure.
+    separable ("convolution*": depth multiplier 8); ``separable_stem=True`` builds it so. By
+    default it is a plain 7×7/2, as in the Caffe port and in the re-implementation whose
+    2.03 GFLOPs Hu et al. (SENet, Table 2) report — the separable one takes 84M
+    multiply-adds, 4 %, off that figure.
 
     The stride-2 modules pad their 3×3 pools by one like their convolutions, so the
     branches agree at any input size (the Caffe port uses unpadded ceil-mode pools, which
@@ -403,4 +420,4 @@ def bn_inception(*, num_classes: int = 1000, in_chans: int = 3,
     return init_weights_kaiming(GoogLeNet(
         modules, num_classes=num_classes, in_chans=in_chans, batch_norm=True, lrn=False,
         wide=(3, 3), stage_pools=None, dropout=dropout, aux_logits=False,
-        min_input_size=(BN_INCEPTION_MIN, BN_INCEPTION_MIN)))
+        min_input_size=(BN_INCEPTION_MIN, BN_INCEPTION_MIN), separable_stem=8 if separable_stem else 0))
