@@ -6,10 +6,11 @@ top-1 against measured throughput — with each bubble's area proportional to th
 count and one colour per family (the form of Canziani et al. 2016, "An Analysis of Deep
 Neural Network Models for Practical Applications", Fig. 2).
 
-Accuracy comes from the user's runs when run directories are given (one dataset at a time),
-otherwise from the published ImageNet top-1 that each model's registry entry records
-(``model_info(name).figure("top1")``), whose sources the chart's footnote names. Models
-without an accuracy stay in the table and are left out of the charts, with a note.
+Accuracy comes from the user's runs when run directories are given, and from ``cnnzoo eval
+--json`` results when those are (one dataset at a time), otherwise from the published
+ImageNet top-1 that each model's registry entry records (``model_info(name).figure("top1")``),
+whose sources the chart's footnote names. Models without an accuracy stay in the table and
+are left out of the charts, with a note.
 """
 
 from __future__ import annotations
