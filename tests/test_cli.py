@@ -257,5 +257,6 @@ def test_summary_builds_with_the_options_given(capsys):
     assert main(["summary", "mobilenet_v1", "--option", "width_mult=0.5", "--format", "json"]) == 0
     half = json.loads(capsys.readouterr().out)
     assert round(half["totals"]["params"] / 1e6, 1) == 1.3
+    assert half["model"] == "mobilenet_v1(width_mult=0.5)"  # which network a saved summary explains
     assert main(["summary", "lenet5", "--option", "nope=1"]) == 2
     assert "unknown option(s) 'nope'" in capsys.readouterr().err

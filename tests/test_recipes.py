@@ -343,3 +343,9 @@ def test_a_recipe_with_filter_rms_keeps_every_filter_within_it(tmp_path):
     assert convs and all(m.weight.flatten(1).pow(2).mean(1).sqrt().max() <= 0.02 * (1 + 1e-5) for m in convs)
     with pytest.raises(ValueError, match="filter_rms must be positive"):
         get_recipe("zfnet", "paper").replace(filter_rms=0.0)
+
+
+def test_overrides_read_pythons_literals_as_cnnzoo_info_prints_them():
+    # `cnnzoo info bn_inception` prints "separable_stem=False": typed back, it is the bool
+    assert parse_overrides(["separable_stem=True", "a=false", "b=None", "c=Truth"]) == {
+        "separable_stem": True, "a": False, "b": None, "c": "Truth"}

@@ -185,6 +185,15 @@ def test_compare_evaluations_with_runs(tmp_path, capsys):
         compare(evals=[unnamed], out=tmp_path / "o", measure_speed=False)
     with pytest.raises(FileNotFoundError, match="cnnzoo eval ... --json > FILE"):
         compare(evals=[tmp_path / "missing.json"], out=tmp_path / "o", measure_speed=False)
+    with pytest.raises(IsADirectoryError, match="is a folder .a run. give it with --runs"):
+        compare(evals=[run], out=tmp_path / "o", measure_speed=False)
+    with pytest.raises(ValueError, match="the evaluations are on different datasets"):
+        compare(evals=[evals, other], out=tmp_path / "o", measure_speed=False)
+    # a training split's score beside a held-out one is named in a note
+    train_split = tmp_path / "train-split.json"
+    train_split.write_text(json.dumps({**scored, "split": "training split"}))
+    mixed = compare(evals=[evals, train_split], out=tmp_path / "mixed", measure_speed=False)
+    assert any("different parts of their data" in n and "training split: train-split" in n for n in mixed.notes)
 
 
 # -- report ----------------------------------------------------------------------------------

@@ -749,3 +749,15 @@ def test_a_gpu_run_resumed_on_a_cpu_settles_its_settings_again(digits, tmp_path,
     runtime = json.loads((d / "config.json").read_text())["runtime"]
     assert runtime["device"] == "cpu" and runtime["precision"] == "fp32"  # bf16 autocast is slow on a CPU
     assert [h["epoch"] for h in again.history] == [1, 2]
+
+
+def test_a_run_resumed_on_a_machine_with_other_cores_settles_its_threads_again(digits, tmp_path, monkeypatch):
+    from cnnzoo._device import machine_threads
+
+    d = _stopped_in_epoch_2(digits, tmp_path / "run", monkeypatch, **FAST)
+    config = json.loads((d / "config.json").read_text())
+    config["runtime"].update(threads=64, cores=64)  # started on a 64-core machine
+    (d / "config.json").write_text(json.dumps(config))
+    cnnzoo.train("lenet5", digits, out=d, resume=True, progress=False)
+    runtime = json.loads((d / "config.json").read_text())["runtime"]
+    assert runtime["cores"] == machine_threads() and runtime["threads"] in (1, machine_threads())

@@ -682,7 +682,9 @@ def summarize(model, input_size=None, depth: int | None = None, *, real: bool = 
             cover.params += trainable
             cover.frozen_params += frozen
             cover.buffers += buffers
-        return Summary(name, size, d, rows, totals, breakdown, warnings, regroup)
+        # the options in the title and the JSON: a saved summary says which network it explains
+        title = f"{name}({', '.join(f'{k}={v!r}' for k, v in options.items())})" if options else name
+        return Summary(title, size, d, rows, totals, breakdown, warnings, regroup)
 
     return regroup(depth)
 

@@ -44,6 +44,7 @@ class CompareRow:
     input_size: tuple[int, ...] | None = None
     images_per_s: float | None = None
     run: str | None = None
+    split: str | None = None  # the part of the data an evaluation scored
 
 
 @dataclass
@@ -158,6 +159,9 @@ def _eval_rows(paths: Sequence[str], taken: Sequence[str] = ()) -> list[CompareR
     rows = []
     for p in paths:
         path = Path(p)
+        if path.is_dir():
+            raise IsADirectoryError(f"--evals: {path} is a folder (a run? give it with --runs); expected "
+                                    "a file of `cnnzoo eval ... --json > FILE`")
         if not path.is_file():
             raise FileNotFoundError(f"--evals: {path} does not exist (expected the output of "
                                     "`cnnzoo eval ... --json > FILE`)")
@@ -178,6 +182,7 @@ def _eval_rows(paths: Sequence[str], taken: Sequence[str] = ()) -> list[CompareR
             model=info.name, family=info.family, params=sum(q.numel() for q in net.parameters()),
             macs=int(macs), top1=float(data["top1"]), dataset=data["dataset"], input_size=size,
             top1_source=f"eval of {scored} ({data.get('split', 'split not recorded')})",
+            split=data.get("split"),
         ))
     labels = [r.label for r in rows] + list(taken)
     for r, path in zip(rows, paths):  # one checkpoint scored twice, or a run's: named by the file
@@ -186,12 +191,12 @@ def _eval_rows(paths: Sequence[str], taken: Sequence[str] = ()) -> list[CompareR
     return rows
 
 
-def _one_dataset(rows: Sequence[CompareRow]) -> str:
+def _one_dataset(rows: Sequence[CompareRow], given: str) -> str:
     datasets = {r.dataset for r in rows}
     if len(datasets) > 1:
         by = {ds: [r.label for r in rows if r.dataset == ds] for ds in datasets}
         listing = "; ".join(f"{ds}: {', '.join(labels)}" for ds, labels in by.items())
-        raise ValueError(f"the runs and evaluations are on different datasets ({listing}); compare "
+        raise ValueError(f"the {given} are on different datasets ({listing}); compare "
                          "those of one dataset at a time")
     return rows[0].dataset if rows else "?"
 
@@ -388,8 +393,8 @@ def compare(
                 raise ValueError(f"none of the runs' models ({', '.join(sorted({r.model for r in rows}))}) "
                                  f"is among {', '.join(models)}; name one of theirs, or leave the models out")
             rows = kept
-        dataset = _one_dataset(rows)
         given = " and ".join(what for what, named in (("runs", runs), ("evaluations", evals)) if named)
+        dataset = _one_dataset(rows, given)
         accuracy = f"{'test ' if not evals else ''}top-1 of the given {given} on {dataset}"
     else:
         names = _expand(models) if models else list_models()
@@ -407,6 +412,10 @@ def compare(
     if unfinished:  # a run stopped at epoch 5 of 20 is not the model at its best
         notes.append(f"unfinished or stopped (no summary.json; accuracy of the last recorded epoch): "
                      f"{', '.join(unfinished)}")
+    splits = {r.split for r in rows if r.split}
+    if len(splits) > 1:  # a training split's accuracy beside held-out ones flatters
+        notes.append("the evaluations scored different parts of their data: " + "; ".join(
+            f"{s}: {', '.join(r.label for r in rows if r.split == s)}" for s in sorted(splits)))
     missing = [r.label for r in rows if r.top1 is None]
     if missing:
         timed = ", so not timed either" if measure_speed and not bench_json else ""

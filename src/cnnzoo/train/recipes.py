@@ -402,7 +402,8 @@ def get_recipe(model_name: str | None, kind: str = "small", **overrides) -> Reci
 
 def parse_overrides(items: list[str], flag: str = "--set") -> dict:
     """``["lr=0.05", "milestones=[30,60]", "optimizer=adam"]`` as a dict: values are read as
-    JSON where they parse (numbers, lists, true/false/null), else kept as strings. ``flag``
+    JSON where they parse (numbers, lists, true/false/null; Python's True/False/None too, as
+    ``cnnzoo info`` prints builder options), else kept as strings. ``flag``
     names the option the items came from in error messages (``"--option"``)."""
     if isinstance(items, str) or not isinstance(items, (list, tuple)):
         raise TypeError(f"{flag}: expected a list of 'key=value' strings, got {describe(items)}")
@@ -420,5 +421,8 @@ def parse_overrides(items: list[str], flag: str = "--set") -> dict:
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
-            out[key] = value
+            out[key] = _PYTHON_LITERALS.get(value.strip(), value)
     return out
+
+
+_PYTHON_LITERALS = {"True": True, "False": False, "None": None}

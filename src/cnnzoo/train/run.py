@@ -36,7 +36,7 @@ from ..data.loader import _mix
 from ..models.base import Classifier
 from . import distributed
 from .._checks import SettingWarning, describe, seed_value
-from .._device import check_threads, resolve_device
+from .._device import check_threads, machine_threads, resolve_device
 from .._files import RUN_RECORDS, check_writable, write_atomic
 from .checkpoint import (BEST, DROPPING, LAST, REPLACED, RETURNING, error_summary, load_checkpoint, model_meta,
                          save_checkpoint, save_weights)
@@ -487,6 +487,8 @@ def _train(model, data, info, dev, locals_) -> RunResult:
     runtime = (saved or {}).get("runtime", {})
     if runtime.get("device") and torch.device(runtime["device"]).type != dev.type:
         runtime = {}  # settled for another kind of device (a GPU run resumed on a CPU): settle again
+    elif runtime.get("cores") != machine_threads():  # another machine's cores (or not recorded)
+        runtime = {k: v for k, v in runtime.items() if k != "threads"}
     precision = resolve_precision(a["precision"] or runtime.get("precision") or "auto", dev)
     cl = a["channels_last"] if a["channels_last"] is not None else runtime.get("channels_last", "auto")
     threads = check_threads(a["threads"]) or runtime.get("threads")
@@ -528,7 +530,7 @@ def _train(model, data, info, dev, locals_) -> RunResult:
         "batch_size_per_rank": per_rank_batch,
         "checkpoint_every": a["checkpoint_every"],
         "runtime": {"device": str(dev), "precision": precision, "channels_last": cl, "compile": a["compile"],
-                    "threads": threads if dev.type == "cpu" else None,
+                    "threads": threads if dev.type == "cpu" else None, "cores": machine_threads(),
                     "torch": torch.__version__},
     }
     config = json.loads(json.dumps(config))
