@@ -181,8 +181,17 @@ def test_compare_evaluations_with_runs(tmp_path, capsys):
         compare(runs=[run], evals=[other], out=tmp_path / "o", measure_speed=False)
     unnamed = tmp_path / "unnamed.json"
     unnamed.write_text(json.dumps({**scored, "model": None}))
-    with pytest.raises(ValueError, match="not a `cnnzoo eval --json` result naming its model"):
+    with pytest.raises(ValueError, match="names no registered model"):
         compare(evals=[unnamed], out=tmp_path / "o", measure_speed=False)
+    bad_option = tmp_path / "bad-option.json"
+    bad_option.write_text(json.dumps({**scored, "model_options": {"nope": 1}}))
+    with pytest.raises(ValueError, match="bad-option.json: .*unknown option"):
+        compare(evals=[bad_option], out=tmp_path / "o", measure_speed=False)
+    # no input size recorded: the network's own, as built with its options (a grey ResNet-20)
+    grey = tmp_path / "grey.json"
+    grey.write_text(json.dumps({**scored, "model": "resnet20", "model_options": {"in_chans": 1},
+                                "input_size": None, "checkpoint": None}))
+    assert compare(evals=[grey], out=tmp_path / "grey", measure_speed=False).rows[0].input_size == (1, 32, 32)
     with pytest.raises(FileNotFoundError, match="cnnzoo eval ... --json > FILE"):
         compare(evals=[tmp_path / "missing.json"], out=tmp_path / "o", measure_speed=False)
     with pytest.raises(IsADirectoryError, match="is a folder .a run. give it with --runs"):

@@ -129,6 +129,9 @@ def cmd_summary(args) -> int:
 
     options = parse_overrides(args.option, flag="--option")
     if args.num_classes is not None:
+        if "num_classes" in options:
+            raise ValueError("the number of classes is given twice (--num-classes and --option num_classes=); "
+                             "give it once")
         options["num_classes"] = args.num_classes
     if options and not isinstance(model, str):
         raise ValueError("--num-classes and --option apply to a model name, not to a checkpoint "

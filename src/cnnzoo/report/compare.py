@@ -166,21 +166,26 @@ def _eval_rows(paths: Sequence[str], taken: Sequence[str] = ()) -> list[CompareR
             raise FileNotFoundError(f"--evals: {path} does not exist (expected the output of "
                                     "`cnnzoo eval ... --json > FILE`)")
         data = _read_json(path)
-        if not isinstance(data.get("model"), str) or not isinstance(data.get("top1"), (int, float)) \
-                or not isinstance(data.get("dataset"), str):
-            raise ValueError(f"{path} is not a `cnnzoo eval --json` result naming its model (it needs "
-                             f"'model', 'top1' and 'dataset'; found {', '.join(sorted(data)) or 'nothing'})")
-        info = model_info(data["model"])
-        options = data.get("model_options") or {}
-        size = tuple(data.get("input_size") or info.input_size)
-        with torch.device("meta"):
-            net = create_model(info.name, **options)
-        macs, _ = count_macs(net, size)
+        top1 = data.get("top1")
+        if not isinstance(top1, (int, float)) or isinstance(top1, bool) or not isinstance(data.get("dataset"), str):
+            raise ValueError(f"{path} is not a `cnnzoo eval --json` result (it needs 'top1' and 'dataset'; "
+                             f"found {', '.join(sorted(data)) or 'nothing'})")
+        if not isinstance(data.get("model"), str):
+            raise ValueError(f"{path} names no registered model (an evaluation of a module built by "
+                             "hand?): compare needs the model to count its parameters and multiply-adds")
+        try:
+            info = model_info(data["model"])
+            with torch.device("meta"):
+                net = create_model(info.name, **(data.get("model_options") or {}))
+            size = tuple(data.get("input_size") or net.default_input_size)
+            macs, _ = count_macs(net, size)
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"{path}: {err}") from None
         scored = data.get("weights") or data.get("checkpoint") or path.name
         rows.append(CompareRow(
             label=Path(data["checkpoint"]).stem if data.get("checkpoint") else path.stem,
             model=info.name, family=info.family, params=sum(q.numel() for q in net.parameters()),
-            macs=int(macs), top1=float(data["top1"]), dataset=data["dataset"], input_size=size,
+            macs=int(macs), top1=float(top1), dataset=data["dataset"], input_size=size,
             top1_source=f"eval of {scored} ({data.get('split', 'split not recorded')})",
             split=data.get("split"),
         ))

@@ -39,7 +39,9 @@ def param_groups(model: nn.Module, recipe: Recipe) -> list[dict]:
 @torch.no_grad()
 def renormalise_filters(model: nn.Module, radius: float) -> None:
     """Scale each convolution filter (one output channel's weights) whose root mean square
-    exceeds ``radius`` back to ``radius`` (Zeiler & Fergus 2013, §3, with radius 10⁻¹)."""
+    exceeds ``radius`` back to ``radius`` (Zeiler & Fergus 2013, §3, with radius 10⁻¹). A
+    weight computed by a parametrisation (``torch.nn.utils.parametrize``, weight norm) is
+    recomputed on each access and is left as it is."""
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             rms = m.weight.flatten(1).pow(2).mean(1).sqrt()

@@ -309,6 +309,17 @@ def _set_rng_state(state: dict, device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
+def _still_settled(runtime: dict, dev: torch.device) -> dict:
+    """The settings a resumed run keeps: none from another kind of device (a GPU run resumed
+    on a CPU), no thread count from a machine with another number of cores (or one that did
+    not record it); the rest is settled again."""
+    if runtime.get("device") and torch.device(runtime["device"]).type != dev.type:
+        return {}
+    if runtime.get("cores") != machine_threads():
+        return {k: v for k, v in runtime.items() if k != "threads"}
+    return runtime
+
+
 def _restore(last: dict, path: Path, config: dict, parts: dict, state: dict, info, dev) -> dict:
     """Load a ``last.ckpt`` into the run's model, optimiser, schedule and loss scaler and
     return its counters; a checkpoint of another run, or a damaged one, is one clear error."""
@@ -484,11 +495,7 @@ def _train(model, data, info, dev, locals_) -> RunResult:
     input_size = _input_size(net, recipe, train_ds)
 
     # -- the machine ---------------------------------------------------------------------
-    runtime = (saved or {}).get("runtime", {})
-    if runtime.get("device") and torch.device(runtime["device"]).type != dev.type:
-        runtime = {}  # settled for another kind of device (a GPU run resumed on a CPU): settle again
-    elif runtime.get("cores") != machine_threads():  # another machine's cores (or not recorded)
-        runtime = {k: v for k, v in runtime.items() if k != "threads"}
+    runtime = distributed.from_rank0(info, lambda: _still_settled((saved or {}).get("runtime", {}), dev))
     precision = resolve_precision(a["precision"] or runtime.get("precision") or "auto", dev)
     cl = a["channels_last"] if a["channels_last"] is not None else runtime.get("channels_last", "auto")
     threads = check_threads(a["threads"]) or runtime.get("threads")
