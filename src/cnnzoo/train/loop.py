@@ -111,10 +111,13 @@ def fastest_settings(model: nn.Module, input_size, device: torch.device, *, thre
         try:
             x = _trial_input(m, input_size, device, batch)
             if threads is None:
-                times = {}
-                for n in sorted({1, machine_threads()}):
-                    torch.set_num_threads(n)
-                    times[n] = _step_seconds(m, x, device)
+                # Alternating rounds, the best of each count: a moment of load that falls on
+                # one count's timing alone would otherwise decide the whole run's.
+                times: dict[int, float] = {}
+                for _ in range(3):
+                    for n in sorted({1, machine_threads()}):
+                        torch.set_num_threads(n)
+                        times[n] = min(times.get(n, math.inf), _step_seconds(m, x, device, repeats=1))
                 threads = min(times, key=times.get)
             torch.set_num_threads(threads)
             if channels_last is None:
