@@ -199,6 +199,24 @@ def test_autocast_dtype_choices():
         autocast_dtype("cpu", "int8")
 
 
+@pytest.mark.parametrize("capability, expected", [
+    ((7, 0), torch.float16),   # V100: bf16 only emulated
+    ((7, 5), torch.float16),   # T4
+    ((8, 0), torch.bfloat16),  # A100: bf16 tensor cores from Ampere, compute capability 8.0
+    ((9, 0), torch.bfloat16),  # H100
+])
+def test_auto_precision_takes_bf16_only_where_the_gpu_computes_it(capability, expected, monkeypatch):
+    # NVIDIA's compute capabilities; torch.cuda.is_bf16_supported() says yes on all four
+    # (emulation included), so the choice reads the capability. Simulated: no GPU here.
+    from cnnzoo.train.loop import resolve_precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.version, "hip", None)
+    assert autocast_dtype("cuda:0") is expected
+    assert resolve_precision("auto", torch.device("cuda:0")) == {torch.float16: "fp16", torch.bfloat16: "bf16"}[expected]
+
+
 def test_optimize_rejects_bad_options():
     with pytest.raises(ValueError, match="channels_last"):
         optimize_for_inference(cnnzoo.create_model("resnet20"), channels_last="yes")
