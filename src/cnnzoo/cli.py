@@ -373,10 +373,21 @@ def _print_whole(table) -> None:
 
 def cmd_bench(args) -> int:
     from .bench import bench
+    from .registry import create_model, model_info, model_label
     from .report import human_count
+    from .train.recipes import parse_overrides
 
+    models, options = args.models, parse_overrides(args.option, flag="--option")
+    if options:  # each model built with them, named with them in the table and the JSON
+        if args.against:
+            raise ValueError("--against times torchvision's model as it publishes it; it takes no --option")
+        models = []
+        for name in args.models:
+            net = create_model(name, **options)
+            net.name = model_label(model_info(name).name, options)
+            models.append(net)
     report = bench(
-        args.models, batch=args.batch, input_size=args.input, device=args.device,
+        models, batch=args.batch, input_size=args.input, device=args.device,
         threads=args.threads, against=args.against, fast=not args.plain, amp=args.amp,
         compile=args.compile, repeats=args.repeats, json_path=args.json, overwrite=args.overwrite,
         progress=lambda msg: say(f"[dim]{escape(str(msg))}…[/dim]"),
@@ -613,6 +624,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plain", action="store_true",
                    help="time the model as built, in plain eval mode (no fast path)")
     p.add_argument("--repeats", type=_positive, default=10, help="timed runs per measurement")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a model builder option for every model named, e.g. --option width_mult=0.5")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("compare", help="accuracy against multiply-adds: table and bubble charts")

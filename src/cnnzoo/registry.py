@@ -26,6 +26,7 @@ __all__ = [
     "list_models",
     "model_info",
     "count_parameters",
+    "model_label",
 ]
 
 
@@ -197,6 +198,12 @@ def list_models(pattern: str | None = None, *, family: str | None = None) -> lis
 def model_info(name: str) -> ModelInfo:
     """The paper, default input size and published figures of a registered model."""
     return _lookup(name)
+
+
+def model_label(name: str, options: dict) -> str:
+    """A registered name with the builder options it was built with, as tables and JSON name
+    it: ``mobilenet_v1(width_mult=0.5)``; the name alone without options."""
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in options.items())})" if options else name
 
 
 def count_parameters(name: str, **options) -> int:

@@ -595,7 +595,7 @@ def summarize(model, input_size=None, depth: int | None = None, *, real: bool = 
     instead of the meta device. ``options`` go to :func:`cnnzoo.create_model` when
     ``model`` is a name. The definitions of every column are in ``cnnzoo.analysis.rules``.
     """
-    from ..registry import create_model
+    from ..registry import create_model, model_label
 
     if depth is not None and (not isinstance(depth, int) or depth < 0):
         raise ValueError(f"depth must be a non-negative integer or None, got {depth!r}")
@@ -683,8 +683,7 @@ def summarize(model, input_size=None, depth: int | None = None, *, real: bool = 
             cover.frozen_params += frozen
             cover.buffers += buffers
         # the options in the title and the JSON: a saved summary says which network it explains
-        title = f"{name}({', '.join(f'{k}={v!r}' for k, v in options.items())})" if options else name
-        return Summary(title, size, d, rows, totals, breakdown, warnings, regroup)
+        return Summary(model_label(name, options), size, d, rows, totals, breakdown, warnings, regroup)
 
     return regroup(depth)
 
