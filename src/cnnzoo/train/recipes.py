@@ -257,14 +257,18 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
     ("nin", _NIN.replace(augment_rgb="cifar")),  # the CIFAR-10 network: translations and flips
     ("nin_imagenet", _NIN),
     # Szegedy et al. 2014, §5-6: momentum 0.9, lr decreased by 4% every 8 epochs, auxiliary
-    # losses weighted 0.3 (model), patches of 8%-100% area. The initial lr, weight decay,
-    # batch size and length are not given: BVLC's Caffe reproduction's 0.01, 0.0002, 32.
+    # losses weighted 0.3 (model), patches of 8%-100% area; the photometric distortions of
+    # §6 (Howard's) are not reproduced. The initial lr, weight decay, batch size and length
+    # are not given: BVLC's Caffe reproduction's 0.01, 0.0002, 32, 250 epochs (its 10^7
+    # iterations).
     ("googlenet*", Recipe(
         name="paper", source="Szegedy et al. 2014, §5-6 (lr 0.01, wd 2e-4 from BVLC's Caffe model)",
         epochs=250, batch_size=32, optimizer="sgd", lr=0.01, weight_decay=2e-4,
         schedule="exponential", gamma=0.96, step_size=8, augment_rgb="inception")),
-    # Ioffe & Szegedy 2015, §4.2.1: the BN-x5 network: lr increased 5× to 0.0075, lr decay
-    # 6× faster than GoogLeNet's (4% every 8/6 epochs), L2 weight reduced 5×, no dropout.
+    # Ioffe & Szegedy 2015, §4.2 ("mini-batch size of 32") and §4.2.1-4.2.2: the BN-x5
+    # network: lr increased 5× to 0.0075, lr decay 6× faster than GoogLeNet's (4% every 8/6
+    # epochs), L2 weight reduced 5×, no dropout. The base weight decay (GoogLeNet's 2e-4, so
+    # 4e-5) and the length (60 epochs) are not in the paper: ours.
     ("bn_inception*", Recipe(
         name="paper", source="Ioffe & Szegedy 2015, §4.2.1 (BN-x5)", epochs=60, batch_size=32,
         lr=0.0075, weight_decay=4e-5, schedule="exponential", gamma=0.96, step_size=8 / 6,
