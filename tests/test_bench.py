@@ -298,3 +298,11 @@ def test_cli_bench_builds_each_model_with_the_options_given(tmp_path, capsys):
     capsys.readouterr()
     assert main(["bench", "resnet50_tv", "--option", "num_classes=5", "--against", "torchvision"]) == 2
     assert "takes no --option" in capsys.readouterr().err
+
+
+def test_cli_bench_with_options_refuses_a_model_named_twice_and_a_wrong_input_before_timing(capsys):
+    assert main(["bench", "lenet5", "LeNet5", "--option", "num_classes=5"]) == 2
+    assert "given twice" in capsys.readouterr().err
+    assert main(["bench", "lenet5", "--option", "num_classes=5", "--input", "3x32x32"]) == 2
+    err = capsys.readouterr().err
+    assert "expects 1×32×32 input, got 3×32×32" in err and "measuring the peak" not in err

@@ -260,3 +260,8 @@ def test_summary_builds_with_the_options_given(capsys):
     assert half["model"] == "mobilenet_v1(width_mult=0.5)"  # which network a saved summary explains
     assert main(["summary", "lenet5", "--option", "nope=1"]) == 2
     assert "unknown option(s) 'nope'" in capsys.readouterr().err
+
+
+def test_summary_refuses_the_number_of_classes_given_twice(capsys):
+    assert main(["summary", "lenet5", "--num-classes", "5", "--option", "num_classes=7"]) == 2
+    assert "given twice" in capsys.readouterr().err

@@ -191,7 +191,8 @@ def test_compare_evaluations_with_runs(tmp_path, capsys):
     grey = tmp_path / "grey.json"
     grey.write_text(json.dumps({**scored, "model": "resnet20", "model_options": {"in_chans": 1},
                                 "input_size": None, "checkpoint": None}))
-    assert compare(evals=[grey], out=tmp_path / "grey", measure_speed=False).rows[0].input_size == (1, 32, 32)
+    timed = compare(evals=[grey], out=tmp_path / "grey", batch=2)  # timed as built, grey
+    assert timed.rows[0].input_size == (1, 32, 32) and timed.rows[0].images_per_s > 0
     with pytest.raises(FileNotFoundError, match="cnnzoo eval ... --json > FILE"):
         compare(evals=[tmp_path / "missing.json"], out=tmp_path / "o", measure_speed=False)
     with pytest.raises(IsADirectoryError, match="is a folder .a run. give it with --runs"):

@@ -761,3 +761,16 @@ def test_a_run_resumed_on_a_machine_with_other_cores_settles_its_threads_again(d
     cnnzoo.train("lenet5", digits, out=d, resume=True, progress=False)
     runtime = json.loads((d / "config.json").read_text())["runtime"]
     assert runtime["cores"] == machine_threads() and runtime["threads"] in (1, machine_threads())
+
+
+def test_what_a_resumed_run_keeps_of_its_settings():
+    from cnnzoo._device import machine_threads
+    from cnnzoo.train.run import _still_settled
+
+    cpu = torch.device("cpu")
+    here = {"device": "cpu", "precision": "fp32", "channels_last": True, "threads": 1, "cores": machine_threads()}
+    assert _still_settled(here, cpu) == here
+    assert "threads" not in _still_settled({**here, "cores": machine_threads() + 6}, cpu)
+    older = {k: v for k, v in here.items() if k != "cores"}  # from before cnnzoo recorded the cores
+    assert "threads" not in _still_settled(older, cpu) and _still_settled(older, cpu)["channels_last"]
+    assert _still_settled({**here, "device": "cuda:0", "precision": "bf16"}, cpu) == {}

@@ -486,16 +486,20 @@ def bench(
     _malloc.enable()  # before the first timing, so that every model runs alike (cnnzoo._malloc)
     seen = {}
     for m in models:  # fail on a name, a counterpart or an input size before timing anything
-        if isinstance(m, str):
-            name = model_info(m).name
+        name = model_info(m).name if isinstance(m, str) else getattr(m, "name", None)
+        if isinstance(name, str):
             if name in seen:  # LENET5 and lenet5: one model, timed twice, two rows
-                raise ValueError(f"{m} is given twice (also as {seen[name]}); give each model once")
-            seen[name] = m
-            if against:
-                torchvision_counterpart(m)
-            if input_size is not None:
+                raise ValueError(f"{m if isinstance(m, str) else name} is given twice (also as {seen[name]}); "
+                                 "give each model once")
+            seen[name] = m if isinstance(m, str) else name
+        if isinstance(m, str) and against:
+            torchvision_counterpart(m)
+        if input_size is not None:
+            if isinstance(m, str):
                 with torch.device("meta"):
                     _checked_size(create_model(m), input_size)
+            else:
+                _checked_size(m, input_size)
     say = progress or (lambda msg: None)
     say(f"measuring the peak on {device}")
     peaks = {"float32": measure_peak(device, torch.float32)}
@@ -506,7 +510,7 @@ def bench(
         peaks["bfloat16"] = measure_peak(device, torch.bfloat16)
     results = []
     for m in models:
-        say(f"timing {m if isinstance(m, str) else type(m).__name__}")
+        say(f"timing {m if isinstance(m, str) else getattr(m, 'name', type(m).__name__)}")
         results.append(bench_model(
             m, batch=batch, input_size=input_size, device=device, fast=fast, amp=amp,
             compile=compile, against=against, peaks=peaks, warmup=warmup, repeats=repeats,

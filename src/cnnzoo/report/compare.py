@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
 import textwrap
@@ -45,6 +46,7 @@ class CompareRow:
     images_per_s: float | None = None
     run: str | None = None
     split: str | None = None  # the part of the data an evaluation scored
+    model_options: dict = field(default_factory=dict)  # an evaluation's builder options
 
 
 @dataclass
@@ -173,10 +175,11 @@ def _eval_rows(paths: Sequence[str], taken: Sequence[str] = ()) -> list[CompareR
         if not isinstance(data.get("model"), str):
             raise ValueError(f"{path} names no registered model (an evaluation of a module built by "
                              "hand?): compare needs the model to count its parameters and multiply-adds")
+        options = data.get("model_options") or {}
         try:
             info = model_info(data["model"])
             with torch.device("meta"):
-                net = create_model(info.name, **(data.get("model_options") or {}))
+                net = create_model(info.name, **options)
             size = tuple(data.get("input_size") or net.default_input_size)
             macs, _ = count_macs(net, size)
         except (ValueError, TypeError) as err:
@@ -187,7 +190,7 @@ def _eval_rows(paths: Sequence[str], taken: Sequence[str] = ()) -> list[CompareR
             model=info.name, family=info.family, params=sum(q.numel() for q in net.parameters()),
             macs=int(macs), top1=float(top1), dataset=data["dataset"], input_size=size,
             top1_source=f"eval of {scored} ({data.get('split', 'split not recorded')})",
-            split=data.get("split"),
+            split=data.get("split"), model_options=dict(options),
         ))
     labels = [r.label for r in rows] + list(taken)
     for r, path in zip(rows, paths):  # one checkpoint scored twice, or a run's: named by the file
@@ -432,8 +435,10 @@ def compare(
     speed_note = ""
     if bench_json:
         speeds, speed_note = _speeds_from_json(bench_json)
-        for r in rows:
-            r.images_per_s = speeds.get(r.model)
+        from ..registry import model_label
+
+        for r in rows:  # bench names a model built with options by its options too
+            r.images_per_s = speeds.get(model_label(r.model, r.model_options))
         unbenched = [r.label for r in rows if r.top1 is not None and r.images_per_s is None]
         if unbenched:
             notes.append(f"no throughput in the --bench files for: {', '.join(unbenched)}")
@@ -448,7 +453,7 @@ def compare(
             if r.top1 is None:
                 continue  # not charted, not worth the time
             say(f"timing {r.label}")
-            net = load_run(r.run).build_model("cpu") if r.run else create_model(r.model)
+            net = load_run(r.run).build_model("cpu") if r.run else create_model(r.model, **r.model_options)
             res = bench_model(net, batch=batch, input_size=r.input_size, device=device,
                               warmup=1, repeats=3, max_seconds=5.0, peaks=peaks)
             r.images_per_s = res["images_per_s"]
@@ -490,5 +495,6 @@ def _csv(rows: Sequence[CompareRow]) -> str:
     for r in rows:
         d = asdict(r)
         d["input_size"] = "x".join(map(str, r.input_size)) if r.input_size else ""
+        d["model_options"] = json.dumps(r.model_options) if r.model_options else ""
         writer.writerow(d)
     return buf.getvalue()

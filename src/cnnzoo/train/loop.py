@@ -110,12 +110,15 @@ def fastest_settings(model: nn.Module, input_size, device: torch.device, *, thre
         m = copy.deepcopy(model).to(device).train()
         try:
             x = _trial_input(m, input_size, device, batch)
+            counts = sorted({1, machine_threads()})
+            if threads is None and len(counts) == 1:
+                threads = counts[0]  # one core: nothing to choose
             if threads is None:
                 # Alternating rounds, the best of each count: a moment of load that falls on
                 # one count's timing alone would otherwise decide the whole run's.
                 times: dict[int, float] = {}
                 for _ in range(3):
-                    for n in sorted({1, machine_threads()}):
+                    for n in counts:
                         torch.set_num_threads(n)
                         times[n] = min(times.get(n, math.inf), _step_seconds(m, x, device, repeats=1))
                 threads = min(times, key=times.get)
