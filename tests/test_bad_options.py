@@ -330,3 +330,11 @@ def test_train_data_pairs_and_compress_batch_sizes_of_the_wrong_kind_are_named()
         cnnzoo.train("lenet5", data=("mnist-sample", "mnist-sample"))
     with pytest.raises(ValueError, match="batch_size must be a positive integer, got str '64'"):
         cnnzoo.compress(cnnzoo.create_model("lenet_300_100"), "mnist-sample", batch_size="64")
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True])
+def test_evaluate_refuses_a_batch_size_that_is_not_a_positive_integer(batch_size, tmp_path):
+    ckpt = tmp_path / "lenet5.safetensors"
+    save_weights(ckpt, cnnzoo.create_model("lenet5"))
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        cnnzoo.evaluate(ckpt, "mnist-sample", split="all", batch_size=batch_size)

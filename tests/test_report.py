@@ -195,6 +195,16 @@ def test_compare_evaluations_with_runs(tmp_path, capsys):
     assert timed.rows[0].input_size == (1, 32, 32) and timed.rows[0].images_per_s > 0
     with pytest.raises(FileNotFoundError, match="cnnzoo eval ... --json > FILE"):
         compare(evals=[tmp_path / "missing.json"], out=tmp_path / "o", measure_speed=False)
+    with pytest.raises(ValueError, match="given twice"):
+        compare(evals=[evals, evals], out=tmp_path / "o", measure_speed=False)
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text(json.dumps({**scored, "model_options": [1], "input_size": 5}))
+    with pytest.raises(ValueError, match=r"damaged.json: model_options \(list\), input_size \(int\)"):
+        compare(evals=[damaged], out=tmp_path / "o", measure_speed=False)
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ValueError, match="binary.json is not a JSON text file"):
+        compare(evals=[binary], out=tmp_path / "o", measure_speed=False)
     with pytest.raises(IsADirectoryError, match="is a folder .a run. give it with --runs"):
         compare(evals=[run], out=tmp_path / "o", measure_speed=False)
     with pytest.raises(ValueError, match="the evaluations are on different datasets"):

@@ -84,6 +84,13 @@ def seed_value(seed) -> int:
     return value
 
 
+def check_batch_size(batch_size) -> int:
+    """``batch_size`` if it is a positive integer (not a bool), else one clear error."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {describe(batch_size)}")
+    return batch_size
+
+
 class SettingWarning(UserWarning):
     """A setting that works, but probably not as meant (more threads than cores, a batch larger
     than the dataset); the command line shows it as a note."""

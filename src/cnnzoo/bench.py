@@ -459,7 +459,7 @@ def bench(
 
     ``batch``: the throughput batch (latency is always batch 1). ``input_size``: C×H×W for
     every model (default: each model's own); C may be None, each model's own channels
-    (``--input H`` or ``HxW``), which ``settings`` records as null. ``threads``: CPU threads (``torch.set_num_threads``).
+    (``--input H``), which ``settings`` records as null. ``threads``: CPU threads (``torch.set_num_threads``).
     ``against="torchvision"``: also time torchvision's model of each architecture in plain
     eval mode. ``fast=False``: time cnnzoo's models in plain eval mode too. ``amp``:
     autocast on a GPU (see :func:`cnnzoo.inference.autocast_dtype`). ``compile``: use
@@ -486,14 +486,13 @@ def bench(
     _malloc.enable()  # before the first timing, so that every model runs alike (cnnzoo._malloc)
     seen = {}
     for m in models:  # fail on a name, a counterpart or an input size before timing anything
-        name = model_info(m).name if isinstance(m, str) else getattr(m, "name", None)
-        if isinstance(name, str):
+        if isinstance(m, str):
+            name = model_info(m).name
             if name in seen:  # LENET5 and lenet5: one model, timed twice, two rows
-                raise ValueError(f"{m if isinstance(m, str) else name} is given twice (also as {seen[name]}); "
-                                 "give each model once")
-            seen[name] = m if isinstance(m, str) else name
-        if isinstance(m, str) and against:
-            torchvision_counterpart(m)
+                raise ValueError(f"{m} is given twice (also as {seen[name]}); give each model once")
+            seen[name] = m
+            if against:
+                torchvision_counterpart(m)
         if input_size is not None:
             if isinstance(m, str):
                 with torch.device("meta"):

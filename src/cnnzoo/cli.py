@@ -381,10 +381,14 @@ def cmd_bench(args) -> int:
     if options:  # each model built with them, named with them in the table and the JSON
         if args.against:
             raise ValueError("--against times torchvision's model as it publishes it; it takes no --option")
+        names = [model_info(name).name for name in args.models]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:  # bench checks the names it is given; these are built first
+            raise ValueError(f"{', '.join(twice)} given twice; give each model once")
         models = []
         for name in args.models:
             net = create_model(name, **options)
-            net.name = model_label(model_info(name).name, options)
+            net.name = model_label(name, options)
             models.append(net)
     report = bench(
         models, batch=args.batch, input_size=args.input, device=args.device,

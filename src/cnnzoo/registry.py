@@ -201,9 +201,11 @@ def model_info(name: str) -> ModelInfo:
 
 
 def model_label(name: str, options: dict) -> str:
-    """A registered name with the builder options it was built with, as tables and JSON name
-    it: ``mobilenet_v1(width_mult=0.5)``; the name alone without options."""
-    return f"{name}({', '.join(f'{k}={v!r}' for k, v in options.items())})" if options else name
+    """A registered name (as registered, however it was typed) with the builder options it was
+    built with, in name order, as tables and JSON name it: ``mobilenet_v1(width_mult=0.5)``;
+    the name alone without options."""
+    name = _lookup(name).name
+    return f"{name}({', '.join(f'{k}={options[k]!r}' for k in sorted(options))})" if options else name
 
 
 def count_parameters(name: str, **options) -> int:

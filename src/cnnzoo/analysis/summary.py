@@ -683,7 +683,8 @@ def summarize(model, input_size=None, depth: int | None = None, *, real: bool = 
             cover.frozen_params += frozen
             cover.buffers += buffers
         # the options in the title and the JSON: a saved summary says which network it explains
-        return Summary(model_label(name, options), size, d, rows, totals, breakdown, warnings, regroup)
+        title = model_label(name, options) if isinstance(model, str) else name
+        return Summary(title, size, d, rows, totals, breakdown, warnings, regroup)
 
     return regroup(depth)
 

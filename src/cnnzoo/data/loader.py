@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._checks import hint_problem
+from .._checks import check_batch_size, hint_problem
 from .datasets import ImageDataset
 
 __all__ = ["Augment", "AUGMENTS", "Loader", "fit_size", "adapt_channels", "default_input_size"]
@@ -266,8 +266,7 @@ class Loader:
             raise TypeError(f"Loader expects an ImageDataset (see load_dataset), got {type(dataset).__name__}")
         if len(dataset) == 0:
             raise ValueError(f"dataset {dataset.name} is empty")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        check_batch_size(batch_size)
         if not 0 <= rank < world_size:
             raise ValueError(f"rank must lie in 0..{world_size - 1}, got {rank}")
         self.dataset = dataset

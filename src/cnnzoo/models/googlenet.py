@@ -105,8 +105,9 @@ class SeparableConv2d(BasicConv2d):
     convolution, batch norm and ReLU: BN-Inception's first layer as its appendix gives it
     ("separable convolution with depth multiplier 8 on the first convolutional layer")."""
 
-    def __init__(self, in_chans: int, out_chans: int, kernel_size, stride, padding, *, multiplier: int):
-        super().__init__(in_chans * multiplier, out_chans, 1)
+    def __init__(self, in_chans: int, out_chans: int, kernel_size, stride, padding, *, multiplier: int,
+                 batch_norm: bool = True):
+        super().__init__(in_chans * multiplier, out_chans, 1, batch_norm=batch_norm)
         self.depthwise = nn.Conv2d(in_chans, in_chans * multiplier, kernel_size, stride, padding,
                                    groups=in_chans, bias=False)
 
@@ -252,7 +253,8 @@ class GoogLeNet(InceptionNet):
                  aux_pool=None, transform_input: bool = False, min_input_size, separable_stem: int = 0):
         conv = partial(BasicConv2d, batch_norm=batch_norm)
         norm = [LocalResponseNorm(5, 2e-5, 0.75, 1.0) for _ in range(2)] if lrn else []
-        stem = (SeparableConv2d(in_chans, 64, 7, 2, 3, multiplier=separable_stem) if separable_stem
+        stem = (SeparableConv2d(in_chans, 64, 7, 2, 3, multiplier=separable_stem, batch_norm=batch_norm)
+                if separable_stem
                 else conv(in_chans, 64, 7, 2, 3))
         layers = [("conv1", stem),
                   ("maxpool1", nn.MaxPool2d(3, 2, ceil_mode=True)),

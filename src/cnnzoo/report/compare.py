@@ -155,12 +155,15 @@ def _eval_rows(paths: Sequence[str], taken: Sequence[str] = ()) -> list[CompareR
     import torch
 
     from ..bench import count_macs
-    from ..registry import create_model, model_info
+    from ..registry import count_parameters, create_model, model_info
     from .runs import _read_json
 
-    rows = []
+    rows, seen = [], {}
     for p in paths:
         path = Path(p)
+        if path.resolve() in seen:  # one evaluation given twice would be two bubbles on one spot
+            raise ValueError(f"evaluation {p} is given twice (also as {seen[path.resolve()]}); give each once")
+        seen[path.resolve()] = p
         if path.is_dir():
             raise IsADirectoryError(f"--evals: {path} is a folder (a run? give it with --runs); expected "
                                     "a file of `cnnzoo eval ... --json > FILE`")
@@ -175,6 +178,12 @@ def _eval_rows(paths: Sequence[str], taken: Sequence[str] = ()) -> list[CompareR
         if not isinstance(data.get("model"), str):
             raise ValueError(f"{path} names no registered model (an evaluation of a module built by "
                              "hand?): compare needs the model to count its parameters and multiply-adds")
+        kinds = {"model_options": dict, "input_size": list, "checkpoint": str, "weights": str, "split": str}
+        wrong = [f"{k} ({type(data[k]).__name__})" for k, kind in kinds.items()
+                 if data.get(k) is not None and not isinstance(data[k], kind)]
+        if wrong:
+            raise ValueError(f"{path}: {', '.join(wrong)} is not what `cnnzoo eval --json` writes (the file "
+                             "is damaged, or not an evaluation)")
         options = data.get("model_options") or {}
         try:
             info = model_info(data["model"])
@@ -187,7 +196,7 @@ def _eval_rows(paths: Sequence[str], taken: Sequence[str] = ()) -> list[CompareR
         scored = data.get("weights") or data.get("checkpoint") or path.name
         rows.append(CompareRow(
             label=Path(data["checkpoint"]).stem if data.get("checkpoint") else path.stem,
-            model=info.name, family=info.family, params=sum(q.numel() for q in net.parameters()),
+            model=info.name, family=info.family, params=count_parameters(info.name, **options),
             macs=int(macs), top1=float(top1), dataset=data["dataset"], input_size=size,
             top1_source=f"eval of {scored} ({data.get('split', 'split not recorded')})",
             split=data.get("split"), model_options=dict(options),

@@ -24,6 +24,8 @@ def _read_json(path: Path) -> dict:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON: {err}") from err
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a JSON text file (it is not UTF-8)") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path} should hold a JSON object, found {type(data).__name__}")
     return data

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from .._checks import describe
+from .._checks import check_batch_size, describe
 from .._device import module_device, resolve_device
 from ..data import Augment, ImageDataset, Loader, adapt_channels, default_input_size, load_dataset
 from ..data.datasets import (at_training_size, class_order, folder_of, image_tensor, index_folder, match_classes,
@@ -87,6 +87,7 @@ def evaluate(
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {split!r}")
+    check_batch_size(batch_size)  # before the parts are sized by it
     source = model
     model, dev, meta = _model(model, device)
     cfg = dict(getattr(model, "data_config", None) or {})

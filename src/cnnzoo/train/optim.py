@@ -42,10 +42,12 @@ def renormalise_filters(model: nn.Module, radius: float) -> None:
     exceeds ``radius`` back to ``radius`` (Zeiler & Fergus 2013, §3, with radius 10⁻¹). A
     weight computed by a parametrisation (``torch.nn.utils.parametrize``, weight norm) is
     recomputed on each access and is left as it is."""
+    if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not 0 < radius < math.inf:
+        raise ValueError(f"radius must be a positive number, got {radius!r}")
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             rms = m.weight.flatten(1).pow(2).mean(1).sqrt()
-            m.weight.mul_((radius / rms).clamp(max=1.0).view(-1, *[1] * (m.weight.dim() - 1)))
+            m.weight.mul_((radius / rms).clamp(max=1.0)[:, None, None, None])
 
 
 def build_optimizer(params, recipe: Recipe) -> torch.optim.Optimizer:

@@ -247,7 +247,7 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
     ("zfnet*", Recipe(
         name="paper", source="Zeiler & Fergus 2013, §3", epochs=70, batch_size=128, lr=0.01,
         weight_decay=5e-4, schedule="plateau", gamma=0.1, max_decays=3, filter_rms=0.1,
-        **{**_IMAGENET_SGD, "augment_rgb": "zfnet"})),
+        optimizer="sgd", momentum=0.9, augment_rgb="zfnet")),
     # Simonyan & Zisserman 2014, §3.1: batch 256, momentum 0.9, weight decay 5e-4, dropout
     # 0.5, lr 0.01 divided by 10 when validation accuracy stopped improving (3 times), 74
     # epochs; crops of rescaled images, flips, RGB colour shift.
@@ -365,10 +365,8 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
     # Srivastava et al. 2015 (Highway networks) train with SGD and momentum on CIFAR-10 with
     # crops and flips; cnnzoo does not reproduce their per-network hyper-parameter search
     # and uses the CIFAR ResNets' recipe (He et al. 2015, §4.2: weight decay 1e-4) instead.
-    ("highway*", Recipe(
-        name="paper", source="Srivastava et al. 2015 (SGD with momentum); schedule of He et al. 2015, §4.2",
-        epochs=164, batch_size=128, lr=0.1, weight_decay=1e-4, schedule="multistep",
-        milestones=(32_000, 48_000), unit="step", augment_rgb="cifar")),
+    ("highway*", _CIFAR_RESNET.replace(
+        source="Srivastava et al. 2015 (SGD with momentum); schedule of He et al. 2015, §4.2")),
 ]
 
 
@@ -404,6 +402,9 @@ def get_recipe(model_name: str | None, kind: str = "small", **overrides) -> Reci
     return recipe.replace(**overrides) if overrides else recipe
 
 
+_PYTHON_LITERALS = {"True": True, "False": False, "None": None}
+
+
 def parse_overrides(items: list[str], flag: str = "--set") -> dict:
     """``["lr=0.05", "milestones=[30,60]", "optimizer=adam"]`` as a dict: values are read as
     JSON where they parse (numbers, lists, true/false/null; Python's True/False/None too, as
@@ -428,5 +429,3 @@ def parse_overrides(items: list[str], flag: str = "--set") -> dict:
             out[key] = _PYTHON_LITERALS.get(value.strip(), value)
     return out
 
-
-_PYTHON_LITERALS = {"True": True, "False": False, "None": None}
