@@ -54,10 +54,23 @@ def test_every_image_is_both_splits(sample, tmp_path):
             Image.new("L", (side, side), 100).save(tmp_path / "splits" / split / c / "0.png")
     both = load_dataset(tmp_path / "splits", train=None)
     assert both.images.shape == (4, 1, 28, 28) and both.labels.tolist() == [0, 1, 0, 1]
+    # a colour image in either split: every image in colour, the grey ones as R = G = B
+    Image.new("RGB", (32, 32), (10, 200, 30)).save(tmp_path / "splits" / "test" / "b" / "1.png")
+    both = load_dataset(tmp_path / "splits", train=None)
+    assert both.images.shape == (5, 3, 28, 28) and both.labels.tolist() == [0, 1, 0, 1, 1]
+    assert both.images[:4].eq(100).all() and both.images[4, :, 14, 14].tolist() == [10, 200, 30]
     # an .npz without a test split: its 6 images, none held out (3 per class would hold none)
     np.savez(tmp_path / "six.npz", x=np.zeros((6, 8, 8), np.uint8), y=np.array([0, 0, 0, 1, 1, 1]))
     six = load_dataset(tmp_path / "six.npz", train=None)
     assert len(six) == 6 and six.labels.tolist() == [0, 0, 0, 1, 1, 1]
+    # one named split only (x_train, y_train): read as x and y, a tenth of each class held out
+    labels = np.repeat([0, 1], 10)
+    np.savez(tmp_path / "train_only.npz", x_train=np.arange(20, dtype=np.uint8)[:, None, None].repeat(8, 1).repeat(8, 2),
+             y_train=labels)
+    assert len(load_dataset(tmp_path / "train_only.npz", train=None)) == 20
+    train = load_dataset(tmp_path / "train_only.npz", train=True)
+    test = load_dataset(tmp_path / "train_only.npz", train=False)
+    assert (len(train), len(test)) == (18, 2) and sorted(test.labels.tolist()) == [0, 1]
 
 
 @pytest.mark.skipif(not SHARED_CSV.exists(), reason="the source CSV is not next to the repository")

@@ -246,6 +246,22 @@ def test_eval_pairs_wordnet_class_folders_and_scores_every_image(tmp_path):
         cnnzoo.evaluate(checkpoint)
 
 
+def test_eval_reads_a_folder_mixing_wordnet_ids_and_class_names(tmp_path):
+    """A folder named by WordNet ID is that ID's class beside folders named by class: an error
+    names only the folders that are neither (they were all listed, IDs included)."""
+    checkpoint = _imported(tmp_path)
+    for folder, count in (("n01440764", 2), ("goldfish", 3)):  # tench by ID, goldfish by name
+        (tmp_path / "val" / folder).mkdir(parents=True)
+        for i in range(count):
+            Image.new("RGB", (64, 64), (40 * i, 90, 200)).save(tmp_path / "val" / folder / f"{i}.png")
+    r = cnnzoo.evaluate(checkpoint, tmp_path / "val", split="all")
+    assert [sum(row) for row in r["confusion"][:2]] == [2, 3]
+    (tmp_path / "val" / "not_a_class").mkdir()
+    Image.new("RGB", (64, 64)).save(tmp_path / "val" / "not_a_class" / "0.png")
+    with pytest.raises(ValueError, match=r"only in the data: 'not_a_class'$"):
+        cnnzoo.evaluate(checkpoint, tmp_path / "val", split="all")
+
+
 def test_a_foreign_state_dict_given_to_eval_points_to_import(tmp_path):
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), tmp_path / "resnet18-f37072fd.pth")
     with pytest.raises(ValueError, match="cnnzoo import"):

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
+from .._device import module_device
 from .receptive import WHOLE, initial, propagate
 from .rules import Call, Cost, canonical_name, cost_of, kind_of
 
@@ -340,10 +341,9 @@ def _trace(model: nn.Module, size: tuple[int, ...], real: bool) -> tuple[_Tracer
             stack.enter_context(_eval_mode(model))
             stack.enter_context(torch.no_grad())
             if real:
-                p = next(model.parameters(), None)
-                device = p.device if p is not None else torch.device("cpu")
-                dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
-                x = torch.randn(1, *size, generator=torch.Generator().manual_seed(0)).to(device, dtype)
+                weight = next((p for p in model.parameters() if p.is_floating_point()), None)
+                dtype = weight.dtype if weight is not None else torch.float32
+                x = torch.randn(1, *size, generator=torch.Generator().manual_seed(0)).to(module_device(model), dtype)
             else:
                 stack.enter_context(_on_meta(model))
                 x = torch.zeros(1, *size, device="meta")

@@ -10,7 +10,8 @@ decoded once, here; the training loop never touches a Python object per sample.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -32,10 +33,9 @@ __all__ = [
     "image_tensor",
     "class_difference",
     "match_classes",
-    "index_folder",
+    "folder_parts",
     "folder_of",
     "class_order",
-    "FolderIndex",
     "at_training_size",
     "unit_float_to_uint8",
 ]
@@ -311,11 +311,12 @@ def match_classes(ds: ImageDataset, model_classes, class_ids=None) -> ImageDatas
     if not model_classes or list(model_classes) == ds.classes:
         return ds
     model_classes = [str(c) for c in model_classes]
-    if class_ids and set(ds.classes) <= set(class_ids) and len(class_ids) == len(model_classes):
-        ds = ImageDataset(ds.images, ds.labels, [model_classes[class_ids.index(c)] for c in ds.classes],
-                          ds.name, ds.split)
-    if set(ds.classes) <= set(model_classes):
-        order = torch.tensor([model_classes.index(c) for c in ds.classes])
+    classes = ds.classes
+    if class_ids and len(class_ids) == len(model_classes):  # a folder named by ID is its class's
+        by_id = dict(zip(class_ids, model_classes))
+        classes = [by_id.get(c, c) for c in classes]
+    if set(classes) <= set(model_classes):
+        order = torch.tensor([model_classes.index(c) for c in classes])
         return ImageDataset(ds.images, order[ds.labels], model_classes, ds.name, ds.split)
     # Labels without names (an .npz) can only mean the model's numbering; names against a model's
     # bare numbers only where they carry them ("0 - zero", torchvision's MNIST): folders named
@@ -327,7 +328,7 @@ def match_classes(ds: ImageDataset, model_classes, class_ids=None) -> ImageDatas
     numbered = all(c.split(" ")[0] == str(i) for i, c in enumerate(ds.classes))
     if _unnamed(model_classes) and numbered and len(ds.classes) == len(model_classes):
         return ds
-    difference = class_difference(model_classes, ds.classes, "the model's classes", "the data")
+    difference = class_difference(model_classes, classes, "the model's classes", "the data")
     raise ValueError(f"{ds.name} holds other classes than the model was trained on: {difference}")
 
 
@@ -418,10 +419,11 @@ def _npz(path: Path, train: bool | None, to_train: bool) -> ImageDataset:
         return _every_image(_npz(path, True, to_train), _npz(path, False, to_train))
     with _open_npz(path) as z:
         split = "train" if train else "test"
-        if {f"x_{split}", f"y_{split}"} <= keys:
+        one = [pair for pair in (("x", "y"), ("x_train", "y_train"), ("x_test", "y_test")) if set(pair) <= keys]
+        if {"x_train", "y_train", "x_test", "y_test"} <= keys:
             xkey, ykey, both = f"x_{split}", f"y_{split}", True
-        elif {"x", "y"} <= keys:
-            xkey, ykey, both = "x", "y", False
+        elif one:  # one split only: its test part is held out, as from x and y
+            (xkey, ykey), both = one[0], False
         else:
             raise ValueError(f"{path}: expected arrays 'x' and 'y' (or x_train, y_train, x_test, y_test), found {sorted(keys)}")
         x = _array(z, xkey, path)
@@ -488,10 +490,10 @@ def _folder_splits(path: Path) -> tuple[Path, Path] | None:
 
 
 @dataclass
-class FolderIndex:
-    """One folder (or split folder) of a dataset: its image files and labels, not yet decoded
-    (:func:`index_folder`). ``sizes_from``: the files whose sizes and modes set the size and
-    channels every part is read at (all of the folder a held-out part was taken from)."""
+class _FolderIndex:
+    """One folder (or split folder) of a dataset: its image files and labels, not yet decoded.
+    ``sizes_from``: the files whose sizes and modes set the size and channels it is read at
+    (all of the folder a held-out part was taken from)."""
 
     files: list[Path]
     labels: Tensor
@@ -501,25 +503,43 @@ class FolderIndex:
     sizes_from: list[Path]
     _plans: dict = field(default_factory=dict, repr=False, compare=False)
 
-    def read(self, image_size: int | None = None, start: int = 0, stop: int | None = None) -> ImageDataset:
-        """Images ``start``:``stop`` decoded (all by default), as :func:`load_dataset` reads them.
-        Every file's header is read at the first call (a file that is no image fails at once);
-        only these images are decoded (damage past a header is found when its part is read)."""
-        if image_size not in self._plans:  # headers read once, not once per part
+    def plan(self, image_size: int | None) -> tuple[int, tuple[int, int]]:
+        """:func:`_read_plan` of ``sizes_from``: every file's header is read once, at the first call
+        (a file that is no image fails at once; damage past a header is found when it is decoded)."""
+        if image_size not in self._plans:
             self._plans[image_size] = _read_plan(self.sizes_from, image_size)
-        return ImageDataset(_decode(self.files[start:stop], *self._plans[image_size]), self.labels[start:stop],
-                            self.classes, self.name, self.split)
+        return self._plans[image_size]
 
 
-def index_folder(path: str | os.PathLike, train: bool | None, to_train: bool | None = None) -> list[FolderIndex]:
-    """The files and labels :func:`load_dataset` reads from a folder (same ``train``, same
-    checks), without decoding them: one index, or, for every image (``train=None``) of a folder
-    with its own ``train/`` and ``test/``, one per split (each read at its own size, as
-    ``load_dataset`` reads them). :func:`cnnzoo.evaluate` scores a large folder part by part."""
+def folder_parts(path: str | os.PathLike, train: bool | None, *, image_size: int | None = None,
+                 part: int | None = None, to_train: bool | None = None) -> Iterator[ImageDataset]:
+    """The images :func:`load_dataset` reads from a folder (same ``train``, ``image_size`` and
+    checks), decoded ``part`` images at a time (default: a split at a time), so that ImageNet's
+    50,000 validation photographs need never be in memory at once (:func:`cnnzoo.evaluate`).
+    For every image (``train=None``) of a folder with its own ``train/`` and ``test/``, the test
+    split follows the training split as one dataset: labelled by the training split's classes,
+    at its size, in colour where either split is."""
     path, to_train = Path(path), bool(train) if to_train is None else to_train
     splits = _folder_splits(path)
     if train is None and splits:
-        return [*index_folder(path, True, to_train), *index_folder(path, False, to_train)]
+        first, second = (_index_folder(path, split, to_train) for split in (True, False))
+        second = replace(second, labels=class_order(first, second)[second.labels], classes=first.classes)
+        indexes = [replace(index, split="every image, both splits") for index in (first, second)]
+    else:
+        indexes = [_index_folder(path, train, to_train)]
+    plans = [index.plan(image_size) for index in indexes]
+    channels, size = max(c for c, _ in plans), plans[0][1]
+    for index in indexes:
+        step = part or len(index.files)
+        for start in range(0, len(index.files), step):
+            files = index.files[start:start + step]
+            yield ImageDataset(_decode(files, channels, size), index.labels[start:start + step], index.classes,
+                               index.name, index.split)
+
+
+def _index_folder(path: Path, train: bool | None, to_train: bool) -> _FolderIndex:
+    """The files and labels of a folder's training or test split, or of all of it."""
+    splits = _folder_splits(path)
     root = splits[0 if train else 1] if splits else path
     classes = [p.name for p in _entries(root) if p.is_dir()]
     if not classes:
@@ -536,11 +556,11 @@ def index_folder(path: str | os.PathLike, train: bool | None, to_train: bool | N
         labels += [i] * len(found)
     labels = torch.tensor(labels)
     if splits:
-        return [FolderIndex(files, labels, classes, str(path), _split_name(train), files)]
+        return _FolderIndex(files, labels, classes, str(path), _split_name(train), files)
     idx, split = _holdout(labels, train, str(path), len(classes))
     if idx is None:
-        return [FolderIndex(files, labels, classes, str(path), split, files)]
-    return [FolderIndex([files[i] for i in idx.tolist()], labels[idx], classes, str(path), split, files)]
+        return _FolderIndex(files, labels, classes, str(path), split, files)
+    return _FolderIndex([files[i] for i in idx.tolist()], labels[idx], classes, str(path), split, files)
 
 
 def folder_of(name_or_path: str | os.PathLike) -> Path | None:
@@ -554,8 +574,11 @@ def folder_of(name_or_path: str | os.PathLike) -> Path | None:
 
 
 def _folder(path: Path, train: bool | None, image_size: int | None, to_train: bool) -> ImageDataset:
-    parts = [index.read(image_size) for index in index_folder(path, train, to_train)]
-    return parts[0] if len(parts) == 1 else _every_image(*parts)
+    parts = list(folder_parts(path, train, image_size=image_size, to_train=to_train))
+    if len(parts) == 1:
+        return parts[0]
+    return ImageDataset(torch.cat([p.images for p in parts]), torch.cat([p.labels for p in parts]),
+                        parts[0].classes, parts[0].name, parts[0].split)
 
 
 def _entries(folder: Path) -> list[Path]:
@@ -591,25 +614,26 @@ def _class_images(folder: Path) -> list[Path]:
     return found
 
 
-def _read_plan(files: list[Path], image_size: int | None) -> tuple[int, int | None]:
-    """The channels (1 if every image is grey) and the side all of ``files`` are read at:
-    ``image_size``, else, where sizes differ, the median shorter side (at most 256), else None
-    (as they are). From the files' headers: nothing is decoded."""
+def _read_plan(files: list[Path], image_size: int | None) -> tuple[int, tuple[int, int]]:
+    """The channels (1 if every image is grey) and the H×W all of ``files`` are read at:
+    ``image_size`` square, else, where sizes differ, their median shorter side (at most 256)
+    square, else their one size. From the files' headers: nothing is decoded."""
     heads = [_header(f) for f in files]
     channels = 1 if all(mode in GRAY_MODES for mode, _ in heads) else 3
     sizes = {size for _, size in heads}
     if len(sizes) > 1 or image_size is not None:
-        return channels, image_size or min(256, int(np.median([min(s) for s in sizes])))
-    return channels, None
+        side = image_size or min(256, int(np.median([min(s) for s in sizes])))
+        return channels, (side, side)
+    return channels, sizes.pop()
 
 
-def _decode(files: list[Path], channels: int, side: int | None) -> Tensor:
-    """The images as one uint8 tensor, each brought to ``side``×``side`` as it is decoded:
-    50,000 ImageNet photographs are never all in memory at full size."""
+def _decode(files: list[Path], channels: int, size: tuple[int, int]) -> Tensor:
+    """The images as one uint8 tensor, each brought to ``size`` as it is decoded: 50,000
+    ImageNet photographs are never all in memory at full size."""
     images = []
     for f in files:
         t = image_tensor(read_image(f), channels, f"image {f}")
-        images.append(resize_center_crop(t, (side, side)) if side else t)
+        images.append(t if tuple(t.shape[-2:]) == tuple(size) else resize_center_crop(t, size))
     return torch.stack(images)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -18,7 +17,7 @@ from torch import Tensor, nn
 from .._checks import check_batch_size, describe
 from .._device import module_device, resolve_device
 from ..data import Augment, ImageDataset, Loader, adapt_channels, default_input_size, load_dataset
-from ..data.datasets import (at_training_size, class_order, folder_of, image_tensor, index_folder, match_classes,
+from ..data.datasets import (at_training_size, folder_of, folder_parts, image_tensor, match_classes,
                              read_image, resize_center_crop, unit_float_to_uint8)
 from ..models.base import Classifier
 from .checkpoint import load_model
@@ -144,17 +143,9 @@ def _parts(data, train: bool | None, cfg: dict, root, download: bool, batch_size
         yield fitted(data if isinstance(data, ImageDataset) else
                      load_dataset(data, train=train, root=root, download=download, to_train=False, image_size=side))
         return
-    indexes = index_folder(folder, train, to_train=False)
     part = max(PART // batch_size, 1) * batch_size
-    size = None  # the first split's: a second split is brought to it, as load_dataset brings it
-    for index in indexes:
-        if len(indexes) > 1:  # both splits, numbered as the first numbers its classes
-            index = replace(index, labels=class_order(indexes[0], index)[index.labels], classes=indexes[0].classes,
-                            split="every image, both splits")
-        for start in range(0, len(index.files), part):
-            ds = index.read(side, start, start + part)
-            size = size or ds.image_size[-2:]
-            yield fitted(at_training_size(ds, size))
+    for ds in folder_parts(folder, train, image_size=side, part=part, to_train=False):
+        yield fitted(ds)
 
 
 class _Chained:
