@@ -275,7 +275,7 @@ def test_data_of_some_of_the_models_classes_is_matched_by_name():
 
 
 def test_other_class_names_are_refused_by_name():
-    with pytest.raises(ValueError, match="only in the model's classes: 'light'; only in the data: 'bright'"):
+    with pytest.raises(ValueError, match="not trained on: 'bright'; the model's classes are 'dark', 'light'$"):
         evaluate(Threshold(), _light_and_dark(["bright", "dark"], light_label=0))
 
 
@@ -329,10 +329,59 @@ def test_names_against_a_models_bare_numbers_pair_only_where_they_carry_them():
                             classes, "digits")
 
     words = sorted(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
-    with pytest.raises(ValueError, match="only in the model's classes: '0'"):  # eight, five, four, ... by position
+    with pytest.raises(ValueError, match="not trained on: 'eight', 'five', 'four', 'nine', 'one' and 5 more"):  # eight, five, four, ... by position
         match_classes(data(words), digits)
-    with pytest.raises(ValueError, match="only in the data: 'two'"):
+    with pytest.raises(ValueError, match="not trained on: 'two';"):
         match_classes(data(["1", "two"]), digits)
     tv = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven",
           "8 - eight", "9 - nine"]  # torchvision's MNIST.classes
     assert match_classes(data(tv), digits).classes == tv
+
+
+@pytest.mark.parametrize("size", [-4, 0, 2.5, "16", True])
+def test_image_size_must_be_a_positive_integer_whatever_the_dataset(size, tmp_path):
+    """A folder is resized to image_size; the sample and an .npz are read as stored, but a
+    wrong size is still named (evaluate passes one for any dataset)."""
+    _classes(tmp_path / "d")
+    for data in (tmp_path / "d", "mnist-sample"):
+        with pytest.raises(ValueError, match=f"image_size must be a positive integer, got {type(size).__name__}"):
+            load_dataset(data, train=True, image_size=size)
+
+
+def test_a_numpy_image_size_is_taken(tmp_path):
+    _classes(tmp_path / "d", per_class=10)
+    assert load_dataset(tmp_path / "d", train=True, image_size=np.int64(6)).images.shape[-2:] == (6, 6)
+    # the bundled sample is read at its stored 28×28 whatever the size asked for
+    assert load_dataset("mnist-sample", train=False, image_size=6).images.shape[-2:] == (28, 28)
+
+
+@pytest.mark.parametrize("train", ["yes", "no", 1, 0])
+def test_train_must_be_true_false_or_none(train, tmp_path):
+    _classes(tmp_path / "d")
+    for data in (tmp_path / "d", "mnist-sample"):
+        with pytest.raises(TypeError, match="train must be True, False or None"):
+            load_dataset(data, train=train)
+    assert len(load_dataset("mnist-sample", train=np.bool_(False))) == 1000  # numpy's bool is a bool
+
+
+def test_other_load_options_are_checked_by_name(tmp_path):
+    from cnnzoo.data import data_root, holdout_split
+    from cnnzoo.data.datasets import folder_parts
+
+    _classes(tmp_path / "d", per_class=10)
+    with pytest.raises(TypeError, match="download must be True or False"):
+        load_dataset("mnist-sample", train=True, download="no")
+    with pytest.raises(TypeError, match="to_train must be True or False"):
+        load_dataset("mnist-sample", train=False, to_train="yes")
+    with pytest.raises(TypeError, match="root must be a folder"):
+        data_root(5)
+    with pytest.raises(ValueError, match="part must be a positive integer"):
+        list(folder_parts(tmp_path / "d", True, part=0))
+    with pytest.raises(TypeError, match="expected a folder of images"):
+        list(folder_parts(None, True))
+    labels = torch.arange(20) % 2
+    for fraction in (-0.5, 1, "x"):  # a negative one once silently sliced from the end
+        with pytest.raises(ValueError, match="fraction must be a number from 0 to less than 1"):
+            holdout_split(labels, fraction)
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        holdout_split(labels, 0.1, seed=0.5)

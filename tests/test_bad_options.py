@@ -338,3 +338,21 @@ def test_evaluate_refuses_a_batch_size_that_is_not_a_positive_integer(batch_size
     save_weights(ckpt, cnnzoo.create_model("lenet5"))
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         cnnzoo.evaluate(ckpt, "mnist-sample", split="all", batch_size=batch_size)
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["train", "lenet5", "--epocs", "1"], "cnnzoo train: error: unrecognized arguments: --epocs 1; --epocs: did you mean --epochs?"),
+    (["summary", "lenet5", "--formt=md"], "cnnzoo summary: error: unrecognized arguments: --formt=md; --formt: did you mean --format?"),
+])
+def test_a_mistyped_option_is_named_under_its_command_with_the_closest(argv, expected, capsys):
+    """argparse named it under the top-level usage, which lists no options."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith(f"usage: cnnzoo {argv[0]} ") and expected in err
+
+
+def test_an_input_size_that_is_no_size_gives_both_forms(capsys):
+    with pytest.raises(SystemExit):
+        main(["summary", "resnet50", "--input", "abc"])
+    assert "expected an input size like 3x224x224 or 224, got 'abc'" in capsys.readouterr().err

@@ -5,6 +5,7 @@ import json
 import stat
 import statistics
 
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -312,3 +313,113 @@ def test_two_modules_of_one_architecture_are_two_models():
     report = bench([cnnzoo.create_model("lenet5"), cnnzoo.create_model("lenet5", num_classes=3)],
                    batch=2, repeats=2)
     assert len(report["results"]) == 2
+
+
+@pytest.fixture
+def no_timing(monkeypatch):
+    """Checks must refuse before any work: timing or a peak product fails the test."""
+    def timed(*args, **kwargs):
+        raise AssertionError("timed before the arguments were checked")
+
+    monkeypatch.setattr(cnnzoo.bench, "_timed_rounds", timed)
+    monkeypatch.setattr(cnnzoo.bench, "_matmul", timed)
+
+
+def test_arguments_are_checked_before_any_work(no_timing, tmp_path):
+    with pytest.raises(TypeError, match="fast must be True or False, got str 'no'"):
+        bench_model("lenet5", fast="no", repeats=1, max_seconds=1, batch=2)
+    with pytest.raises(ValueError, match=r"peaks\['float32'\] must be a positive number .* got str 'fast'"):
+        bench_model("lenet5", peaks={"float32": "fast"}, repeats=1)
+    with pytest.raises(ValueError, match=r"peaks\['float32'\] must be a positive number .* got float -1.0"):
+        bench_model("lenet5", peaks={"float32": -1.0}, repeats=1)
+    with pytest.raises(ValueError, match="'fp32' is not a dtype name; expected one of float32, "):
+        bench_model("lenet5", peaks={"fp32": 1e9}, repeats=1)
+    # the words summarize and count_macs use
+    with pytest.raises(ValueError, match=r"Conv2d has no default_input_size: pass input_size=\(C, H, W\)"):
+        bench_model(torch.nn.Conv2d(3, 4, 3), repeats=1)
+    with pytest.raises(ValueError, match="input size must be C×H×W, three positive integers"):
+        bench_model(torch.nn.Conv2d(3, 4, 3), input_size=(3, -1, 8))
+    with pytest.raises(ValueError, match="repeats must be a positive integer, got int 0"):
+        bench_model("lenet5", repeats=0)
+    with pytest.raises(ValueError, match="warmup must be an integer ≥ 0, got int -1"):
+        bench_model("lenet5", warmup=-1)
+    with pytest.raises(ValueError, match="max_seconds must be a number of seconds ≥ 0, got str '5'"):
+        bench_model("lenet5", max_seconds="5")
+    with pytest.raises(ValueError, match="channels_last must be True, False or 'auto', got str 'no'"):
+        bench_model("lenet5", channels_last="no")
+    with pytest.raises(TypeError, match="model must be a registered name or an nn.Module, got NoneType"):
+        bench_model(None)
+    said = []
+    with pytest.raises(ValueError, match="batch must be a positive integer, got int 0"):
+        bench(["lenet5"], batch=0, progress=said.append)
+    with pytest.raises(TypeError, match="compile must be True, False or a torch.compile mode name"):
+        bench(["lenet5"], compile=1, progress=said.append)
+    with pytest.raises(ValueError, match="amp must be one of auto, bf16, fp16, none"):
+        bench(["lenet5"], amp="int8", progress=said.append)
+    with pytest.raises(ValueError, match="Conv2d has no default_input_size"):
+        bench(["lenet5", torch.nn.Conv2d(3, 4, 3)], progress=said.append)
+    assert said == []  # nothing was measured
+    # "no" is truthy: taken as a flag it would replace the file
+    kept = tmp_path / "bench.json"
+    kept.write_text("an earlier run")
+    with pytest.raises(TypeError, match="overwrite must be True or False, got str 'no'"):
+        bench(["lenet5"], json_path=kept, overwrite="no")
+    assert kept.read_text() == "an earlier run"
+
+
+def test_measure_peak_checks_its_arguments(no_timing):
+    with pytest.raises(TypeError, match="dtype must be a floating torch dtype .* got str 'fp32'"):
+        measure_peak(dtype="fp32")
+    with pytest.raises(TypeError, match="dtype must be a floating torch dtype .* got dtype torch.int64"):
+        measure_peak(dtype=torch.int64)
+    with pytest.raises(ValueError, match="repeats must be a positive integer, got int 0"):
+        measure_peak(size=64, repeats=0)
+    with pytest.raises(ValueError, match="size must be a positive integer, got int -5"):
+        measure_peak(size=-5)
+    with pytest.raises(ValueError, match="size must be a positive integer, got int 0"):
+        measure_peak(size=0)  # not the default size in disguise
+    with pytest.raises(TypeError, match="device must be .* got dtype torch.float32"):
+        measure_peak(torch.float32)
+
+
+def test_numpy_numbers_are_taken_as_python_numbers():
+    # a sweep over np.arange passes numpy's numbers; the result must still be JSON
+    assert measure_peak(dtype="float32", size=np.int64(64), repeats=np.int64(1)) > 0
+    r = bench_model("lenet5", batch=np.int64(2), repeats=np.int64(1), warmup=np.int64(0),
+                    input_size=(np.int64(1), 32, 32), peaks={"float32": np.float64(1e9)},
+                    fast=np.bool_(False))
+    assert r["batch"] == 2 and r["input_size"] == [1, 32, 32] and r["mode"] == "plain"
+    json.dumps(r)
+
+
+class _FailsOnRealInput(torch.nn.Module):
+    """Counted on the meta device like any module, then fails when timed."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.bn = torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        if x.device.type != "meta":
+            raise RuntimeError("fails when timed")
+        return self.bn(self.conv(x))
+
+
+def test_plain_mode_gives_the_callers_modes_back():
+    # a network in training with one batch norm frozen (eval): timed in eval mode, returned as it was
+    model = cnnzoo.create_model("resnet20").train()
+    frozen = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)).eval()
+    modes = [m.training for m in model.modules()]
+    bench_model(model, fast=False, batch=2, repeats=1, input_size=(3, 32, 32))
+    assert [m.training for m in model.modules()] == modes and not frozen.training
+    failing = _FailsOnRealInput().train()
+    failing.bn.eval()
+    with pytest.raises(RuntimeError, match="fails when timed"):
+        bench_model(failing, fast=False, batch=2, repeats=1, input_size=(3, 8, 8))
+    assert failing.training and failing.conv.training and not failing.bn.training
+
+
+def test_bench_takes_models_from_a_generator():
+    # the checks read the models once before the timing reads them again
+    report = bench((m for m in ["lenet5"]), batch=2, repeats=1)
+    assert [r["model"] for r in report["results"]] == ["lenet5"]

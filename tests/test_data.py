@@ -350,3 +350,47 @@ def test_affine_distortion_turns_about_the_centre():
     torch.testing.assert_close(x[:, 0, 4, 4], torch.ones(8))  # the centre maps to itself
     with pytest.raises(ValueError, match="distort"):
         Augment(distort=1.5)
+
+
+@pytest.mark.parametrize("size", [(3, 0, 8), (3, 8.5, 8), "abc", (1, 8), (), (True, 8, 8), 8])
+def test_loader_input_size_is_checked_when_made_not_at_the_first_batch(size):
+    with pytest.raises(ValueError, match=r"input_size must be three positive integers \(C, H, W\), or None"):
+        Loader(_toy(), batch_size=4, train=False, input_size=size)
+
+
+def test_loader_takes_numpy_input_sizes_as_python_ints():
+    loader = Loader(_toy(), batch_size=4, train=False, input_size=np.array([1, 10, 10]))
+    assert loader.input_size == (1, 10, 10) and all(type(v) is int for v in loader.input_size)
+    assert next(iter(loader))[0].shape == (4, 1, 10, 10)
+
+
+@pytest.mark.parametrize("option, value, error, message", [
+    ("device", "gpu", ValueError, "device must be cpu, cuda, cuda:N, mps or auto, got 'gpu'"),
+    ("device", 1, TypeError, "device must be cpu, cuda, cuda:N, mps or auto"),
+    ("train", "no", TypeError, "train must be True or False, got str 'no'"),
+    ("ten_crop", "yes", TypeError, "ten_crop must be True or False"),
+    ("drop_last", "no", TypeError, "drop_last must be True or False"),
+    ("seed", 1.5, ValueError, "seed must be an integer"),
+    ("seed", "7", ValueError, "seed must be an integer"),
+    ("world_size", 0, ValueError, "world_size must be a positive integer"),
+    ("rank", "0", ValueError, r"rank must lie in 0\.\.0, got str '0'"),
+    ("mean", [0.5], ValueError, "give both mean and std, or neither"),
+    ("std", [0.5], ValueError, "give both mean and std, or neither"),
+])
+def test_loader_options_are_checked_by_name(option, value, error, message):
+    kwargs = {"batch_size": 4, "train": False, option: value}
+    with pytest.raises(error, match=message):
+        Loader(_toy(), **kwargs)
+
+
+@pytest.mark.parametrize("mean, std", [(0.5, [1]), (["a"], [1]), ([float("nan")], [1]), ([0], [0]), ([0, 0], [1, 1])])
+def test_loader_mean_and_std_are_one_finite_number_per_channel(mean, std):
+    with pytest.raises(ValueError, match=r"mean/std need 1 finite numbers \(std > 0\)"):
+        Loader(_toy(), batch_size=4, train=False, mean=mean, std=std)
+
+
+@pytest.mark.parametrize("epoch, step", [("x", 0), (-1, 0), (1.5, 0), (0, -2)])
+def test_set_epoch_takes_counts(epoch, step):
+    loader = Loader(_toy(), batch_size=4, train=True)
+    with pytest.raises(ValueError, match="must be an integer ≥ 0"):
+        loader.set_epoch(epoch, step)

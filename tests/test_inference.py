@@ -4,6 +4,7 @@ The oracle for folding is the unfolded model itself (PyTorch's own eval-mode bat
 the counts of foldable layers come from torchvision's models and the DenseNet paper.
 """
 
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -249,3 +250,41 @@ def test_outputs_of_a_cuda_graph_are_handed_out_as_copies():
     first = model(torch.ones(2))
     model(torch.full((2,), 5.0))
     assert first.tolist() == [1.0, 1.0]
+
+
+def test_on_off_arguments_take_only_true_or_false():
+    # "no" is truthy: taken as a flag it would fold the caller's own model in place
+    model = randomize_bn(cnnzoo.create_model("resnet20"))
+    with pytest.raises(TypeError, match="inplace must be True or False, got str 'no'"):
+        fold_batchnorm(model, inplace="no")
+    assert n_bn(model) == 19  # He et al. 2015, §4.2: 6n+1 = 19 conv layers for n = 3, each with BN
+    with pytest.raises(TypeError, match="fold_bn must be True or False, got str 'no'"):
+        optimize_for_inference(model, fold_bn="no", channels_last=False)
+    with pytest.raises(TypeError, match="inplace must be True or False, got int 1"):
+        optimize_for_inference(model, inplace=1, channels_last=False)
+    with pytest.raises(ValueError, match="channels_last must be True, False or 'auto', got int 1"):
+        optimize_for_inference(model, channels_last=1)
+    with pytest.raises(TypeError, match="compile must be True, False or a torch.compile mode name, got int"):
+        optimize_for_inference(model, compile=1, channels_last=False)
+    with pytest.raises(TypeError, match="example must be a tensor"):
+        fold_batchnorm(model, example=[[0.0]])
+    with pytest.raises(TypeError, match="find_conv_bn_pairs expects an nn.Module"):
+        find_conv_bn_pairs("resnet20")
+    with pytest.raises(ValueError, match="amp must be one of auto, bf16, fp16, none"):
+        autocast_dtype("cpu", ["bf16"])
+    assert n_bn(model) == 19 and not model.training
+    # numpy's booleans are true or false too
+    fast = optimize_for_inference(model, fold_bn=np.bool_(False), channels_last=np.bool_(False))
+    assert fast.settings["fold_bn"] == 0 and fast.settings["channels_last"] is False
+
+
+def test_finding_pairs_keeps_every_submodules_mode():
+    # a network in training with one batch norm frozen (eval) must come back so: the forward
+    # pass that confirms pairs runs in eval mode
+    model = _Untraceable().train()
+    model.bn1.eval()
+    modes = [m.training for m in model.modules()]
+    assert find_conv_bn_pairs(model)[1] == "modules"  # the pass ran
+    assert [m.training for m in model.modules()] == modes
+    fold_batchnorm(model, inplace=True)
+    assert model.training and not model.bn1.training  # bn1 stays: its conv has a second consumer

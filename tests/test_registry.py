@@ -86,6 +86,59 @@ def test_reset_classifier_and_options(name):
     assert model.eval()(x).shape == (1, 5)
 
 
+def test_reset_classifier_refuses_a_bad_count_and_keeps_the_model():
+    model = cnnzoo.create_model("resnet20")
+    for bad in ("5", 0, -1, True, 2.0):
+        with pytest.raises(ValueError, match="num_classes must be a positive integer"):
+            model.reset_classifier(bad)
+        assert model.num_classes == 10 and model.fc.out_features == 10
+    lenet = cnnzoo.create_model("lenet5")
+    with pytest.raises(ValueError, match="num_classes must be a positive integer, got int -1"):
+        lenet.reset_classifier(-1)
+    assert lenet.num_classes == 10 and lenet(torch.zeros(1, 1, 32, 32)).shape == (1, 10)
+
+
+def test_numpy_numbers_are_options_and_counts():
+    """A sweep over np.arange passes numpy numbers; they arrive as Python's own (JSON-writable)."""
+    np = pytest.importorskip("numpy")
+    model = cnnzoo.create_model("alexnet_tv", num_classes=np.int64(10), dropout=np.float32(0.25))
+    assert type(model.num_classes) is int and model.num_classes == 10
+    model.reset_classifier(np.int64(7))
+    assert type(model.num_classes) is int and model.classifier[-1].out_features == 7
+
+
+def test_input_of_another_dtype_is_a_clear_error():
+    model = cnnzoo.create_model("resnet20").eval()
+    with pytest.raises(TypeError, match=r"resnet20 expects floating-point input, got torch.uint8"):
+        model(torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
+    with pytest.raises(TypeError, match=r"holds torch.float32 weights and expects torch.float32 input, got torch.float64"):
+        model(torch.zeros(1, 3, 32, 32, dtype=torch.float64))
+    assert model.double()(torch.zeros(1, 3, 32, 32, dtype=torch.float64)).dtype == torch.float64
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast casts for the layers: allowed
+        assert model.float()(torch.zeros(1, 3, 32, 32, dtype=torch.bfloat16)).shape == (1, 10)
+
+
+@pytest.mark.parametrize("name, changes, expected", [
+    ("MyNet", {}, r"lower case.*got str 'MyNet'; register 'mynet'"),
+    ("my-net", {}, r"register 'my_net'"),
+    (None, {}, r"got NoneType None"),
+    ("", {}, r"got str ''"),
+    ("my_net", {"input_size": (32, 32)}, r"input_size must be \(C, H, W\), three positive integers, got tuple"),
+    ("my_net", {"paper": None}, r"paper must be a cnnzoo.Paper"),
+    ("my_net", {"layout": "keras"}, r"layout must be 'paper' or 'torchvision'"),
+    ("my_net", {"builder": lambda: None}, r"builder must be a function taking num_classes= and in_chans=.* "
+                                           r"without num_classes and in_chans"),
+])
+def test_a_registration_that_could_not_be_looked_up_is_refused(name, changes, expected):
+    args = dict(family="mine", paper=cnnzoo.Paper("A net", "Me", 2024, "arXiv"), input_size=(3, 32, 32),
+                description="mine")
+    builder = changes.pop("builder", lambda num_classes=10, in_chans=3: torch.nn.Linear(in_chans, num_classes))
+    args.update(changes)
+    with pytest.raises((TypeError, ValueError), match=expected):
+        cnnzoo.register_model(name, **args)(builder)
+    assert cnnzoo.list_models() == ALL and cnnzoo.create_model("resnet20").name == "resnet20"
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_wrong_input_is_a_clear_error(name):
     model = build_on_meta(name)

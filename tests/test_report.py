@@ -119,7 +119,7 @@ def make_run(path, *, model="lenet5", dataset="mnist-sample", top1=91.5, images=
         (path / "bench.json").write_text(json.dumps({
             "machine": {"cpu": "test cpu", "threads": 1, "torch": "x"},
             "results": [{"model": model, "input_size": [1, 32, 32], "batch": 8,
-                         "images_per_s": 1000.0, "latency_ms": {"median": 1.0, "q1": 0.9, "q3": 1.1},
+                         "images_per_s": 11650.0, "latency_ms": {"median": 1.0, "q1": 0.9, "q3": 1.1},
                          "macs_per_image": 325680, "fraction_of_peak": 0.01, "mode": "fast"}]}))
     return path
 
@@ -205,6 +205,10 @@ def test_compare_evaluations_with_runs(tmp_path, capsys):
     binary.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ValueError, match="binary.json is not a JSON text file"):
         compare(evals=[binary], out=tmp_path / "o", measure_speed=False)
+    text = tmp_path / "notes.md"
+    text.write_text("# my notes\n")
+    with pytest.raises(ValueError, match=r"notes.md is not valid JSON: .*; expected the output of `cnnzoo eval"):
+        compare(evals=[text], out=tmp_path / "o", measure_speed=False)
     with pytest.raises(IsADirectoryError, match="is a folder .a run. give it with --runs"):
         compare(evals=[run], out=tmp_path / "o", measure_speed=False)
     with pytest.raises(ValueError, match="the evaluations are on different datasets"):
@@ -214,6 +218,10 @@ def test_compare_evaluations_with_runs(tmp_path, capsys):
     train_split.write_text(json.dumps({**scored, "split": "training split"}))
     mixed = compare(evals=[evals, train_split], out=tmp_path / "mixed", measure_speed=False)
     assert any("different parts of their data" in n and "training split: train-split" in n for n in mixed.notes)
+    # and beside a run's test accuracy
+    beside_run = compare(runs=[run], evals=[train_split], out=tmp_path / "beside", measure_speed=False)
+    assert ("the accuracies come from different parts of their data: test split: lenet-run; "
+            "training split: lenet5-mine") in beside_run.notes
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -240,7 +248,7 @@ def test_report_full_run(tmp_path):
     assert not re.search(r'(src|href)="(https?:|//|file:)', html)
     assert "<link" not in html and "<script" not in html
     assert "lenet5" in section(html, "layers") and "156" in section(html, "layers")  # C1: 156 params (LeCun 1998)
-    assert "39.2" in section(html, "compression") and "1,000" in section(html, "speed")
+    assert "39.2" in section(html, "compression") and "11,650" in section(html, "speed")  # not 1.165e+04
 
 
 def test_report_minimal_run_says_what_is_missing(tmp_path):
@@ -397,3 +405,53 @@ def test_a_json_named_like_a_compression_report_is_one_only_beside_its_file(tmp_
     (tmp_path / "speed.cnnzc").write_bytes(b"a compressed model")
     assert main(["bench", "lenet5", "--repeats", "3", "--json", str(out), "--overwrite"]) == 2
     assert "holds a compression report" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(models=[]), ValueError, "models is an empty list: name at least one, or pass None for all"),
+    (dict(models=(), runs=None), ValueError, "models is an empty list"),
+    (dict(models=None, runs=[]), ValueError, "runs is an empty list"),
+    (dict(models=None, evals=[]), ValueError, "evals is an empty list"),
+    (dict(models=["lenet5"], bench_json=[]), ValueError, "bench_json is an empty list"),
+    (dict(models=["lenet5"], batch=0), ValueError, "batch must be a positive integer, got int 0"),
+    (dict(models=["lenet5"], batch=-3), ValueError, "batch must be a positive integer"),
+    (dict(models=["lenet5"], batch=2.5), ValueError, "batch must be a positive integer, got float"),
+    (dict(models=["lenet5"], batch="x"), ValueError, "batch must be a positive integer, got str"),
+    (dict(models=["lenet5"], measure_speed="no"), TypeError, "measure_speed must be True, False or None"),
+    (dict(models=["lenet5"], overwrite="yes"), TypeError, "overwrite must be True or False"),
+    (dict(models=["lenet5"], out=None), TypeError, "out must be a folder"),
+    (dict(models=["lenet5"], progress="x"), TypeError, "progress must be a function"),
+])
+def test_compare_arguments_are_checked_before_any_work(kwargs, error, message, tmp_path):
+    kwargs = {"out": tmp_path / "o", "measure_speed": False, **kwargs}
+    with pytest.raises(error, match=message):
+        compare(**kwargs)
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_compare_without_models_compares_the_zoo(monkeypatch, tmp_path):
+    seen = {}
+
+    def fake(models, **kwargs):
+        seen["models"] = models
+        raise SystemExit(0)
+
+    monkeypatch.setattr("cnnzoo.report.compare", fake)
+    with pytest.raises(SystemExit):
+        main(["compare", "--out", str(tmp_path / "o"), "--no-speed"])
+    assert seen["models"] is None  # None, not [], which compare refuses
+
+
+def test_report_arguments_are_checked(tmp_path):
+    run = make_run(tmp_path / "r", images=False)
+    with pytest.raises(TypeError, match="expected a run directory .*, got NoneType None"):
+        write_report(None)
+    with pytest.raises(TypeError, match="expected a run directory .* or a Run, got int 5"):
+        render_report(5)
+    with pytest.raises(TypeError, match="measure_speed must be True or False"):
+        write_report(run, measure_speed="no")
+    with pytest.raises(TypeError, match="overwrite must be True or False"):
+        write_report(run, overwrite="yes")
+    with pytest.raises(TypeError, match="out must be the HTML file to write"):
+        write_report(run, 5)
+    assert not (run / "report.html").exists()

@@ -62,6 +62,9 @@ def test_run_directory_is_complete(run):
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == CONTRACT_COLUMNS and [int(r["epoch"]) for r in rows] == [1, 2, 3]
     summary = json.loads((d / "summary.json").read_text())
+    assert sorted(summary["files"].values()) == sorted(p.name for p in d.iterdir() if p.is_file())
+    text = (d / "summary.txt").read_text()
+    assert all(name in text for name in summary["files"].values())
     for key in ("model", "dataset", "test_top1", "test_top5", "best_epoch", "epochs", "params", "macs"):
         assert key in summary
     assert summary["model"] == "lenet5" and summary["epochs"] == 3
@@ -95,6 +98,20 @@ def test_load_model_and_evaluate_reproduce_the_best_epoch(run):
     # weights load without pickle code: weights_only for the full state, safetensors for best
     state = torch.load(run.run_dir / "last.ckpt", weights_only=True)
     assert state["epoch"] == 3 and "optimizer" in state and "rng" in state and "schedule" in state
+
+
+def test_evaluate_and_predict_give_a_model_in_training_back_in_training(digits):
+    """A researcher scoring inside their own training loop keeps training (with a frozen batch
+    norm still frozen); a float64 model is fed float64 batches."""
+    model = cnnzoo.create_model("resnet20", num_classes=10).double().train()
+    frozen = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)).eval()
+    test = load_dataset(digits, train=False)
+    result = cnnzoo.evaluate(model, test)
+    assert result["n"] == len(test) and model.training and not frozen.training
+    assert len(cnnzoo.predict(model, [test.images[0]], topk=2)[0]) == 2
+    assert model.training and not frozen.training
+    with pytest.raises(ValueError, match=r"an ImageDataset is scored whole .*split='train' applies to a dataset name"):
+        cnnzoo.evaluate(model, test, split="train")
 
 
 def test_predict_agrees_with_the_model_on_image_files(run, tmp_path):
@@ -204,6 +221,16 @@ def test_resume_keeps_the_configuration(run, digits):
     # A finished run resumes to its own end without training.
     again = cnnzoo.train("lenet5", digits, out=run.run_dir, resume=True, **FAST)
     assert again.history == run.history
+
+
+def test_resume_without_naming_the_model_continues_the_runs(digits, tmp_path):
+    """train(out=..., resume=True) resumes the run's own model (it read the default, lenet5, as
+    asked for, and refused every other run)."""
+    first = cnnzoo.train("lenet5_relu", digits, epochs=1, batch_size=50, out=tmp_path / "r", **FAST)
+    again = cnnzoo.train(out=tmp_path / "r", resume=True, **FAST)
+    assert again.history == first.history
+    with pytest.raises(ValueError, match="model: run has 'lenet5_relu', asked 'lenet5'"):
+        cnnzoo.train("lenet5", out=tmp_path / "r", resume=True, **FAST)
 
 
 def _copy_run(run, to: Path) -> Path:

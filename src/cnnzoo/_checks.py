@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 import typing
 
-__all__ = ["type_problem", "hint_problem", "describe", "some", "seed_value", "SettingWarning"]
+__all__ = ["type_problem", "hint_problem", "describe", "some", "seed_value", "plain", "check_flag",
+           "positive_int", "SettingWarning"]
 
 _EXPECTED = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
              dict: 'a JSON object, e.g. {"dropout": 0.5}', list: "a JSON array"}
@@ -84,11 +85,30 @@ def seed_value(seed) -> int:
     return value
 
 
-def check_batch_size(batch_size) -> int:
-    """``batch_size`` if it is a positive integer (not a bool), else one clear error."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {describe(batch_size)}")
-    return batch_size
+def plain(value):
+    """A numpy scalar as the Python value it holds (``np.int64(10)`` → ``10``: a sweep over
+    ``np.arange`` passes them), anything else as it is; options and settings are written as
+    JSON, which takes Python's own numbers only."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        return value.item()
+    return value
+
+
+def check_flag(value, name: str) -> bool:
+    """``value`` if it is True or False (numpy's too), else one clear error: a string such as
+    ``"no"`` is truthy, and would silently mean yes."""
+    value = plain(value)
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {describe(value)}")
+    return value
+
+
+def positive_int(value, name: str) -> int:
+    """``value`` if it is a positive integer (numpy's too; not a bool), else one clear error."""
+    number = plain(value)
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        raise ValueError(f"{name} must be a positive integer, got {describe(value)}")
+    return number
 
 
 class SettingWarning(UserWarning):

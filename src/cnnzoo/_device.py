@@ -4,12 +4,13 @@ and of the CPU threads asked for."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 
 import torch
 
-from ._checks import SettingWarning, describe
+from ._checks import SettingWarning, describe, positive_int
 
 __all__ = ["resolve_device", "machine_threads", "check_threads", "native_bf16", "module_device"]
 
@@ -64,6 +65,26 @@ def module_device(model: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+def floating_dtype(model: torch.nn.Module) -> torch.dtype:
+    """The dtype a module's input must have: its first floating-point parameter's (a model
+    in float64 or float16 takes its batches so), else float32."""
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+
+
+@contextlib.contextmanager
+def eval_mode(model: torch.nn.Module):
+    """``model`` in eval mode for the block, then every submodule back in the mode it was in
+    (a caller's model in training stays in training, with the layers it had frozen still in
+    eval mode), errors included."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
 def machine_threads() -> int:
     """The cores this process may use (its CPU affinity), shared among the processes of
     this machine under torchrun."""
@@ -79,8 +100,7 @@ def check_threads(threads: int | None) -> int | None:
     allowed, with a note: the threads then take turns on the cores, which is slower."""
     if threads is None:
         return None
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    threads = positive_int(threads, "threads")
     cores = machine_threads()
     if threads > cores:
         warnings.warn(f"{threads} threads asked for, but this process may use {cores} core"

@@ -36,6 +36,7 @@ Definitions (what the JSON holds):
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import platform
@@ -49,10 +50,10 @@ import torch
 from torch import nn
 
 from . import _hugepages, _malloc, _timing
-from ._checks import type_problem
-from ._device import check_threads, module_device, native_bf16, resolve_device
+from ._checks import check_flag, describe, plain, positive_int, type_problem
+from ._device import check_threads, eval_mode, module_device, native_bf16, resolve_device
 from ._files import check_new, check_writable, write_json
-from .inference import autocast_dtype, check_compile_mode, optimize_for_inference
+from .inference import autocast_dtype, check_channels_last, check_compile_mode, optimize_for_inference
 
 __all__ = [
     "bench",
@@ -81,6 +82,8 @@ class Timing:
     @classmethod
     def of(cls, seconds: Sequence[float]) -> "Timing":
         ms = sorted(s * 1e3 for s in seconds)
+        if not ms:
+            raise ValueError("Timing.of needs at least one time")
         if len(ms) >= 2:
             q1, _, q3 = statistics.quantiles(ms, n=4, method="inclusive")
         else:
@@ -149,12 +152,31 @@ def _matmul(device: torch.device, dtype: torch.dtype, size: int | None = None
     return product, size**3
 
 
+# The dtypes a peak is measured in, by the names results and ``peaks`` use.
+_DTYPES = {str(d).removeprefix("torch."): d
+           for d in (torch.float32, torch.bfloat16, torch.float16, torch.float64)}
+
+
+def _check_dtype(dtype: torch.dtype | str) -> torch.dtype:
+    """A floating dtype, or its name (``"float32"``, as ``peaks`` and results name it)."""
+    if isinstance(dtype, str) and dtype in _DTYPES:
+        return _DTYPES[dtype]
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating torch dtype (torch.float32, torch.bfloat16, ...) "
+                        f"or its name ({', '.join(_DTYPES)}), got {describe(dtype)}")
+    return dtype
+
+
 def measure_peak(device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
                  size: int | None = None, repeats: int = 5) -> float:
     """The machine's peak multiply-add rate (MAC/s) in ``dtype``: the best of ``repeats``
     products of two ``size``×``size`` matrices (``size³`` multiply-adds each), after a warm-up.
+    ``dtype`` may be given by name, as ``peaks`` and results name it (``"bfloat16"``).
     :func:`bench_model` runs the same product again in its timed rounds and keeps the best
     rate it sees, so a peak measured at a busy moment cannot flatter ``fraction_of_peak``."""
+    dtype = _check_dtype(dtype)
+    size = None if size is None else positive_int(size, "size")  # 0 would mean the default
+    repeats = positive_int(repeats, "repeats")
     device = resolve_device(device)
     product, macs = _matmul(device, dtype, size)
     return macs / _timing.best_seconds(product, device, repeats, warmup=1)
@@ -219,13 +241,8 @@ def count_macs(model: str | nn.Module, input_size: Sequence[int] | None = None) 
             model = create_model(model)
     size = size or model.default_input_size
     x = torch.zeros(1, *size, device=module_device(model))
-    was_training = model.training
-    model.eval()
-    try:
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
-            model(x)
-    finally:
-        model.train(was_training)
+    with eval_mode(model), FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x)
     return counter.get_total_flops() // 2, "torch.utils.flop_counter (FLOPs / 2)"
 
 
@@ -267,14 +284,56 @@ def _torchvision_model(arch: str, num_classes: int) -> nn.Module:
 def _checked_size(net: nn.Module, input_size: Sequence[int] | None) -> tuple[int, ...]:
     """The C×H×W the model runs at (its default unless given), refused with the model's own
     message where it cannot take it."""
-    size = tuple(input_size) if input_size is not None else tuple(net.default_input_size)
+    if input_size is not None and not isinstance(input_size, (list, tuple)):
+        raise ValueError(f"input size must be C×H×W, e.g. (3, 224, 224), got {describe(input_size)}")
+    default = getattr(net, "default_input_size", None)
+    if default is None and (input_size is None or (input_size and input_size[0] is None)):
+        # the words summarize and count_macs use for such a module
+        raise ValueError(f"{type(net).__name__} has no default_input_size: pass input_size=(C, H, W)")
+    size = tuple(input_size) if input_size is not None else tuple(default)
     if size and size[0] is None:  # H×W at the model's own channels
-        size = (net.default_input_size[0], *size[1:])
-    if len(size) != 3:
-        raise ValueError(f"input size must be C×H×W, got {size}")
+        size = (default[0], *size[1:])
+    size = tuple(plain(s) for s in size)  # numpy's ints, as Python's (the JSON takes no others)
+    if len(size) != 3 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in size):
+        raise ValueError(f"input size must be C×H×W, three positive integers, got {input_size!r}")
     if hasattr(net, "check_input"):
         net.check_input(torch.empty(1, *size, device="meta"))
     return size
+
+
+def _checked_options(batch, warmup, repeats, max_seconds, fast, compile, against) -> tuple:
+    """The options :func:`bench` and :func:`bench_model` share, checked before any work and
+    returned as Python values (numpy's ints pass; a string "no" is truthy and does not)."""
+    batch = positive_int(batch, "batch")
+    repeats = positive_int(repeats, "repeats")
+    warmup = plain(warmup)
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be an integer ≥ 0, got {describe(warmup)}")
+    max_seconds = plain(max_seconds)
+    if isinstance(max_seconds, bool) or not isinstance(max_seconds, (int, float)) or not max_seconds >= 0:
+        raise ValueError(f"max_seconds must be a number of seconds ≥ 0, got {describe(max_seconds)}")
+    if against not in (None, "torchvision"):
+        raise ValueError(f"against must be 'torchvision' or None, got {against!r}")
+    return batch, warmup, repeats, max_seconds, check_flag(fast, "fast"), check_compile_mode(compile)
+
+
+def _checked_peaks(peaks) -> dict[str, float]:
+    """Given peaks, checked before the timing that compares with them: dtype names to rates."""
+    if peaks is None:
+        return {}
+    if not isinstance(peaks, dict):
+        raise TypeError(f'peaks must map dtype names to MAC/s, e.g. {{"float32": 1e11}}, '
+                        f'got {describe(peaks)}')
+    checked = {}
+    for key, rate in peaks.items():
+        if key not in _DTYPES:
+            raise ValueError(f"peaks: {key!r} is not a dtype name; expected one of {', '.join(_DTYPES)}")
+        rate = plain(rate)
+        if type_problem(rate, float) or rate <= 0:
+            raise ValueError(f"peaks[{key!r}] must be a positive number of multiply-adds per second, "
+                             f"got {describe(rate)}")
+        checked[key] = float(rate)
+    return checked
 
 
 def _throughput(timing: Timing, batch: int) -> float:
@@ -307,13 +366,14 @@ def bench_model(
     """
     from .registry import create_model, model_info
 
-    if not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"batch must be a positive integer, got {batch!r}")
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"repeats must be ≥ 1 and warmup ≥ 0, got {repeats}, {warmup}")
-    if against not in (None, "torchvision"):
-        raise ValueError(f"against must be 'torchvision' or None, got {against!r}")
+    if not isinstance(model, (str, nn.Module)):
+        raise TypeError(f"model must be a registered name or an nn.Module, got {describe(model)}")
+    batch, warmup, repeats, max_seconds, fast, compile = _checked_options(
+        batch, warmup, repeats, max_seconds, fast, compile, against)
+    channels_last = check_channels_last(channels_last)
+    peaks = _checked_peaks(peaks)
     device = resolve_device(device)
+    autocast_dtype(device, amp)  # refuses an unknown amp before any work
     # the registered name, as runs record it ("LeNet5" typed is lenet5), so report and compare find it
     name = model_info(model).name if isinstance(model, str) else getattr(model, "name", type(model).__name__)
     tv_arch = torchvision_counterpart(name) if against else None  # fails before any work
@@ -322,60 +382,64 @@ def bench_model(
     params = sum(p.numel() for p in net.parameters())
     macs, macs_source = count_macs(model, size)  # a name is counted on the meta device
 
-    x1 = torch.randn(1, *size, device=device)
-    xb = torch.randn(batch, *size, device=device)
-    if fast:
-        runner = optimize_for_inference(net, device=device, amp=amp, channels_last=channels_last,
-                                        compile=compile, example=xb,
-                                        inplace=isinstance(model, str))
-        settings = runner.settings
-        dtype = runner.amp_dtype or torch.float32
-    else:
-        plain = net.to(device).eval()
+    # The plain path runs the caller's module in eval mode: every submodule's train/eval
+    # mode comes back as it was when the timing ends, errors included.
+    with eval_mode(net):
+        x1 = torch.randn(1, *size, device=device)
+        xb = torch.randn(batch, *size, device=device)
+        if fast:
+            runner = optimize_for_inference(net, device=device, amp=amp, channels_last=channels_last,
+                                            compile=compile, example=xb,
+                                            inplace=isinstance(model, str))
+            settings = runner.settings
+            dtype = runner.amp_dtype or torch.float32
+        else:
+            # a caller's module on another device is timed as a copy, not moved there
+            moved = not isinstance(model, str) and module_device(net) != device
+            as_built = (copy.deepcopy(net) if moved else net).to(device).eval()
 
-        def runner(x):
-            with torch.no_grad():
-                return plain(x)
+            def runner(x):
+                with torch.no_grad():
+                    return as_built(x)
 
-        settings = {"plain_eval": True}
-        dtype = torch.float32
-    fns1 = {"cnnzoo": lambda: runner(x1)}
-    fnsb = {"cnnzoo": lambda: runner(xb)}
-    if tv_arch:
-        tv = _torchvision_model(tv_arch, net.num_classes).to(device).eval()
+            settings = {"plain_eval": True}
+            dtype = torch.float32
+        fns1 = {"cnnzoo": lambda: runner(x1)}
+        fnsb = {"cnnzoo": lambda: runner(xb)}
+        if tv_arch:
+            tv = _torchvision_model(tv_arch, net.num_classes).to(device).eval()
 
-        def tv_run(x):
-            with torch.no_grad():
-                return tv(x)
+            def tv_run(x):
+                with torch.no_grad():
+                    return tv(x)
 
-        fns1["torchvision"] = lambda: tv_run(x1)
-        fnsb["torchvision"] = lambda: tv_run(xb)
-    # The peak product runs in the same interleaved rounds as the models, so the load of each
-    # round falls on both. It repeats to last about half the model's call (at most a second):
-    # its rate is then an average over a stretch of the round, not one short sample. The
-    # length is chosen after at least one warm-up call at batch B (compiles happen there).
-    opts = {"warmup": warmup, "repeats": repeats, "max_seconds": max_seconds}
-    lat = {k: Timing.of(v) for k, v in _timed_rounds(fns1, device, **opts).items()}
-    for fn in fnsb.values():
-        for _ in range(max(warmup, 1)):
-            fn()
-    model_s = _timing.seconds(fnsb["cnnzoo"], device)
-    peaks = dict(peaks or {})
-    samplers = {}  # dtype → multiply-adds of one timed product window
-    windows = {}  # dtype → product calls per round
-    for d in dict.fromkeys([torch.float32, dtype]):  # ordered, without a repeat
-        key = str(d).removeprefix("torch.")
-        product, product_macs = _matmul(device, d)
-        product()
-        one_product_s = max(_timing.seconds(product, device), 1e-9)
-        calls = max(1, min(round(min(model_s / 2, 1.0) / one_product_s), 1000))
-        fnsb[f"peak:{key}"] = lambda product=product, calls=calls: [product() for _ in range(calls)]
-        samplers[key] = calls * product_macs
-        windows[key] = calls
-    rounds = _timed_rounds(fnsb, device, **{**opts, "warmup": 0})
-    thr = {k: Timing.of(v) for k, v in rounds.items()}
-    for key, window_macs in samplers.items():
-        peaks[key] = max(peaks.get(key, 0.0), window_macs / (thr[f"peak:{key}"].min / 1e3))
+            fns1["torchvision"] = lambda: tv_run(x1)
+            fnsb["torchvision"] = lambda: tv_run(xb)
+        # The peak product runs in the same interleaved rounds as the models, so the load of each
+        # round falls on both. It repeats to last about half the model's call (at most a second):
+        # its rate is then an average over a stretch of the round, not one short sample. The
+        # length is chosen after at least one warm-up call at batch B (compiles happen there).
+        opts = {"warmup": warmup, "repeats": repeats, "max_seconds": max_seconds}
+        lat = {k: Timing.of(v) for k, v in _timed_rounds(fns1, device, **opts).items()}
+        for fn in fnsb.values():
+            for _ in range(max(warmup, 1)):
+                fn()
+        model_s = _timing.seconds(fnsb["cnnzoo"], device)
+        samplers = {}  # dtype → multiply-adds of one timed product window
+        windows = {}  # dtype → product calls per round
+        for d in dict.fromkeys([torch.float32, dtype]):  # ordered, without a repeat
+            key = str(d).removeprefix("torch.")
+            product, product_macs = _matmul(device, d)
+            product()
+            one_product_s = max(_timing.seconds(product, device), 1e-9)
+            calls = max(1, min(round(min(model_s / 2, 1.0) / one_product_s), 1000))
+            fnsb[f"peak:{key}"] = lambda product=product, calls=calls: [product() for _ in range(calls)]
+            samplers[key] = calls * product_macs
+            windows[key] = calls
+        rounds = _timed_rounds(fnsb, device, **{**opts, "warmup": 0})
+        thr = {k: Timing.of(v) for k, v in rounds.items()}
+        for key, window_macs in samplers.items():
+            peaks[key] = max(peaks.get(key, 0.0), window_macs / (thr[f"peak:{key}"].min / 1e3))
 
     dtype_name = str(dtype).removeprefix("torch.")
 
@@ -471,21 +535,26 @@ def bench(
 
     if isinstance(models, (str, nn.Module)):  # one model, not the letters of its name
         models = [models]
+    models = list(models)  # a generator would be used up by the checks below
     if not models:
         raise ValueError("bench needs at least one model name")
+    batch, warmup, repeats, max_seconds, fast, compile = _checked_options(
+        batch, warmup, repeats, max_seconds, fast, compile, against)
+    overwrite = check_flag(overwrite, "overwrite")  # "no" would replace the file
     if json_path is not None:
         check_writable(json_path)  # before the timing, not after it
         check_new([json_path], overwrite)
-    check_compile_mode(compile)
     if not fast and compile:
         raise ValueError("compile applies to the fast path, and fast=False (--plain) times the model as "
                          "built: choose one")
-    if check_threads(threads) is not None:
-        torch.set_num_threads(threads)
+    threads = check_threads(threads)
     device = resolve_device(device)
+    amp_dtype = autocast_dtype(device, amp) if fast else None
     _malloc.enable()  # before the first timing, so that every model runs alike (cnnzoo._malloc)
     seen = {}
     for m in models:  # fail on a name, a counterpart or an input size before timing anything
+        if not isinstance(m, (str, nn.Module)):
+            raise TypeError(f"bench's models are registered names or nn.Modules, got {describe(m)}")
         if isinstance(m, str):
             name = model_info(m).name
             if name in seen:  # LENET5 and lenet5: one model, timed twice, two rows
@@ -493,16 +562,16 @@ def bench(
             seen[name] = m
             if against:
                 torchvision_counterpart(m)
-        if input_size is not None:
-            if isinstance(m, str):
-                with torch.device("meta"):
-                    _checked_size(create_model(m), input_size)
-            else:
-                _checked_size(m, input_size)
+        if not isinstance(m, str):  # a module may have no default size
+            _checked_size(m, input_size)
+        elif input_size is not None:
+            with torch.device("meta"):
+                _checked_size(create_model(m), input_size)
+    if threads is not None:  # only once every check has passed: it is the process's setting
+        torch.set_num_threads(threads)
     say = progress or (lambda msg: None)
     say(f"measuring the peak on {device}")
     peaks = {"float32": measure_peak(device, torch.float32)}
-    amp_dtype = autocast_dtype(device, amp) if fast else None
     if amp_dtype is not None:
         peaks[str(amp_dtype).removeprefix("torch.")] = measure_peak(device, amp_dtype)
     if "bfloat16" not in peaks and native_bf16(device):
@@ -522,7 +591,7 @@ def bench(
     report = {
         "machine": machine_info(device),
         "peak_macs_per_s": peaks,
-        "settings": {"batch": batch, "input_size": list(input_size) if input_size else None,
+        "settings": {"batch": batch, "input_size": [plain(s) for s in input_size] if input_size else None,
                      "device": str(device), "against": against, "fast": fast, "amp": amp,
                      "compile": compile, "warmup": warmup, "repeats": repeats},
         "results": results,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import os
 import re
 import signal
@@ -38,7 +39,7 @@ def _parse_chw(text: str) -> tuple[int | None, int, int]:
     try:
         nums = tuple(int(p) for p in parts)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an input size like 3x224x224, got {text!r}")
+        nums = ()
     if len(nums) not in (1, 3) or min(nums) < 1:
         raise argparse.ArgumentTypeError(f"expected an input size like 3x224x224 or 224, got {text!r}")
     return (None, nums[0], nums[0]) if len(nums) == 1 else nums
@@ -662,7 +663,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     # -- parsers of the other capabilities are added above this line -----------------------
+    for command in sub.choices.values():  # a mistyped option is its command's error (_run)
+        command.set_defaults(command_parser=command)
     return parser
+
+
+def _refuse_unknown(args, unknown: list[str]) -> None:
+    """A mistyped option named by its command's usage, with the closest options it takes
+    (argparse names it under the top-level usage, which lists no options at all)."""
+    command = args.command_parser
+    options = [o for action in command._actions for o in action.option_strings]
+    typed = [word.split("=")[0] for word in unknown if word.startswith("-")]
+    hints = [f"{word}: did you mean {close[0]}?" for word in typed
+             for close in [difflib.get_close_matches(word, options, n=1, cutoff=0.6)] if close]
+    command.error(f"unrecognized arguments: {' '.join(unknown)}" + ("; " + "; ".join(hints) if hints else ""))
 
 
 _python_showwarning = warnings.showwarning
@@ -688,7 +702,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(argv: list[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        _refuse_unknown(args, unknown)
     try:
         return args.func(args) or 0
     except (ValueError, TypeError, OSError) as err:  # OSError: missing files, no permission, a full disk

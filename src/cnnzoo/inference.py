@@ -28,7 +28,8 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
 from . import _malloc
-from ._device import module_device, native_bf16, resolve_device
+from ._checks import check_flag, describe, plain
+from ._device import eval_mode, module_device, native_bf16, resolve_device
 from ._timing import best_seconds
 
 __all__ = [
@@ -44,6 +45,11 @@ _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 
 # -- finding conv → batch-norm pairs ---------------------------------------------------------
+def _check_example(example) -> None:
+    if example is not None and not isinstance(example, Tensor):
+        raise TypeError(f"example must be a tensor (a batch of inputs) or None, got {describe(example)}")
+
+
 def _foldable(conv: nn.Module, bn: nn.Module) -> bool:
     return (
         isinstance(conv, _CONVS)
@@ -207,13 +213,10 @@ def _pairs_by_run(model: nn.Module, example: Tensor | None, skip: set[str]) -> l
             hooks.append(m.register_forward_hook(conv_done(name)))
         elif isinstance(m, _NORMS):
             hooks += [m.register_forward_pre_hook(bn_enter(name)), m.register_forward_hook(bn_leave)]
-    was_training = model.training
     try:
-        model.eval()
-        with torch.no_grad(), counter:
+        with eval_mode(model), torch.no_grad(), counter:
             model(x)
     finally:
-        model.train(was_training)
         for h in hooks:
             h.remove()
     pairs = []
@@ -232,6 +235,9 @@ def find_conv_bn_pairs(model: nn.Module, example: Tensor | None = None) -> tuple
     pair (torchvision's ``conv1``/``bn1``, DenseNet's ``conv1``/``norm2``) confirmed by one
     forward pass on ``example`` (or a random input of the model's default size; without
     either, only the Sequential neighbours)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"find_conv_bn_pairs expects an nn.Module, got {describe(model)}")
+    _check_example(example)
     try:
         return _pairs_from_fx(model), "fx"
     except Exception:  # tracing fails on data-dependent Python; fall back to module pairs
@@ -266,7 +272,9 @@ def fold_batchnorm(model: nn.Module, *, inplace: bool = False, example: Tensor |
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"fold_batchnorm expects an nn.Module, got {type(model).__name__}")
-    if not inplace:
+    _check_example(example)
+    # a truthy string such as "no" would fold the caller's own model
+    if not check_flag(inplace, "inplace"):
         model = copy.deepcopy(model)
     pairs, method = find_conv_bn_pairs(model, example)
     for conv_name, bn_name in pairs:
@@ -293,7 +301,7 @@ def autocast_dtype(device: torch.device | str, amp: str | None = "auto") -> torc
         return torch.bfloat16 if native_bf16(device) else torch.float16
     table = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
              "fp16": torch.float16, "float16": torch.float16}
-    if amp not in table:
+    if not isinstance(amp, str) or amp not in table:
         raise ValueError(f"amp must be one of auto, bf16, fp16, none; got {amp!r}")
     return table[amp]
 
@@ -347,8 +355,12 @@ def _faster_channels_last(model: nn.Module, example: Tensor, amp_dtype, runs: in
     return times["channels_last"] < times["contiguous"], times
 
 
-def check_compile_mode(compile: bool | str) -> None:
-    """Refuse a ``compile`` mode that :func:`torch.compile` does not know, before any work."""
+def check_compile_mode(compile: bool | str) -> bool | str:
+    """``compile`` if it is True, False or a mode :func:`torch.compile` knows, else one clear
+    error, before any work."""
+    compile = plain(compile)
+    if not isinstance(compile, (bool, str)):
+        raise TypeError(f"compile must be True, False or a torch.compile mode name, got {describe(compile)}")
     if isinstance(compile, str):
         import torch._inductor
 
@@ -356,6 +368,15 @@ def check_compile_mode(compile: bool | str) -> None:
         if compile not in modes:
             raise ValueError(f"unknown compile mode {compile!r}: torch.compile's modes are "
                              f"{', '.join(modes)}")
+    return compile
+
+
+def check_channels_last(channels_last: bool | str) -> bool | str:
+    """``channels_last`` if it is True, False or ``"auto"`` (1 or ``"yes"`` are not)."""
+    value = plain(channels_last)
+    if not isinstance(value, bool) and not (isinstance(value, str) and value == "auto"):
+        raise ValueError(f"channels_last must be True, False or 'auto', got {describe(channels_last)}")
+    return value
 
 
 def optimize_for_inference(
@@ -381,9 +402,10 @@ def optimize_for_inference(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"optimize_for_inference expects an nn.Module, got {type(model).__name__}")
-    check_compile_mode(compile)
-    if channels_last not in (True, False, "auto"):
-        raise ValueError(f"channels_last must be True, False or 'auto', got {channels_last!r}")
+    compile = check_compile_mode(compile)
+    channels_last = check_channels_last(channels_last)
+    fold_bn, inplace = check_flag(fold_bn, "fold_bn"), check_flag(inplace, "inplace")
+    _check_example(example)
     device = resolve_device(device or module_device(model))
     if device.type == "cpu":
         _malloc.enable()  # each pass's activations reuse the last pass's memory

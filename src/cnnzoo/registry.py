@@ -15,7 +15,7 @@ from typing import Callable
 
 from torch import nn
 
-from ._checks import describe, type_problem
+from ._checks import describe, plain, type_problem
 
 __all__ = [
     "Paper",
@@ -107,9 +107,16 @@ def register_model(
     model it returns is labelled with ``name`` so that its error messages name it.
     """
 
+    _check_registration(name, family, paper, input_size, description, figures, layout)
+
     def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise RuntimeError(f"model {name!r} is registered twice")
+        taken = inspect.signature(builder).parameters if callable(builder) else {}
+        missing = [k for k in ("num_classes", "in_chans") if k not in taken]
+        if missing and not any(p.kind is p.VAR_KEYWORD for p in taken.values()):
+            raise TypeError(f"model {name!r}: the builder must be a function taking num_classes= and in_chans=, "
+                            f"got {describe(builder)}" + (f" without {' and '.join(missing)}" if callable(builder) else ""))
 
         @functools.wraps(builder)
         def build(*args, **kwargs):
@@ -132,6 +139,34 @@ def register_model(
     return decorate
 
 
+def _key(name: str) -> str:
+    """How :func:`create_model` reads a name: ``ResNet-18`` is ``resnet_18``."""
+    return name.strip().lower().replace("-", "_")
+
+
+def _check_registration(name, family, paper, input_size, description, figures, layout) -> None:
+    """A registration that could never be looked up, or that would break listing and
+    lookups of every model after it, refused by what it should have been."""
+    if not isinstance(name, str) or not name or _key(name) != name:
+        hint = f"; register {_key(name)!r}" if isinstance(name, str) and _key(name) else ""
+        raise ValueError("a model name must be lower case, with underscores for hyphens and no spaces around it, "
+                         f"as create_model reads names (ResNet-18 is resnet_18), got {describe(name)}{hint}")
+    size_ok = (isinstance(input_size, (tuple, list)) and len(input_size) == 3
+               and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in input_size))
+    problems = [
+        (isinstance(family, str) and bool(family), "family must be a non-empty string", family),
+        (isinstance(paper, Paper), "paper must be a cnnzoo.Paper", paper),
+        (size_ok, "input_size must be (C, H, W), three positive integers", input_size),
+        (isinstance(description, str), "description must be a string", description),
+        (isinstance(figures, (tuple, list)) and all(isinstance(f, Figure) for f in figures),
+         "figures must be a list of cnnzoo.Figure", figures),
+        (layout in ("paper", "torchvision"), "layout must be 'paper' or 'torchvision'", layout),
+    ]
+    for ok, expected, value in problems:
+        if not ok:
+            raise TypeError(f"model {name!r}: {expected}, got {describe(value)}")
+
+
 def _ensure_loaded() -> None:
     # Importing the model package registers every family.
     from . import models  # noqa: F401
@@ -142,7 +177,7 @@ def _lookup(name: str) -> ModelInfo:
     if not isinstance(name, str):
         raise TypeError(f"expected a model name (a string such as 'resnet18'; `cnnzoo list` shows them), "
                         f"got {describe(name)}")
-    key = name.strip().lower().replace("-", "_")
+    key = _key(name)
     if key in _REGISTRY:
         return _REGISTRY[key]
     close = difflib.get_close_matches(key, _REGISTRY, n=5, cutoff=0.5)
@@ -161,6 +196,7 @@ def create_model(name: str, **options) -> nn.Module:
     """
     info = _lookup(name)
     accepted = info.options
+    options = {k: plain(v) for k, v in options.items()}  # numpy's numbers as Python's: options are written as JSON
     unknown = [k for k in options if k not in accepted]
     if unknown:
         raise TypeError(

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
-from .._device import module_device
+from .._device import eval_mode, floating_dtype, module_device
 from .receptive import WHOLE, initial, propagate
 from .rules import Call, Cost, canonical_name, cost_of, kind_of
 
@@ -319,17 +319,6 @@ def _on_meta(model: nn.Module):
             table[key] = t
 
 
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module):
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for m, mode in modes:
-            m.training = mode
-
-
 def _trace(model: nn.Module, size: tuple[int, ...], real: bool) -> tuple[_Tracer, Any]:
     tracer = _Tracer(model, len(size) - 1, meta=not real)
     handles = []
@@ -338,12 +327,11 @@ def _trace(model: nn.Module, size: tuple[int, ...], real: bool) -> tuple[_Tracer
         handles.append(m.register_forward_hook(tracer.post_hook, with_kwargs=True))
     try:
         with contextlib.ExitStack() as stack:
-            stack.enter_context(_eval_mode(model))
+            stack.enter_context(eval_mode(model))
             stack.enter_context(torch.no_grad())
             if real:
-                weight = next((p for p in model.parameters() if p.is_floating_point()), None)
-                dtype = weight.dtype if weight is not None else torch.float32
-                x = torch.randn(1, *size, generator=torch.Generator().manual_seed(0)).to(module_device(model), dtype)
+                x = torch.randn(1, *size, generator=torch.Generator().manual_seed(0))
+                x = x.to(module_device(model), floating_dtype(model))
             else:
                 stack.enter_context(_on_meta(model))
                 x = torch.zeros(1, *size, device="meta")

@@ -36,7 +36,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .._checks import SettingWarning, check_batch_size, describe, seed_value
+from .._checks import SettingWarning, describe, positive_int, seed_value
 from .._files import check_new, check_writable
 from .fileformat import SUFFIX, is_compressed_file, load_compressed, write_compressed
 from .presets import paper_preset
@@ -261,7 +261,7 @@ def compress(model, data=None, *, sparsity=None, quality=None, bits=None, index_
                     ("finetune_epochs", finetune_epochs)):
         if not isinstance(n, int) or n < 0:
             raise ValueError(f"{what} must be a non-negative integer, got {n!r}")
-    check_batch_size(batch_size)
+    batch_size = positive_int(batch_size, "batch_size")
     from .._device import resolve_device
 
     log = log or (lambda message: None)

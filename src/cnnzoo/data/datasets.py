@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .._checks import describe, some
+from .._checks import check_flag, describe, plain, positive_int, seed_value, some
 
 __all__ = [
     "ImageDataset",
@@ -129,6 +129,8 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     """The cache directory of downloaded datasets: ``root``, else ``$CNNZOO_DATA``, else
     ``~/.cache/cnnzoo``."""
     env = os.environ.get("CNNZOO_DATA")
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"root must be a folder (a path), or None for the default, got {describe(root)}")
     if root is not None:
         where, path = "--data-root", Path(root).expanduser()
     elif env:
@@ -152,6 +154,19 @@ _TORCHVISION = {
     "cifar100": ("CIFAR100", "cifar-100-python", "161 MB"),
 }
 _CANONICAL = {"mnist": "mnist", "fashionmnist": "fashion-mnist", "cifar10": "cifar10", "cifar100": "cifar100"}
+
+
+def _check_options(train, image_size, to_train) -> tuple[bool | None, int | None, bool]:
+    """``train``, ``image_size`` and ``to_train`` checked (numpy's values made Python's), with
+    ``to_train`` defaulting to ``train``: a string such as "no" is truthy and would silently
+    mean the training split, and a size of 0 silently the median size."""
+    train = plain(train)
+    if train is not None and not isinstance(train, bool):
+        raise TypeError(f"train must be True, False or None (every image), got {describe(train)}")
+    if image_size is not None:
+        image_size = positive_int(image_size, "image_size")
+    to_train = bool(train) if to_train is None else check_flag(to_train, "to_train")
+    return train, image_size, to_train
 
 
 def list_datasets() -> list[str]:
@@ -180,15 +195,18 @@ def load_dataset(
     ``y_train``, ``x_test``, ``y_test``). A folder with ``train/`` and ``test/`` (or ``val/``)
     sub-folders, or an ``.npz`` with both splits, gives its own test split; otherwise a fixed
     stratified 10% of it is held out as the test split. Folder images of different sizes are
-    resized (shorter side) and centre-cropped to ``image_size`` (default: their median shorter
-    side, at most 256); they are decoded by :func:`image_tensor`.
+    resized (shorter side) and centre-cropped to ``image_size`` (a positive integer; default:
+    their median shorter side, at most 256); they are decoded by :func:`image_tensor`.
+    ``image_size`` applies to folders only: the bundled sample, the torchvision datasets and an
+    ``.npz`` are read at the size they are stored at (the loader fits them to the model).
 
     Refused, as they would give a silently wrong result: images in a sub-folder of a class
     folder, broken links that could be images or class folders, and, for training (``to_train``, default ``train``; evaluate passes
     False), a training split of fewer than 2 classes and test labels of an ``.npz`` that its
     training labels lack. Hidden files and folders are ignored.
     """
-    to_train = bool(train) if to_train is None else to_train
+    train, image_size, to_train = _check_options(train, image_size, to_train)
+    download = check_flag(download, "download")
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise TypeError(f"expected a dataset name or path, got {describe(name_or_path)}")
     text = os.fspath(name_or_path)
@@ -216,8 +234,12 @@ def load_dataset(
 
 
 def holdout_split(labels: Tensor, fraction: float = HOLDOUT_FRACTION, seed: int = 0) -> tuple[Tensor, Tensor]:
-    """Fixed stratified split: indices (train, test) with ``fraction`` of each class in test."""
-    gen = torch.Generator().manual_seed(seed)
+    """Fixed stratified split: indices (train, test) with ``fraction`` (0 ≤ fraction < 1) of
+    each class in test."""
+    value = plain(fraction)  # a negative one would silently slice from the end
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"fraction must be a number from 0 to less than 1, got {describe(fraction)}")
+    gen = torch.Generator().manual_seed(seed_value(seed))
     train, test = [], []
     for c in torch.unique(labels):
         idx = torch.nonzero(labels == c).flatten()
@@ -328,8 +350,10 @@ def match_classes(ds: ImageDataset, model_classes, class_ids=None) -> ImageDatas
     numbered = all(c.split(" ")[0] == str(i) for i, c in enumerate(ds.classes))
     if _unnamed(model_classes) and numbered and len(ds.classes) == len(model_classes):
         return ds
-    difference = class_difference(model_classes, classes, "the model's classes", "the data")
-    raise ValueError(f"{ds.name} holds other classes than the model was trained on: {difference}")
+    # only the data's unknown names: a model's other classes may be missing from the data
+    unknown = [c for c in classes if c not in set(model_classes)]
+    raise ValueError(f"{ds.name} holds classes the model was not trained on: {some(map(repr, unknown))}; "
+                     f"the model's classes are {some(map(repr, model_classes))}")
 
 
 def at_training_size(ds: ImageDataset, image_size) -> ImageDataset:
@@ -519,7 +543,12 @@ def folder_parts(path: str | os.PathLike, train: bool | None, *, image_size: int
     For every image (``train=None``) of a folder with its own ``train/`` and ``test/``, the test
     split follows the training split as one dataset: labelled by the training split's classes,
     at its size, in colour where either split is."""
-    path, to_train = Path(path), bool(train) if to_train is None else to_train
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"expected a folder of images (a path), got {describe(path)}")
+    train, image_size, to_train = _check_options(train, image_size, to_train)
+    if part is not None:
+        part = positive_int(part, "part")
+    path = Path(path)
     splits = _folder_splits(path)
     if train is None and splits:
         first, second = (_index_folder(path, split, to_train) for split in (True, False))

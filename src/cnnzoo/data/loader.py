@@ -35,7 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._checks import check_batch_size, hint_problem
+from .._checks import check_flag, describe, hint_problem, plain, positive_int, seed_value, type_problem
+from .._device import resolve_device
 from .datasets import ImageDataset
 
 __all__ = ["Augment", "AUGMENTS", "Loader", "fit_size", "adapt_channels", "default_input_size"]
@@ -185,6 +186,32 @@ def fit_size(x: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(x, size=(H, W), mode="bilinear", align_corners=False, antialias=H < h or W < w)
 
 
+def _check_input_size(input_size) -> tuple[int, int, int]:
+    """``input_size`` as three Python ints C, H, W (numpy's accepted), else one clear error: a
+    size of 0 or 8.5 would fail only at the first batch, in torch's words."""
+    try:
+        values = [plain(v) for v in input_size]
+    except TypeError:
+        values = []
+    if len(values) != 3 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
+        raise ValueError(f"input_size must be three positive integers (C, H, W), or None for the images' "
+                         f"own size, got {describe(input_size)}")
+    return tuple(values)
+
+
+def _check_stats(values, name: str, channels: int) -> list[float]:
+    """``mean`` or ``std`` as ``channels`` finite floats (a std above 0)."""
+    try:
+        found = [plain(v) for v in values]
+    except TypeError:
+        found = None
+    if (found is None or len(found) != channels or any(type_problem(v, float) for v in found)
+            or (name == "std" and min(found) <= 0)):
+        raise ValueError(f"mean/std need {channels} finite numbers (std > 0), one per channel of the "
+                         f"model's input; {name} is {describe(values)}")
+    return [float(v) for v in found]
+
+
 def _translate(x: Tensor, pad: int, dy: Tensor, dx: Tensor) -> Tensor:
     """Shift each image by (dy, dx) ∈ [-pad, pad]², filling with zeros: one gather."""
     b, c, h, w = x.shape
@@ -266,28 +293,29 @@ class Loader:
             raise TypeError(f"Loader expects an ImageDataset (see load_dataset), got {type(dataset).__name__}")
         if len(dataset) == 0:
             raise ValueError(f"dataset {dataset.name} is empty")
-        check_batch_size(batch_size)
-        if not 0 <= rank < world_size:
-            raise ValueError(f"rank must lie in 0..{world_size - 1}, got {rank}")
+        batch_size = positive_int(batch_size, "batch_size")
+        world_size = positive_int(world_size, "world_size")
+        rank = plain(rank)
+        if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < world_size:
+            raise ValueError(f"rank must lie in 0..{world_size - 1}, got {describe(rank)}")
         self.dataset = dataset
         self.batch_size = batch_size
-        self.input_size = tuple(input_size or dataset.image_size)
-        if len(self.input_size) != 3:
-            raise ValueError(f"input_size must be (C, H, W), got {self.input_size}")
+        self.input_size = tuple(dataset.image_size) if input_size is None else _check_input_size(input_size)
         channels = self.input_size[0]
         adapt_channels(torch.zeros(1, dataset.image_size[0], 1, 1), channels)  # clear error now
-        self.train = train
-        self.device = torch.device(device)
-        self.seed = seed
+        self.train = check_flag(train, "train")  # "no" is truthy: it would shuffle and augment
+        self.device = resolve_device(device)
+        self.seed = seed_value(seed)
         self.augment = Augment.from_spec(augment)
         self.rank, self.world_size = rank, world_size
-        self.drop_last = train if drop_last is None else drop_last
-        self.ten_crop = ten_crop
-        if mean is None or std is None:
+        self.drop_last = self.train if drop_last is None else check_flag(drop_last, "drop_last")
+        self.ten_crop = check_flag(ten_crop, "ten_crop")
+        if (mean is None) != (std is None):  # one alone would silently be replaced by the data's
+            raise ValueError(f"give both mean and std, or neither (for the dataset's own), got only "
+                             f"{'mean' if std is None else 'std'}")
+        if mean is None:
             mean, std = self._default_stats(channels)
-        self.mean, self.std = [float(m) for m in mean], [float(s) for s in std]
-        if len(self.mean) != channels or len(self.std) != channels or min(self.std) <= 0:
-            raise ValueError(f"mean/std need {channels} values (std > 0), got {self.mean} / {self.std}")
+        self.mean, self.std = _check_stats(mean, "mean", channels), _check_stats(std, "std", channels)
         self._mean = torch.tensor(self.mean, device=self.device).view(1, -1, 1, 1)
         self._std = torch.tensor(self.std, device=self.device).view(1, -1, 1, 1)
         self.images = dataset.images.to(self.device)
@@ -326,7 +354,11 @@ class Loader:
 
     def set_epoch(self, epoch: int, start_step: int = 0) -> None:
         """Select the epoch's sample order; ``start_step`` skips the batches already done."""
-        self.epoch, self.start_step = int(epoch), int(start_step)
+        epoch, start_step = plain(epoch), plain(start_step)
+        for name, value in (("epoch", epoch), ("start_step", start_step)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an integer ≥ 0, got {describe(value)}")
+        self.epoch, self.start_step = epoch, start_step
 
     def _shard_size(self) -> int:
         n = len(self.dataset)

@@ -10,6 +10,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .._checks import positive_int
+from .._device import floating_dtype
+
 __all__ = ["Classifier", "format_chw"]
 
 
@@ -47,12 +50,8 @@ class Classifier(nn.Module):
         classifier: str = "fc",
     ):
         super().__init__()
-        if not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
-        if not isinstance(in_chans, int) or in_chans < 1:
-            raise ValueError(f"in_chans must be a positive integer, got {in_chans!r}")
-        self.num_classes = num_classes
-        self.in_chans = in_chans
+        self.num_classes = positive_int(num_classes, "num_classes")
+        self.in_chans = in_chans = positive_int(in_chans, "in_chans")
         self.default_input_size = (in_chans, *input_size)
         self.min_input_size = None if min_input_size is None else tuple(min_input_size)
         self.classifier_path = classifier
@@ -62,6 +61,13 @@ class Classifier(nn.Module):
         """Raise ``ValueError`` naming the model, the expected C×H×W and what it got."""
         if not isinstance(x, Tensor):
             raise TypeError(f"{self.name} expects a tensor, got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise TypeError(f"{self.name} expects floating-point input, got {x.dtype}: images as the "
+                            "model was trained on them, e.g. x.float() / 255, normalised")
+        dtype = floating_dtype(self)
+        if x.dtype != dtype and not torch.is_autocast_enabled(x.device.type):
+            raise TypeError(f"{self.name} holds {dtype} weights and expects {dtype} input, got {x.dtype}: "
+                            f"convert the input (x.to({dtype})) or the model")
         if x.dim() != 4:
             raise ValueError(
                 f"{self.name} expects a batch N×C×H×W (4 dimensions), got shape "
@@ -100,8 +106,9 @@ class Classifier(nn.Module):
 
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the final layer with a freshly initialised one for ``num_classes``."""
-        self.num_classes = num_classes
+        num_classes = positive_int(num_classes, "num_classes")  # checked before anything changes
         self._replace_layer(self.classifier_path, num_classes)
+        self.num_classes = num_classes
 
     def _replace_layer(self, path: str, num_classes: int) -> None:
         old = self.get_submodule(path)

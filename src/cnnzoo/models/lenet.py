@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .._checks import positive_int
 from ..layers import ScaledTanh
 from ..registry import Figure, Paper, register_model
 from .base import Classifier
@@ -214,8 +215,9 @@ class LeNet5(Classifier):
         return -self.output(features)
 
     def reset_classifier(self, num_classes: int) -> None:
-        self.num_classes = num_classes
+        num_classes = positive_int(num_classes, "num_classes")
         self.output = EuclideanRBF(rbf_codes(num_classes).to(self.output.centers.device))
+        self.num_classes = num_classes
 
     def _with_rubbish(self, logits: Tensor) -> Tensor:
         return torch.cat([logits, logits.new_full((logits.shape[0], 1), -self.j)], dim=1)

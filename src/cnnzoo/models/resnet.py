@@ -474,6 +474,12 @@ RESNEXT_IMAGENET = {
 RESNEXT_CIFAR = {8: (34.4e6, 3.65, 17.77), 16: (68.1e6, 3.58, 17.31)}
 
 
+# Before training, batch norm's running statistics are 0 and 1, so in eval mode each of
+# 500-600 residual additions roughly doubles the activations' variance: float32 overflows.
+_UNTRAINED_OVERFLOW = (" Untrained, in eval mode, its outputs overflow to NaN (batch norm's running "
+                       "statistics are not yet measured); train mode, or a trained model, is finite.")
+
+
 def _register_resnets() -> None:
     for depth, (block, stages, gflops, errors) in IMAGENET_RESNETS.items():
         name = f"resnet{depth}"
@@ -503,7 +509,8 @@ def _register_resnets() -> None:
             f"resnet{depth}", family="resnet", paper=RESNET_PAPER, cifar=True,
             figures=_err("He et al. 2015, Table 6", error, dataset="CIFAR-10", params=params),
             description=f"CIFAR-10 ResNet-{depth} (He et al. 2015, §4.2): 6n+2 layers with n={n}, "
-                        "16/32/64 filters, shortcut option A (zero-padded identity; 'B' projects).",
+                        "16/32/64 filters, shortcut option A (zero-padded identity; 'B' projects)."
+                        + (_UNTRAINED_OVERFLOW if depth > 1000 else ""),
             block="basic", layers=(n,) * 3, planes=(16, 32, 64), stem="cifar", stem_width=16,
             shortcut="A",
         )
@@ -528,7 +535,8 @@ def _register_preact() -> None:
             f"preact_resnet{depth}", family="preact-resnet", paper=PREACT_PAPER, cifar=True,
             figures=figs,
             description=f"CIFAR pre-activation ResNet-{depth} (He et al. 2016): {n} {block} units "
-                        "per stage, widths 16/32/64, projection shortcuts.",
+                        "per stage, widths 16/32/64, projection shortcuts."
+                        + (_UNTRAINED_OVERFLOW if depth > 1000 else ""),
             block=block, layers=(n,) * 3, planes=(16, 32, 64), stem="cifar", stem_width=16,
             preact=True, stride_in_1x1=True,
         )

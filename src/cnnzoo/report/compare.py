@@ -25,7 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .._checks import describe
+from .._checks import check_flag, describe, plain, positive_int
+from .._device import resolve_device
 from .._files import check_new, check_writable, write_atomic, write_json
 from .runs import load_run
 
@@ -170,7 +171,7 @@ def _eval_rows(paths: Sequence[str], taken: Sequence[str] = ()) -> list[CompareR
         if not path.is_file():
             raise FileNotFoundError(f"--evals: {path} does not exist (expected the output of "
                                     "`cnnzoo eval ... --json > FILE`)")
-        data = _read_json(path)
+        data = _read_json(path, "the output of `cnnzoo eval ... --json > FILE`")
         top1 = data.get("top1")
         if not isinstance(top1, (int, float)) or isinstance(top1, bool) or not isinstance(data.get("dataset"), str):
             raise ValueError(f"{path} is not a `cnnzoo eval --json` result (it needs 'top1' and 'dataset'; "
@@ -357,12 +358,16 @@ def _footnote(rows: Sequence[CompareRow], accuracy: str, extra: Sequence[str] = 
 
 
 # -- the command ---------------------------------------------------------------------------
-def _names(value, what: str) -> list[str] | None:
-    """``models`` or ``runs`` as a list: one name or path alone counts as a list of one."""
+def _names(value, what: str, unset: str) -> list[str] | None:
+    """``models`` or ``runs`` as a list: one name or path alone counts as a list of one. An
+    empty list is refused: only None means ``unset`` (an empty selection of models would
+    silently be the whole zoo)."""
     if value is None or isinstance(value, (str, os.PathLike)):
         return None if value is None else [os.fspath(value)]
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, (str, os.PathLike)) for v in value):
         raise TypeError(f"{what} must be a name or path, or a list of them, got {describe(value)}")
+    if not value:
+        raise ValueError(f"{what} is an empty list: name at least one, or pass None for {unset}")
     return [os.fspath(v) for v in value]
 
 
@@ -399,7 +404,19 @@ def compare(
     from ..registry import list_models
 
     say = progress or (lambda msg: None)
-    models, runs, evals = _names(models, "models"), _names(runs, "runs"), _names(evals, "evals")
+    models = _names(models, "models", "all registered models")
+    runs, evals = _names(runs, "runs", "no runs"), _names(evals, "evals", "no evaluations")
+    bench_json = _names(bench_json, "bench_json", "measuring throughput here")
+    batch = positive_int(batch, "batch")  # before minutes of work, measured or not
+    overwrite = check_flag(overwrite, "overwrite")
+    measure_speed = plain(measure_speed)
+    if measure_speed is not None and not isinstance(measure_speed, bool):  # "no" would mean yes
+        raise TypeError(f"measure_speed must be True, False or None (measure when models or runs are "
+                        f"named), got {describe(measure_speed)}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a function taking a message, or None, got {describe(progress)}")
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out must be a folder (a path), got {describe(out)}")
     if runs or evals:
         rows = _run_rows(runs or [])
         rows += _eval_rows(evals or [], taken=[r.label for r in rows])
@@ -429,15 +446,19 @@ def compare(
     if unfinished:  # a run stopped at epoch 5 of 20 is not the model at its best
         notes.append(f"unfinished or stopped (no summary.json; accuracy of the last recorded epoch): "
                      f"{', '.join(unfinished)}")
-    splits = {r.split for r in rows if r.split}
-    if len(splits) > 1:  # a training split's accuracy beside held-out ones flatters
-        notes.append("the evaluations scored different parts of their data: " + "; ".join(
-            f"{s}: {', '.join(r.label for r in rows if r.split == s)}" for s in sorted(splits)))
+    scored = {r.label: r.split or "test split" for r in rows if r.split or r.run}  # a run reports its test split
+    kinds = {"training" if s.startswith("training") else "every" if s.startswith("every") else "held-out"
+             for s in scored.values()}
+    if len(kinds) > 1:  # a training split's accuracy beside held-out ones flatters
+        notes.append("the accuracies come from different parts of their data: " + "; ".join(
+            f"{s}: {', '.join(label for label, v in scored.items() if v == s)}" for s in sorted(set(scored.values()))))
     missing = [r.label for r in rows if r.top1 is None]
     if missing:
         timed = ", so not timed either" if measure_speed and not bench_json else ""
         notes.append(f"left out of the charts (no accuracy{timed}): {', '.join(missing)}")
 
+    if measure_speed and not bench_json:  # a device this machine lacks, named before any work
+        device = resolve_device(device)
     out = Path(out)
     check_writable(out / "compare.json")  # before any speed is measured
     check_new([out / name for name in OUTPUTS], overwrite)

@@ -14,9 +14,11 @@ import datetime as _dt
 import html
 import io
 import json
+import os
 from pathlib import Path
 from typing import Callable
 
+from .._checks import check_flag, describe
 from .._files import check_new, check_writable, write_atomic
 from .runs import Run, load_run
 
@@ -59,7 +61,7 @@ def _na(reason: str) -> str:
 
 def _fmt(value) -> str:
     if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
+        return f"{value:.4g}" if abs(value) < 1e3 else f"{value:,.0f}"  # 11,650 where .4g reads 1.165e+04
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     if isinstance(value, (dict, list)):
@@ -323,11 +325,20 @@ _BUILDERS = {
 
 
 # -- the page ------------------------------------------------------------------------------
+def _check_run(run, also: str = "") -> None:
+    """A clear error for a ``run`` that is no path (None: Path(None) says only "expected str")."""
+    if not isinstance(run, (str, os.PathLike)):
+        raise TypeError(f"expected a run directory (a path written by `cnnzoo train`){also}, got {describe(run)}")
+
+
 def render_report(run: str | Path | Run, *, measure_speed: bool = True) -> str:
     """The HTML text of the report for ``run`` (a run directory or a loaded :class:`Run`)."""
     from .. import __version__
 
-    run = run if isinstance(run, Run) else load_run(run)
+    measure_speed = check_flag(measure_speed, "measure_speed")
+    if not isinstance(run, Run):
+        _check_run(run, " or a Run")
+        run = load_run(run)
     sections = []
     for sid, heading in SECTIONS:
         try:
@@ -353,6 +364,11 @@ def write_report(run: str | Path, out: str | Path | None = None, *,
     """Write the report for the run directory ``run`` to ``out`` (default
     ``RUN/report.html``), atomically, and return its path. An existing report is replaced
     only with ``overwrite``."""
+    _check_run(run)
+    if out is not None and not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out must be the HTML file to write (a path), or None for RUN/report.html, "
+                        f"got {describe(out)}")
+    measure_speed, overwrite = check_flag(measure_speed, "measure_speed"), check_flag(overwrite, "overwrite")
     loaded = load_run(run)
     out = check_writable(Path(out) if out is not None else loaded.path / "report.html")
     check_new([out], overwrite)

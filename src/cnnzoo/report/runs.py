@@ -19,13 +19,15 @@ def as_percent(value) -> float | None:
     return None if value is None else float(value)
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(path: Path, expected: str = "") -> dict:
+    """The JSON object in ``path``; ``expected`` says in errors what the file should be."""
+    what = f"; expected {expected}" if expected else ""
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON: {err}") from err
+        raise ValueError(f"{path} is not valid JSON: {err}{what}") from err
     except UnicodeDecodeError:
-        raise ValueError(f"{path} is not a JSON text file (it is not UTF-8)") from None
+        raise ValueError(f"{path} is not a JSON text file (it is not UTF-8){what}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path} should hold a JSON object, found {type(data).__name__}")
     return data

@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_batch_size, describe
-from .._device import module_device, resolve_device
+from .._checks import describe, positive_int
+from .._device import eval_mode, floating_dtype, module_device, resolve_device
 from ..data import Augment, ImageDataset, Loader, adapt_channels, default_input_size, load_dataset
 from ..data.datasets import (at_training_size, folder_of, folder_parts, image_tensor, match_classes,
                              read_image, resize_center_crop, unit_float_to_uint8)
@@ -30,9 +30,10 @@ SPLITS = {"test": False, "train": True, "all": None}
 
 
 def _model(model, device) -> tuple[nn.Module, torch.device, dict]:
-    """The model in eval mode on ``device`` (``None``: a module where it is, so that a GPU
-    model is not moved to the CPU under its caller; a file on the CPU), and what its
-    checkpoint records (empty for a module)."""
+    """The model on ``device`` (``None``: a module where it is, so that a GPU model is not
+    moved to the CPU under its caller; a file on the CPU), and what its checkpoint records
+    (empty for a module). Scored under :func:`eval_mode`: a caller's model in training
+    stays in training."""
     meta: dict = {}
     if isinstance(model, (str, os.PathLike)):
         dev = resolve_device(device or "cpu")
@@ -43,7 +44,7 @@ def _model(model, device) -> tuple[nn.Module, torch.device, dict]:
         dev = module_device(model)
     else:
         dev = resolve_device(device)
-    return model.to(dev).eval(), dev, meta
+    return model.to(dev), dev, meta
 
 
 def _input_size(model: nn.Module, cfg: dict, image_size) -> tuple[int, int, int]:
@@ -60,16 +61,17 @@ def evaluate(
     *,
     batch_size: int = 256,
     device: str | torch.device | None = None,
-    split: str = "test",
+    split: str | None = None,
     ten_crop: bool = False,
     root: str | None = None,
     download: bool = False,
 ) -> dict:
     """Accuracy of ``model`` (a module, a checkpoint, or a run directory) on a dataset (an
     :class:`~cnnzoo.data.ImageDataset`, or a name/path for :func:`~cnnzoo.data.load_dataset`,
-    by default the one the model was trained on; ``split`` ``"test"``, ``"train"`` or ``"all"``:
-    every image, for data the model never saw, such as ImageNet's validation images for
-    published weights, :mod:`cnnzoo.pretrained`).
+    by default the one the model was trained on; ``split`` ``"test"`` (the default), ``"train"``
+    or ``"all"``: every image, for data the model never saw, such as ImageNet's validation
+    images for published weights, :mod:`cnnzoo.pretrained`; an ImageDataset is one split
+    already, and is scored whole).
 
     Returns ``top1``, ``top5`` (percent), ``per_class`` (percent per class), ``confusion``
     (rows: true class, columns: predicted), ``loss``, ``n`` (images scored), ``classes``,
@@ -84,9 +86,12 @@ def evaluate(
     name, and its images brought to the training images' size, as
     :func:`cnnzoo.data.datasets.match_classes` and :func:`~cnnzoo.data.datasets.at_training_size` say.
     """
-    if split not in SPLITS:
+    if split is not None and split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {split!r}")
-    check_batch_size(batch_size)  # before the parts are sized by it
+    if split is not None and isinstance(dataset_or_name, ImageDataset):
+        raise ValueError(f"an ImageDataset is scored whole (it is one split already: {dataset_or_name.split}); "
+                         f"split={split!r} applies to a dataset name or path")
+    batch_size = positive_int(batch_size, "batch_size")  # before the parts are sized by it
     source = model
     model, dev, meta = _model(model, device)
     cfg = dict(getattr(model, "data_config", None) or {})
@@ -104,7 +109,7 @@ def evaluate(
                              "such as n01440764, or by class name; --split all scores every image)")
     if not isinstance(dataset_or_name, (ImageDataset, str, os.PathLike)):
         raise TypeError(f"data must be a dataset name or path, or an ImageDataset, got {describe(dataset_or_name)}")
-    parts = iter(_parts(dataset_or_name, SPLITS[split], cfg, root, download, batch_size))
+    parts = iter(_parts(dataset_or_name, SPLITS[split or "test"], cfg, root, download, batch_size))
     ds = next(parts)
     k = getattr(model, "num_classes", None)
     if k is not None and k != ds.num_classes:
@@ -114,7 +119,8 @@ def evaluate(
                    augment=Augment(test_crop=cfg.get("test_crop", 1.0)))
     rest = (Loader(part, batch_size=batch_size, input_size=first.input_size, train=False, device=dev,
                    mean=first.mean, std=first.std, ten_crop=ten_crop, augment=first.augment) for part in parts)
-    result = evaluate_loader(model, _Chained(first, rest), num_classes=ds.num_classes)
+    with eval_mode(model):
+        result = evaluate_loader(model, _Chained(first, rest), num_classes=ds.num_classes)
     name = meta.get("model") or getattr(model, "name", None)
     return {**result, "classes": list(ds.classes), "dataset": ds.name, "split": ds.split,
             # what was scored, so that `cnnzoo compare --evals` can chart it
@@ -213,8 +219,7 @@ def predict(model, images, *, topk: int = 5, device: str | torch.device | None =
     the training images, then preprocessed as the test set was: an MNIST model expects a
     light digit on a dark background, as MNIST's are.
     """
-    if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
-        raise ValueError(f"topk must be a positive integer, got {topk!r}")
+    topk = positive_int(topk, "topk")
     model, dev, _ = _model(model, device)
     cfg = dict(getattr(model, "data_config", None) or {})
     k = getattr(model, "num_classes", None)
@@ -242,9 +247,9 @@ def predict(model, images, *, topk: int = 5, device: str | torch.device | None =
     loader = Loader(ds, batch_size=256, input_size=_input_size(model, cfg, ds.image_size), train=False, device=dev,
                     mean=cfg.get("mean"), std=cfg.get("std"), augment=Augment(test_crop=cfg.get("test_crop", 1.0)))
     out = []
-    with torch.no_grad():
+    with torch.no_grad(), eval_mode(model):
         for x, _ in loader:
-            probs = _scores(model, model(x).float())
+            probs = _scores(model, model(x.to(floating_dtype(model))).float())
             p, idx = probs.topk(min(topk, probs.shape[1]), dim=1)
             out += [[(classes[i], float(v)) for v, i in zip(pr.tolist(), ix.tolist())] for pr, ix in zip(p, idx)]
     return out

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import _malloc
-from .._device import machine_threads, native_bf16, resolve_device
+from .._device import floating_dtype, machine_threads, native_bf16, resolve_device
 from .._timing import best_seconds
 from ..models.base import Classifier
 
@@ -296,10 +296,10 @@ def evaluate_loader(model: nn.Module, loader, *, precision: str = "fp32",
     k = num_classes or getattr(model, "num_classes", None) or loader.dataset.num_classes
     confusion = torch.zeros(k * k, dtype=torch.float64, device=device)
     sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, top-5 hits, images
-    crops = loader.crops
+    crops, dtype = loader.crops, floating_dtype(model)
     for x, y in loader:
         with _autocast(device, precision):
-            logits = model(x.contiguous(memory_format=memory_format))
+            logits = model(x.to(dtype=dtype, memory_format=memory_format))
         logits = logits.float()
         if logits.shape[1] != k:
             raise ValueError(f"the model gives {logits.shape[1]} class scores, the data has {k} classes")

@@ -246,6 +246,16 @@ def _load_data(data, root, download, info) -> tuple[ImageDataset, ImageDataset]:
             load_dataset(data, train=False, root=root, download=download, to_train=True))
 
 
+def _saved_model(name: str, run_dir: Path) -> str:
+    """The registered model a run trained, to resume it without naming it again."""
+    from ..registry import list_models
+
+    if name not in list_models():
+        raise ValueError(f"{run_dir} trained a module of your own ({name}), not a registered model: "
+                         "pass that module to resume the run")
+    return name
+
+
 def _build_model(model, num_classes: int, options: dict, seed: int) -> tuple[nn.Module, str | None]:
     torch.manual_seed(seed)
     if isinstance(model, str):
@@ -354,7 +364,7 @@ def _restore(last: dict, path: Path, config: dict, parts: dict, state: dict, inf
 
 
 def train(
-    model="lenet5",
+    model=None,
     data=None,
     *,
     epochs: int | None = None,
@@ -378,7 +388,8 @@ def train(
     console=None,
     **overrides,
 ) -> RunResult:
-    """Train ``model`` (a registered name or an ``nn.Module``) on ``data`` (a dataset name,
+    """Train ``model`` (a registered name or an ``nn.Module``; default ``lenet5``, or the
+    resumed run's) on ``data`` (a dataset name,
     folder or ``.npz``; see :func:`cnnzoo.data.load_dataset`; or a ``(train, test)`` pair of
     :class:`~cnnzoo.data.ImageDataset`; default ``mnist-sample``, or the resumed run's) and
     write the run directory ``out`` (default ``runs/MODEL-DATA-TIME``).
@@ -427,6 +438,8 @@ def _train(model, data, info, dev, locals_) -> RunResult:
     main = info.main
     if data is None and not a["resume"]:
         data = "mnist-sample"
+    if model is None and not a["resume"]:
+        model = "lenet5"
     if not isinstance(a["checkpoint_every"], int) or a["checkpoint_every"] < 0:
         raise ValueError(f"checkpoint_every must be a number of steps ≥ 0, got {a['checkpoint_every']!r}")
     if a["resume"] and a["overwrite"]:
@@ -468,6 +481,8 @@ def _train(model, data, info, dev, locals_) -> RunResult:
                                       for k, v in recipe_fields.items()}, run_dir)
         recipe = Recipe.from_dict(saved["recipe"])
         seed, options = saved["seed"], saved["model_options"]
+        if model is None:
+            model = _saved_model(saved["model"], run_dir)
         if data is None:
             data = data_name = saved["dataset"]
     else:
@@ -644,7 +659,8 @@ def _train(model, data, info, dev, locals_) -> RunResult:
         "train_seconds": sum(r["seconds"] for r in history), "images_per_s": final["images_per_s"],
         "device": str(dev), "world_size": info.world_size, "seed": seed,
         "files": {"config": CONFIG, "metrics": "metrics.csv", "best": BEST, "last": LAST,
-                  "curves": "curves.png", "confusion": "confusion.png", "summary": "summary.txt"},
+                  "curves": "curves.png", "confusion": "confusion.png", "summary": "summary.json",
+                  "summary_text": "summary.txt"},
     }
     if main:
         write_metrics(run_dir / "metrics.csv", history)
