@@ -259,6 +259,17 @@ def test_report_minimal_run_says_what_is_missing(tmp_path):
     assert "lenet5" in section(html, "configuration")
 
 
+def test_report_of_a_stopped_run_says_it_is_unfinished(tmp_path):
+    run = make_run(tmp_path / "stopped")
+    (run / "summary.json").unlink()  # a run killed after epoch 2 of 6 has no summary
+    config = json.loads((run / "config.json").read_text())
+    config["recipe"]["epochs"] = 6
+    (run / "config.json").write_text(json.dumps(config))
+    html = render_report(run, measure_speed=False)
+    assert "Unfinished or stopped: 2 epochs of 6 recorded" in section(html, "results")
+    assert "metrics.csv (2 epochs)" in section(html, "curves")
+
+
 def test_report_names_a_damaged_bench_json_and_renders_the_rest(tmp_path):
     run = make_run(tmp_path / "r")
     (run / "bench.json").write_text('["not", "a", "bench", "file"]')

@@ -90,7 +90,7 @@ def test_load_model_and_evaluate_reproduce_the_best_epoch(run):
     assert result["n"] == 200 and len(result["per_class"]) == 10
     assert sum(map(sum, result["confusion"])) == 200
     assert result["top5"] >= result["top1"]
-    with pytest.raises(ValueError, match="ten_crop needs a model tested on a centre crop"):
+    with pytest.raises(ValueError, match="ten-crop testing needs a model tested on a centre crop"):
         evaluate(run.run_dir, ten_crop=True)  # whole images: its ten crops would be copies and mirrors
     model.data_config = {**model.data_config, "test_crop": 0.875}  # as AlexNet's 224 of 256
     ten = evaluate(model, ten_crop=True)  # AlexNet's test: ten views per image, averaged
@@ -211,7 +211,7 @@ def test_sigterm_during_an_overwrite_gives_the_old_run_back(run, digits, tmp_pat
             f"sys.exit(main(['train', 'lenet5', '--data', {str(digits)!r}, '--out', {str(d)!r}, '--overwrite', "
             "'--threads', '1', '--channels-last', 'off', '--no-progress']))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 130 and "back in" in done.stderr, done.stderr
+    assert done.returncode == 143 and "back in" in done.stderr, done.stderr  # 128 + SIGTERM, as a kill ends
     assert _files(d) == before and not (d / ".replaced").exists()
 
 
@@ -582,6 +582,26 @@ def _ctrl_c_in_epoch_2(monkeypatch):
     return lambda: monkeypatch.setattr(Trainer, "train_epoch", real_epoch)
 
 
+def test_stopped_before_an_overwrite_began_says_the_finished_run_is_there(run, digits, tmp_path, capsys,
+                                                                          monkeypatch):
+    """Stopped while the new command builds its model (before --overwrite sets the old run
+    aside): the finished run is there as it was; --resume would train nothing."""
+    from cnnzoo.cli import main
+    from cnnzoo.train import run as run_module
+
+    d = _copy_run(run, tmp_path / "finished")
+    before = _files(d)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module, "_load_data", interrupted)
+    assert main(["train", "lenet5", "--data", str(digits), "--out", str(d), "--overwrite", "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert "holds the finished run that was there, as it was" in err and "--resume" not in err, err
+    assert _files(d) == before
+
+
 def test_ctrl_c_says_how_to_resume(run, digits, tmp_path, capsys, monkeypatch):
     from cnnzoo.cli import main
 
@@ -801,3 +821,14 @@ def test_what_a_resumed_run_keeps_of_its_settings():
     older = {k: v for k, v in here.items() if k != "cores"}  # from before cnnzoo recorded the cores
     assert "threads" not in _still_settled(older, cpu) and _still_settled(older, cpu)["channels_last"]
     assert _still_settled({**here, "device": "cuda:0", "precision": "bf16"}, cpu) == {}
+
+
+def test_epoch_lines_fit_an_80_column_terminal_under_their_header():
+    from cnnzoo.train.progress import epoch_header, format_epoch
+
+    row = {"epoch": 120, "train_loss": 12.3456, "train_top1": 100.0, "test_loss": 123.4567, "test_top1": 99.99,
+           "test_top5": 100.0, "lr": 1.25e-05, "images_per_s": 123456.0, "seconds": 1234.5}
+    lines = [epoch_header(), format_epoch(row, 200), format_epoch({**row, "test_top1": None}, 200)]
+    assert len({len(line) for line in lines}) == 1 and len(lines[0]) <= 80
+    assert lines[1].split() == ["120/200", "12.3456", "100.00", "123.4567", "99.99", "100.00", "1.25e-05",
+                                "123,456", "1234.5"]

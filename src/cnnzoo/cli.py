@@ -188,10 +188,15 @@ def cmd_train(args) -> int:
                 _gave_back(err)
             else:
                 _interrupted(args.model, getattr(err, "run_dir", None))
-        return 130
+        return 143 if isinstance(err, _Terminated) else 130
     if _is_main_rank():
         _print_result(result)
     return 0
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, stopping a run as Ctrl-C does; the command then exits with 143 (128 + 15), as
+    a process ended by SIGTERM does, so a job scheduler can tell a kill from Ctrl-C's 130."""
 
 
 @contextlib.contextmanager
@@ -204,7 +209,7 @@ def _terminate_as_interrupt():
         return
 
     def interrupt(signum, frame):
-        raise KeyboardInterrupt
+        raise _Terminated
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
@@ -218,7 +223,9 @@ def _interrupted(model: str, run_dir: Path | None) -> None:
 
     from .train.checkpoint import LAST
 
-    if run_dir is not None and (run_dir / LAST).is_file():
+    if run_dir is not None and (run_dir / "summary.json").is_file():  # stopped before --overwrite set it aside
+        say(f"interrupted; {escape(str(run_dir))} holds the finished run that was there, as it was", to=errors)
+    elif run_dir is not None and (run_dir / LAST).is_file():
         say("interrupted; the run stops at its last checkpoint. Continue it with: "
             f"cnnzoo train {shlex.quote(model)} --out {escape(shlex.quote(str(run_dir)))} --resume", to=errors)
     else:

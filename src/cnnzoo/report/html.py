@@ -170,8 +170,16 @@ def _results(run: Run, **_) -> str:
                                          "images per second) are the last epoch's; best_top1 the best "
                                          "epoch's, whose weights best.safetensors holds.</p>")
     if run.metrics:
-        return _kv_table(run.metrics[-1]) + "<p>(last row of metrics.csv; summary.json is missing)</p>"
+        planned = (run.config.get("recipe") or {}).get("epochs")
+        of = f" of {planned}" if isinstance(planned, int) else ""
+        return (f"<p><strong>Unfinished or stopped: {_epochs(len(run.metrics))}{of} recorded</strong> "
+                "(no summary.json; <code>cnnzoo train ... --resume</code> continues it). The last epoch's row of "
+                "metrics.csv:</p>" + _kv_table(run.metrics[-1]))
     return _na("the run has neither summary.json nor metrics.csv")
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'' if n == 1 else 's'}"
 
 
 def _curves(run: Run, **_) -> str:
@@ -184,7 +192,7 @@ def _curves(run: Run, **_) -> str:
     parts.append(_img(png, "learning curves"))
     if run.metrics:
         header = list(run.metrics[0])
-        parts.append(f"<details><summary>metrics.csv ({len(run.metrics)} epochs)</summary>"
+        parts.append(f"<details><summary>metrics.csv ({_epochs(len(run.metrics))})</summary>"
                      f"{_table(header, [[r.get(h) for h in header] for r in run.metrics])}</details>")
     return "".join(parts)
 

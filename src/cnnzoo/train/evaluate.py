@@ -96,7 +96,7 @@ def evaluate(
     model, dev, meta = _model(model, device)
     cfg = dict(getattr(model, "data_config", None) or {})
     if ten_crop and cfg.get("test_crop", 1.0) >= 1:
-        raise ValueError("ten_crop needs a model tested on a centre crop of a larger image (AlexNet's "
+        raise ValueError("ten-crop testing needs a model tested on a centre crop of a larger image (AlexNet's "
                          "224 of 256: test_crop < 1); this one sees the whole image (test_crop 1.0), so "
                          "its ten crops would be five copies of the image and five mirror images")
     if dataset_or_name is None:

@@ -13,16 +13,26 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-__all__ = ["TrainProgress", "format_epoch"]
+__all__ = ["TrainProgress", "format_epoch", "epoch_header"]
+
+
+# One line per epoch under one header, as a table: 76 characters, so that an 80-column
+# terminal does not wrap it (named fields, "train loss 0.1234 acc ...", took 115).
+_COLUMNS = (("epoch", 7), ("train loss", 10), ("acc %", 6), ("test loss", 9), ("top-1 %", 7),
+            ("top-5 %", 7), ("lr", 8), ("img/s", 7), ("s", 6))
+
+
+def epoch_header() -> str:
+    return " ".join(f"{name:>{width}}" for name, width in _COLUMNS)
 
 
 def format_epoch(row: dict, epochs: int) -> str:
-    text = (f"epoch {row['epoch']:>3}/{epochs}  train loss {row['train_loss']:.4f} "
-            f"acc {row['train_top1']:6.2f}%")
-    if row.get("test_top1") is not None:
-        text += (f"  │ test loss {row['test_loss']:.4f} top-1 {row['test_top1']:6.2f}% "
-                 f"top-5 {row['test_top5']:6.2f}%")
-    return text + f"  │ lr {row['lr']:.3g}  {row['images_per_s']:,.0f} img/s  {row['seconds']:.1f} s"
+    tested = row.get("test_top1") is not None
+    cells = (f"{row['epoch']}/{epochs}", f"{row['train_loss']:.4f}", f"{row['train_top1']:.2f}",
+             f"{row['test_loss']:.4f}" if tested else "—", f"{row['test_top1']:.2f}" if tested else "—",
+             f"{row['test_top5']:.2f}" if tested else "—", f"{row['lr']:.3g}", f"{row['images_per_s']:,.0f}",
+             f"{row['seconds']:.1f}")
+    return " ".join(f"{cell:>{width}}" for cell, (_, width) in zip(cells, _COLUMNS))
 
 
 class TrainProgress:
@@ -30,7 +40,7 @@ class TrainProgress:
     :meth:`epoch_done` prints the epoch's line above the bar."""
 
     def __init__(self, *, epochs: int, steps: int, start_epoch: int = 0, console: Console | None = None):
-        self.epochs, self.steps = epochs, steps
+        self.epochs, self.steps, self._headed = epochs, steps, False
         self.console = console or Console()
         self.progress = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
@@ -61,4 +71,7 @@ class TrainProgress:
         )
 
     def epoch_done(self, row: dict) -> None:
+        if not self._headed:  # above the first line this command prints (a resumed run's too)
+            self.progress.console.print(epoch_header(), style="bold", highlight=False)
+            self._headed = True
         self.progress.console.print(format_epoch(row, self.epochs), highlight=False)
