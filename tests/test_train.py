@@ -27,7 +27,7 @@ from cnnzoo.train.checkpoint import load_checkpoint, save_checkpoint
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACT_COLUMNS = ["epoch", "train_loss", "train_top1", "test_loss", "test_top1", "test_top5", "lr",
                     "images_per_s", "seconds"]  # notes/CONTRACTS.md
-FAST = dict(threads=1, channels_last=False, progress=False)  # the same numerics in every process
+FAST = dict(threads=1, channels_last=False, precision="fp32", progress=False)  # the same numerics in every process
 
 
 @pytest.fixture(scope="module")
@@ -718,10 +718,10 @@ def test_a_kill_at_any_step_of_setting_a_run_aside_loses_nothing(run, digits, tm
     assert not (d / ".returning").exists() and not (d / ".dropping").exists()
 
 
-def test_ctrl_c_while_a_resumed_run_starts_says_how_to_resume(run, tmp_path, capsys, monkeypatch):
+def test_ctrl_c_while_a_resumed_run_starts_says_how_to_resume(digits, tmp_path, capsys, monkeypatch):
     from cnnzoo.cli import main
 
-    d = _copy_run(run, tmp_path / "run")
+    d = _stopped_in_epoch_2(digits, tmp_path / "run", monkeypatch, **FAST)  # one epoch left
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -755,6 +755,32 @@ def test_the_settings_trial_times_the_training_batch_when_steps_are_short():
     assert _trial_input(net, (1, 2, 2), cpu, batch=5).shape == (5, 1, 2, 2)
 
 
+@pytest.mark.parametrize("native, bf16_seconds, expected", [
+    (False, 0.1, "fp32"),  # emulated bf16: not even timed
+    (True, 0.5, "bf16"),   # twice as fast: taken
+    (True, 0.9, "fp32"),   # 1.11×, under BF16_GAIN's 1.2: float32 kept (bf16 changes the numerics)
+])
+def test_the_trial_takes_bf16_on_a_cpu_only_for_a_clear_gain(native, bf16_seconds, expected, monkeypatch):
+    from cnnzoo.train import loop
+
+    timed = []
+
+    def step_seconds(model, x, device, repeats=2, precision="fp32"):
+        timed.append(precision)
+        return bf16_seconds if precision == "bf16" else 1.0
+
+    monkeypatch.setattr(loop, "native_cpu_bf16", lambda: native)
+    monkeypatch.setattr(loop, "_step_seconds", step_seconds)
+    net = cnnzoo.create_model("lenet5_relu")
+    threads, channels_last, precision = loop.fastest_settings(
+        net, (1, 28, 28), torch.device("cpu"), threads=1, channels_last=False, precision="auto", batch=8)
+    assert (threads, channels_last, precision) == (1, False, expected)
+    assert ("bf16" in timed) == native
+    # asked for, a precision is not timed
+    assert loop.fastest_settings(net, (1, 28, 28), torch.device("cpu"), threads=1, channels_last=False,
+                                 precision="fp32")[2] == "fp32"
+
+
 def test_train_times_its_settings_at_the_training_batch(digits, tmp_path, monkeypatch):
     from cnnzoo.train import run as run_module
 
@@ -783,7 +809,7 @@ def test_resume_with_loss_scaling_from_a_run_without(digits, tmp_path, monkeypat
     # A run in fp32 saved a disabled loss scaler's empty state; resumed in fp16, its scaler
     # starts afresh (loading the empty state into an enabled GradScaler raises).
     d = _stopped_in_epoch_2(digits, tmp_path / "run", monkeypatch, **FAST)
-    again = cnnzoo.train("lenet5", digits, out=d, resume=True, precision="fp16", **FAST)
+    again = cnnzoo.train("lenet5", digits, out=d, resume=True, **{**FAST, "precision": "fp16"})
     assert [h["epoch"] for h in again.history] == [1, 2]
 
 

@@ -36,7 +36,7 @@ from ..data.loader import _mix
 from ..models.base import Classifier
 from . import distributed
 from .._checks import SettingWarning, describe, seed_value
-from .._device import check_threads, machine_threads, resolve_device
+from .._device import check_threads, machine_threads, native_cpu_bf16, resolve_device
 from .._files import RUN_RECORDS, check_writable, write_atomic
 from .checkpoint import (BEST, DROPPING, LAST, REPLACED, RETURNING, error_summary, load_checkpoint, model_meta,
                          save_checkpoint, save_weights)
@@ -246,6 +246,14 @@ def _load_data(data, root, download, info) -> tuple[ImageDataset, ImageDataset]:
             load_dataset(data, train=False, root=root, download=download, to_train=True))
 
 
+def _settings_text(dev: torch.device, threads: int | None, channels_last: bool, precision: str) -> str:
+    """What a run trains with, for its first line: ``2 threads, channels_last, bf16 autocast``."""
+    parts = [f"{threads} thread{'' if threads == 1 else 's'}"] if dev.type == "cpu" else []
+    parts.append("channels_last" if channels_last else "contiguous memory format")
+    parts.append("float32" if precision == "fp32" else f"{precision} autocast")
+    return ", ".join(parts)
+
+
 def _saved_model(name: str, run_dir: Path) -> str:
     """The registered model a run trained, to resume it without naming it again."""
     from ..registry import list_models
@@ -399,7 +407,8 @@ def train(
     given as a keyword override it. ``model_options`` go to the model's builder.
     ``resume=True`` continues the run in ``out`` from its last checkpoint; ``overwrite=True``
     replaces the run there. ``device``: ``cpu``, ``cuda`` or None (CUDA when present);
-    ``precision``: ``auto`` (bf16/fp16 autocast on a GPU, fp32 on a CPU), ``fp32``,
+    ``precision``: ``auto`` (bf16/fp16 autocast on a GPU; on a CPU fp32, or bf16 where the CPU computes
+    it natively and a timed trial finds it clearly faster), ``fp32``,
     ``bf16`` or ``fp16``; ``channels_last``: ``auto`` (on a GPU; on a CPU where a timed trial
     finds it faster), True or False; ``compile``: :func:`torch.compile` the training step;
     ``threads``: CPU threads (default: one or all of this process's share of the machine's
@@ -511,14 +520,16 @@ def _train(model, data, info, dev, locals_) -> RunResult:
 
     # -- the machine ---------------------------------------------------------------------
     runtime = distributed.from_rank0(info, lambda: _still_settled((saved or {}).get("runtime", {}), dev))
-    precision = resolve_precision(a["precision"] or runtime.get("precision") or "auto", dev)
+    asked = a["precision"] or runtime.get("precision") or "auto"  # a resumed run keeps its own
+    precision = "auto" if asked == "auto" and dev.type == "cpu" and native_cpu_bf16() else \
+        resolve_precision(asked, dev)  # "auto" left open: a CPU with AMX may train faster in bf16
     cl = a["channels_last"] if a["channels_last"] is not None else runtime.get("channels_last", "auto")
     threads = check_threads(a["threads"]) or runtime.get("threads")
     per_rank_batch = max(1, recipe.batch_size // info.world_size)
-    if cl == "auto" or (threads is None and dev.type == "cpu"):
-        threads, cl = distributed.from_rank0(info, lambda: fastest_settings(
+    if cl == "auto" or (threads is None and dev.type == "cpu") or precision == "auto":
+        threads, cl, precision = distributed.from_rank0(info, lambda: fastest_settings(
             net, input_size, dev, threads=threads, channels_last=None if cl == "auto" else bool(cl),
-            batch=min(per_rank_batch, len(train_ds))))
+            precision=precision, batch=min(per_rank_batch, len(train_ds))))
     cl = bool(cl)
     if dev.type == "cpu":
         torch.set_num_threads(threads)
@@ -607,6 +618,11 @@ def _train(model, data, info, dev, locals_) -> RunResult:
         elif saved is not None:  # killed before its first checkpoint: nothing to continue from
             bar.console.print(f"{run_dir} has no {LAST} yet: training it from the start",
                               soft_wrap=True, markup=False)
+        if bar:
+            chosen = (" (faster here in a timed trial; --precision fp32 trains in float32)"
+                      if precision == "bf16" and asked == "auto" and dev.type == "cpu" else "")
+            bar.console.print(f"on {dev}: {_settings_text(dev, threads, cl, precision)}{chosen}",
+                              soft_wrap=True, markup=False, highlight=False)
     evaluation = None
     start_epoch = state["epoch"]
     try:
