@@ -43,16 +43,17 @@ class TrainProgress:
         self.epochs, self.steps, self._headed = epochs, steps, False
         self.console = console or Console()
         self.progress = Progress(
+            # 80 columns at most, as the epoch lines: images per second are in those lines
             TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
-            BarColumn(),
+            BarColumn(bar_width=12),
             MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4f} · acc {task.fields[acc]:5.1f}% · {task.fields[ips]:,.0f} img/s"),
+            TextColumn("loss {task.fields[loss]:.4f} · acc {task.fields[acc]:5.1f}%"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=self.console,
         )
         self.task = self.progress.add_task("train", total=epochs * steps, completed=start_epoch * steps,
-                                           epoch=start_epoch + 1, epochs=epochs, loss=0.0, acc=0.0, ips=0.0)
+                                           epoch=start_epoch + 1, epochs=epochs, loss=0.0, acc=0.0)
 
     def __enter__(self):
         self.progress.start()
@@ -67,7 +68,6 @@ class TrainProgress:
         self.progress.update(
             self.task, completed=epoch * self.steps + step, epoch=epoch + 1,
             loss=totals["loss_sum"] / count, acc=100 * totals["correct"] / count,
-            ips=totals["count"] / max(totals["seconds"], 1e-9),
         )
 
     def epoch_done(self, row: dict) -> None:
