@@ -30,7 +30,7 @@ warm-up epoch each) and their ratio::
                                      [--json FILE]
 
 ``--precision auto`` lets cnnzoo's side train in bf16 autocast where ``cnnzoo train``'s
-trial would (a CPU that computes bf16 natively, a step 1.2× faster); the textbook loop
+trial would (a CPU that computes bf16 natively, a step 1.5× faster); the textbook loop
 stays in float32, so the ratio then includes the lower precision's gain.
 """
 

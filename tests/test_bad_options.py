@@ -352,6 +352,14 @@ def test_a_mistyped_option_is_named_under_its_command_with_the_closest(argv, exp
     assert exit_.value.code == 2 and err.startswith(f"usage: cnnzoo {argv[0]} ") and expected in err
 
 
+def test_an_option_like_none_of_the_commands_gets_no_guess(capsys):
+    """With the dashes compared, --verbose read as --overwrite (which replaces a run)."""
+    with pytest.raises(SystemExit):
+        main(["train", "lenet5", "--verbose"])
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --verbose" in err and "did you mean" not in err
+
+
 def test_an_input_size_that_is_no_size_gives_both_forms(capsys):
     with pytest.raises(SystemExit):
         main(["summary", "resnet50", "--input", "abc"])

@@ -423,3 +423,10 @@ def test_bench_takes_models_from_a_generator():
     # the checks read the models once before the timing reads them again
     report = bench((m for m in ["lenet5"]), batch=2, repeats=1)
     assert [r["model"] for r in report["results"]] == ["lenet5"]
+
+
+def test_a_bfloat16_module_is_timed_on_bfloat16_input():
+    """Its shape probe and its timed batches are in the module's dtype (float32 ones were refused)."""
+    net = cnnzoo.create_model("lenet5").to(torch.bfloat16)
+    result = cnnzoo.bench_model(net, batch=2, repeats=1, warmup=0, max_seconds=1, fast=False)
+    assert result["input_size"] == [1, 32, 32] and result["mode"] == "plain"

@@ -71,6 +71,11 @@ def test_every_image_is_both_splits(sample, tmp_path):
     train = load_dataset(tmp_path / "train_only.npz", train=True)
     test = load_dataset(tmp_path / "train_only.npz", train=False)
     assert (len(train), len(test)) == (18, 2) and sorted(test.labels.tolist()) == [0, 1]
+    # a test split alone is scored whole, never trained on
+    np.savez(tmp_path / "test_only.npz", x_test=np.zeros((4, 8, 8), np.uint8), y_test=np.array([0, 0, 1, 1]))
+    assert len(load_dataset(tmp_path / "test_only.npz", train=None)) == 4
+    with pytest.raises(ValueError, match=r"expected arrays 'x' and 'y', or 'x_train' and 'y_train'"):
+        load_dataset(tmp_path / "test_only.npz", train=True)
 
 
 @pytest.mark.skipif(not SHARED_CSV.exists(), reason="the source CSV is not next to the repository")
@@ -354,7 +359,7 @@ def test_affine_distortion_turns_about_the_centre():
 
 @pytest.mark.parametrize("size", [(3, 0, 8), (3, 8.5, 8), "abc", (1, 8), (), (True, 8, 8), 8])
 def test_loader_input_size_is_checked_when_made_not_at_the_first_batch(size):
-    with pytest.raises(ValueError, match=r"input_size must be three positive integers \(C, H, W\), or None"):
+    with pytest.raises(ValueError, match=r"input_size must be C×H×W, three positive integers"):
         Loader(_toy(), batch_size=4, train=False, input_size=size)
 
 

@@ -260,6 +260,9 @@ def test_eval_reads_a_folder_mixing_wordnet_ids_and_class_names(tmp_path):
     Image.new("RGB", (64, 64)).save(tmp_path / "val" / "not_a_class" / "0.png")
     with pytest.raises(ValueError, match=r"not trained on: 'not_a_class'; the model's classes are 'tench', 'goldfish',"):
         cnnzoo.evaluate(checkpoint, tmp_path / "val", split="all")
+    (tmp_path / "val" / "not_a_class").rename(tmp_path / "val" / "tench")  # tench twice: by ID and by name
+    with pytest.raises(ValueError, match=r"folders 'n01440764' and 'tench' are one class"):
+        cnnzoo.evaluate(checkpoint, tmp_path / "val", split="all")
 
 
 def test_a_foreign_state_dict_given_to_eval_points_to_import(tmp_path):

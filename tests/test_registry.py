@@ -123,7 +123,7 @@ def test_input_of_another_dtype_is_a_clear_error():
     ("my-net", {}, r"register 'my_net'"),
     (None, {}, r"got NoneType None"),
     ("", {}, r"got str ''"),
-    ("my_net", {"input_size": (32, 32)}, r"input_size must be \(C, H, W\), three positive integers, got tuple"),
+    ("my_net", {"input_size": (32, 32)}, r"input_size must be C×H×W, three positive integers .*got tuple \(32, 32\)"),
     ("my_net", {"paper": None}, r"paper must be a cnnzoo.Paper"),
     ("my_net", {"layout": "keras"}, r"layout must be 'paper' or 'torchvision'"),
     ("my_net", {"builder": lambda: None}, r"builder must be a function taking num_classes= and in_chans=.* "

@@ -220,7 +220,7 @@ def test_compare_evaluations_with_runs(tmp_path, capsys):
     assert any("different parts of their data" in n and "training split: train-split" in n for n in mixed.notes)
     # and beside a run's test accuracy
     beside_run = compare(runs=[run], evals=[train_split], out=tmp_path / "beside", measure_speed=False)
-    assert ("the accuracies come from different parts of their data: test split: lenet-run; "
+    assert ("the accuracies come from different parts of their data: the run's test data: lenet-run; "
             "training split: lenet5-mine") in beside_run.notes
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 import typing
 
-__all__ = ["type_problem", "hint_problem", "describe", "some", "seed_value", "plain", "check_flag",
-           "positive_int", "SettingWarning"]
+__all__ = ["type_problem", "hint_problem", "describe", "some", "seed_value", "python_value", "check_flag",
+           "check_flag_or_auto", "int_at_least", "positive_int", "check_chw", "SettingWarning"]
 
 _EXPECTED = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
              dict: 'a JSON object, e.g. {"dropout": 0.5}', list: "a JSON array"}
@@ -85,11 +85,11 @@ def seed_value(seed) -> int:
     return value
 
 
-def plain(value):
-    """A numpy scalar as the Python value it holds (``np.int64(10)`` → ``10``: a sweep over
-    ``np.arange`` passes them), anything else as it is; options and settings are written as
-    JSON, which takes Python's own numbers only."""
-    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+def python_value(value):
+    """A numpy scalar or a one-number tensor as the Python value it holds (``np.int64(10)`` →
+    ``10``: a sweep over ``np.arange`` passes them), anything else as it is; options and
+    settings are written as JSON, which takes Python's own numbers only."""
+    if type(value).__module__.split(".")[0] in ("numpy", "torch") and getattr(value, "ndim", None) == 0:
         return value.item()
     return value
 
@@ -97,18 +97,43 @@ def plain(value):
 def check_flag(value, name: str) -> bool:
     """``value`` if it is True or False (numpy's too), else one clear error: a string such as
     ``"no"`` is truthy, and would silently mean yes."""
-    value = plain(value)
+    value = python_value(value)
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {describe(value)}")
     return value
 
 
-def positive_int(value, name: str) -> int:
-    """``value`` if it is a positive integer (numpy's too; not a bool), else one clear error."""
-    number = plain(value)
-    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-        raise ValueError(f"{name} must be a positive integer, got {describe(value)}")
+def check_flag_or_auto(value, name: str) -> bool | str:
+    """``value`` if it is True, False or ``"auto"`` (numpy's bools too; 1 or ``"yes"`` are not)."""
+    value = python_value(value)
+    if not isinstance(value, bool) and value != "auto":
+        raise ValueError(f"{name} must be True, False or 'auto', got {describe(value)}")
+    return value
+
+
+def int_at_least(value, name: str, minimum: int) -> int:
+    """``value`` if it is an integer (numpy's too; not a bool) ≥ ``minimum``, else one clear error."""
+    number = python_value(value)
+    if isinstance(number, bool) or not isinstance(number, int) or number < minimum:
+        expected = "a positive integer" if minimum == 1 else f"an integer ≥ {minimum}"
+        raise ValueError(f"{name} must be {expected}, got {describe(value)}")
     return number
+
+
+def positive_int(value, name: str) -> int:
+    return int_at_least(value, name, 1)
+
+
+def check_chw(value, name: str) -> tuple[int, int, int]:
+    """``value`` as the C×H×W of an input, three positive Python ints, else one clear error."""
+    try:
+        values = [python_value(v) for v in value]
+    except TypeError:  # not a sequence
+        values = []
+    if len(values) != 3 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
+        raise ValueError(f"{name} must be C×H×W, three positive integers such as (3, 224, 224), "
+                         f"got {describe(value)}")
+    return tuple(values)
 
 
 class SettingWarning(UserWarning):

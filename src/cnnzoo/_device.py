@@ -12,7 +12,8 @@ import torch
 
 from ._checks import SettingWarning, describe, positive_int
 
-__all__ = ["resolve_device", "machine_threads", "check_threads", "native_bf16", "module_device"]
+__all__ = ["resolve_device", "machine_threads", "check_threads", "native_bf16", "native_cpu_bf16",
+           "module_device", "floating_dtype", "eval_mode"]
 
 KINDS = "cpu, cuda, cuda:N, mps or auto"
 

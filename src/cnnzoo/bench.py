@@ -50,10 +50,10 @@ import torch
 from torch import nn
 
 from . import _hugepages, _malloc, _timing
-from ._checks import check_flag, describe, plain, positive_int, type_problem
-from ._device import check_threads, eval_mode, module_device, native_bf16, resolve_device
+from ._checks import check_chw, check_flag, check_flag_or_auto, describe, int_at_least, positive_int, python_value, type_problem
+from ._device import check_threads, eval_mode, floating_dtype, module_device, native_bf16, resolve_device
 from ._files import check_new, check_writable, write_json
-from .inference import autocast_dtype, check_channels_last, check_compile_mode, optimize_for_inference
+from .inference import autocast_dtype, check_compile_mode, optimize_for_inference
 
 __all__ = [
     "bench",
@@ -284,20 +284,18 @@ def _torchvision_model(arch: str, num_classes: int) -> nn.Module:
 def _checked_size(net: nn.Module, input_size: Sequence[int] | None) -> tuple[int, ...]:
     """The C×H×W the model runs at (its default unless given), refused with the model's own
     message where it cannot take it."""
-    if input_size is not None and not isinstance(input_size, (list, tuple)):
-        raise ValueError(f"input size must be C×H×W, e.g. (3, 224, 224), got {describe(input_size)}")
     default = getattr(net, "default_input_size", None)
-    if default is None and (input_size is None or (input_size and input_size[0] is None)):
+    channels_open = isinstance(input_size, (list, tuple)) and len(input_size) == 3 and input_size[0] is None
+    if default is None and (input_size is None or channels_open):
         # the words summarize and count_macs use for such a module
         raise ValueError(f"{type(net).__name__} has no default_input_size: pass input_size=(C, H, W)")
-    size = tuple(input_size) if input_size is not None else tuple(default)
-    if size and size[0] is None:  # H×W at the model's own channels
-        size = (default[0], *size[1:])
-    size = tuple(plain(s) for s in size)  # numpy's ints, as Python's (the JSON takes no others)
-    if len(size) != 3 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in size):
-        raise ValueError(f"input size must be C×H×W, three positive integers, got {input_size!r}")
+    if input_size is None:
+        input_size = default
+    elif channels_open:  # H×W at the model's own channels
+        input_size = (default[0], *input_size[1:])
+    size = check_chw(input_size, "input size")  # numpy's ints as Python's: the JSON takes no others
     if hasattr(net, "check_input"):
-        net.check_input(torch.empty(1, *size, device="meta"))
+        net.check_input(torch.empty(1, *size, device="meta", dtype=floating_dtype(net)))
     return size
 
 
@@ -306,10 +304,8 @@ def _checked_options(batch, warmup, repeats, max_seconds, fast, compile, against
     returned as Python values (numpy's ints pass; a string "no" is truthy and does not)."""
     batch = positive_int(batch, "batch")
     repeats = positive_int(repeats, "repeats")
-    warmup = plain(warmup)
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be an integer ≥ 0, got {describe(warmup)}")
-    max_seconds = plain(max_seconds)
+    warmup = int_at_least(warmup, "warmup", 0)
+    max_seconds = python_value(max_seconds)
     if isinstance(max_seconds, bool) or not isinstance(max_seconds, (int, float)) or not max_seconds >= 0:
         raise ValueError(f"max_seconds must be a number of seconds ≥ 0, got {describe(max_seconds)}")
     if against not in (None, "torchvision"):
@@ -328,7 +324,7 @@ def _checked_peaks(peaks) -> dict[str, float]:
     for key, rate in peaks.items():
         if key not in _DTYPES:
             raise ValueError(f"peaks: {key!r} is not a dtype name; expected one of {', '.join(_DTYPES)}")
-        rate = plain(rate)
+        rate = python_value(rate)
         if type_problem(rate, float) or rate <= 0:
             raise ValueError(f"peaks[{key!r}] must be a positive number of multiply-adds per second, "
                              f"got {describe(rate)}")
@@ -370,7 +366,7 @@ def bench_model(
         raise TypeError(f"model must be a registered name or an nn.Module, got {describe(model)}")
     batch, warmup, repeats, max_seconds, fast, compile = _checked_options(
         batch, warmup, repeats, max_seconds, fast, compile, against)
-    channels_last = check_channels_last(channels_last)
+    channels_last = check_flag_or_auto(channels_last, "channels_last")
     peaks = _checked_peaks(peaks)
     device = resolve_device(device)
     autocast_dtype(device, amp)  # refuses an unknown amp before any work
@@ -385,8 +381,8 @@ def bench_model(
     # The plain path runs the caller's module in eval mode: every submodule's train/eval
     # mode comes back as it was when the timing ends, errors included.
     with eval_mode(net):
-        x1 = torch.randn(1, *size, device=device)
-        xb = torch.randn(batch, *size, device=device)
+        x1 = torch.randn(1, *size, device=device, dtype=floating_dtype(net))  # a bf16 module takes bf16
+        xb = torch.randn(batch, *size, device=device, dtype=floating_dtype(net))
         if fast:
             runner = optimize_for_inference(net, device=device, amp=amp, channels_last=channels_last,
                                             compile=compile, example=xb,
@@ -411,7 +407,7 @@ def bench_model(
 
             def tv_run(x):
                 with torch.no_grad():
-                    return tv(x)
+                    return tv(x.float())
 
             fns1["torchvision"] = lambda: tv_run(x1)
             fnsb["torchvision"] = lambda: tv_run(xb)
@@ -591,7 +587,7 @@ def bench(
     report = {
         "machine": machine_info(device),
         "peak_macs_per_s": peaks,
-        "settings": {"batch": batch, "input_size": [plain(s) for s in input_size] if input_size else None,
+        "settings": {"batch": batch, "input_size": [python_value(s) for s in input_size] if input_size else None,
                      "device": str(device), "against": against, "fast": fast, "amp": amp,
                      "compile": compile, "warmup": warmup, "repeats": repeats},
         "results": results,

@@ -223,8 +223,8 @@ def _interrupted(model: str, run_dir: Path | None) -> None:
 
     from .train.checkpoint import LAST
 
-    if run_dir is not None and (run_dir / "summary.json").is_file():  # stopped before --overwrite set it aside
-        say(f"interrupted; {escape(str(run_dir))} holds the finished run that was there, as it was", to=errors)
+    if run_dir is not None and (run_dir / "summary.json").is_file():  # e.g. before --overwrite set it aside
+        say(f"interrupted; {escape(str(run_dir))} holds a finished run: nothing to resume", to=errors)
     elif run_dir is not None and (run_dir / LAST).is_file():
         say("interrupted; the run stops at its last checkpoint. Continue it with: "
             f"cnnzoo train {shlex.quote(model)} --out {escape(shlex.quote(str(run_dir)))} --resume", to=errors)
@@ -258,8 +258,10 @@ def cmd_demo(args) -> int:
     console.rule("cnnzoo demo: LeNet-5 (LeCun et al. 1998) on 4,000 real MNIST digits, on the CPU")
     summarize("lenet5").print(console=console)
     with _terminate_as_interrupt():
+        # float32 on every machine: the figures README gives for the demo are float32's
         result = train("lenet5", "mnist-sample", recipe="small", out=args.out, device="cpu", seed=args.seed,
-                       epochs=args.epochs, threads=args.threads, overwrite=args.overwrite, console=console)
+                       epochs=args.epochs, threads=args.threads, overwrite=args.overwrite, precision="fp32",
+                       console=console)
     _print_result(result)
     return 0
 
@@ -679,10 +681,12 @@ def _refuse_unknown(args, unknown: list[str]) -> None:
     """A mistyped option named by its command's usage, with the closest options it takes
     (argparse names it under the top-level usage, which lists no options at all)."""
     command = args.command_parser
-    options = [o for action in command._actions for o in action.option_strings]
-    typed = [word.split("=")[0] for word in unknown if word.startswith("-")]
-    hints = [f"{word}: did you mean {close[0]}?" for word in typed
-             for close in [difflib.get_close_matches(word, options, n=1, cutoff=0.6)] if close]
+    # compared without their dashes, which would make --verbose look like --overwrite
+    names = [o.lstrip("-") for action in command._actions for o in action.option_strings
+             if o.startswith("--") and o != "--help"]
+    typed = [word.split("=")[0] for word in unknown if word.startswith("--")]
+    hints = [f"{word}: did you mean --{close[0]}?" for word in typed
+             for close in [difflib.get_close_matches(word.lstrip("-"), names, n=1, cutoff=0.6)] if close]
     command.error(f"unrecognized arguments: {' '.join(unknown)}" + ("; " + "; ".join(hints) if hints else ""))
 
 
@@ -729,9 +733,9 @@ def _run(argv: list[str] | None) -> int:
         if getattr(err, "gave_back", None):
             _gave_back(err)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         say("interrupted", to=errors)
-        return 130
+        return 143 if isinstance(err, _Terminated) else 130
 
 
 def _is_out_of_memory(err: RuntimeError) -> bool:

@@ -28,7 +28,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
 from . import _malloc
-from ._checks import check_flag, describe, plain
+from ._checks import check_flag, check_flag_or_auto, describe, python_value
 from ._device import eval_mode, module_device, native_bf16, resolve_device
 from ._timing import best_seconds
 
@@ -358,7 +358,7 @@ def _faster_channels_last(model: nn.Module, example: Tensor, amp_dtype, runs: in
 def check_compile_mode(compile: bool | str) -> bool | str:
     """``compile`` if it is True, False or a mode :func:`torch.compile` knows, else one clear
     error, before any work."""
-    compile = plain(compile)
+    compile = python_value(compile)
     if not isinstance(compile, (bool, str)):
         raise TypeError(f"compile must be True, False or a torch.compile mode name, got {describe(compile)}")
     if isinstance(compile, str):
@@ -370,13 +370,6 @@ def check_compile_mode(compile: bool | str) -> bool | str:
                              f"{', '.join(modes)}")
     return compile
 
-
-def check_channels_last(channels_last: bool | str) -> bool | str:
-    """``channels_last`` if it is True, False or ``"auto"`` (1 or ``"yes"`` are not)."""
-    value = plain(channels_last)
-    if not isinstance(value, bool) and not (isinstance(value, str) and value == "auto"):
-        raise ValueError(f"channels_last must be True, False or 'auto', got {describe(channels_last)}")
-    return value
 
 
 def optimize_for_inference(
@@ -403,7 +396,7 @@ def optimize_for_inference(
     if not isinstance(model, nn.Module):
         raise TypeError(f"optimize_for_inference expects an nn.Module, got {type(model).__name__}")
     compile = check_compile_mode(compile)
-    channels_last = check_channels_last(channels_last)
+    channels_last = check_flag_or_auto(channels_last, "channels_last")
     fold_bn, inplace = check_flag(fold_bn, "fold_bn"), check_flag(inplace, "inplace")
     _check_example(example)
     device = resolve_device(device or module_device(model))

@@ -15,7 +15,7 @@ from typing import Callable
 
 from torch import nn
 
-from ._checks import describe, plain, type_problem
+from ._checks import check_chw, describe, python_value, type_problem
 
 __all__ = [
     "Paper",
@@ -151,12 +151,10 @@ def _check_registration(name, family, paper, input_size, description, figures, l
         hint = f"; register {_key(name)!r}" if isinstance(name, str) and _key(name) else ""
         raise ValueError("a model name must be lower case, with underscores for hyphens and no spaces around it, "
                          f"as create_model reads names (ResNet-18 is resnet_18), got {describe(name)}{hint}")
-    size_ok = (isinstance(input_size, (tuple, list)) and len(input_size) == 3
-               and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in input_size))
+    check_chw(input_size, f"model {name!r}: input_size")
     problems = [
         (isinstance(family, str) and bool(family), "family must be a non-empty string", family),
         (isinstance(paper, Paper), "paper must be a cnnzoo.Paper", paper),
-        (size_ok, "input_size must be (C, H, W), three positive integers", input_size),
         (isinstance(description, str), "description must be a string", description),
         (isinstance(figures, (tuple, list)) and all(isinstance(f, Figure) for f in figures),
          "figures must be a list of cnnzoo.Figure", figures),
@@ -196,7 +194,7 @@ def create_model(name: str, **options) -> nn.Module:
     """
     info = _lookup(name)
     accepted = info.options
-    options = {k: plain(v) for k, v in options.items()}  # numpy's numbers as Python's: options are written as JSON
+    options = {k: python_value(v) for k, v in options.items()}  # numpy's numbers as Python's: options are written as JSON
     unknown = [k for k in options if k not in accepted]
     if unknown:
         raise TypeError(

@@ -36,7 +36,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .._checks import SettingWarning, describe, positive_int, seed_value
+from .._checks import SettingWarning, check_flag, describe, positive_int, seed_value
 from .._files import check_new, check_writable
 from .fileformat import SUFFIX, is_compressed_file, load_compressed, write_compressed
 from .presets import paper_preset
@@ -293,8 +293,7 @@ def compress(model, data=None, *, sparsity=None, quality=None, bits=None, index_
         if quality is not None:
             pruner.check_quality(n, quality[n])  # refuses one that would prune the whole layer
     seed = seed_value(seed)
-    if not isinstance(float16, bool):  # "yes" would be true, and "no" too
-        raise TypeError(f"float16 must be True or False, got {describe(float16)}")
+    float16 = check_flag(float16, "float16")  # "yes" would be true, and "no" too
     for what, value in (("lr", lr), ("finetune_lr", finetune_lr)):
         if not value > 0:
             raise ValueError(f"{what} must be positive, got {value}")

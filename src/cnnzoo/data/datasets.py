@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .._checks import check_flag, describe, plain, positive_int, seed_value, some
+from .._checks import check_flag, describe, positive_int, python_value, seed_value, some
 
 __all__ = [
     "ImageDataset",
@@ -160,7 +160,7 @@ def _check_options(train, image_size, to_train) -> tuple[bool | None, int | None
     """``train``, ``image_size`` and ``to_train`` checked (numpy's values made Python's), with
     ``to_train`` defaulting to ``train``: a string such as "no" is truthy and would silently
     mean the training split, and a size of 0 silently the median size."""
-    train = plain(train)
+    train = python_value(train)
     if train is not None and not isinstance(train, bool):
         raise TypeError(f"train must be True, False or None (every image), got {describe(train)}")
     if image_size is not None:
@@ -236,7 +236,7 @@ def load_dataset(
 def holdout_split(labels: Tensor, fraction: float = HOLDOUT_FRACTION, seed: int = 0) -> tuple[Tensor, Tensor]:
     """Fixed stratified split: indices (train, test) with ``fraction`` (0 ≤ fraction < 1) of
     each class in test."""
-    value = plain(fraction)  # a negative one would silently slice from the end
+    value = python_value(fraction)  # a negative one would silently slice from the end
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise ValueError(f"fraction must be a number from 0 to less than 1, got {describe(fraction)}")
     gen = torch.Generator().manual_seed(seed_value(seed))
@@ -337,6 +337,11 @@ def match_classes(ds: ImageDataset, model_classes, class_ids=None) -> ImageDatas
     if class_ids and len(class_ids) == len(model_classes):  # a folder named by ID is its class's
         by_id = dict(zip(class_ids, model_classes))
         classes = [by_id.get(c, c) for c in classes]
+        twice = [f"{a!r} and {b!r}" for i, a in enumerate(ds.classes) for b in ds.classes[i + 1:]
+                 if by_id.get(a, a) == by_id.get(b, b)]
+        if twice:  # one class in two folders: read as two, scored as one, without a word
+            raise ValueError(f"{ds.name}: folders {', '.join(twice)} are one class (by WordNet ID and by "
+                             "name); put its images in one folder")
     if set(classes) <= set(model_classes):
         order = torch.tensor([model_classes.index(c) for c in classes])
         return ImageDataset(ds.images, order[ds.labels], model_classes, ds.name, ds.split)
@@ -443,13 +448,17 @@ def _npz(path: Path, train: bool | None, to_train: bool) -> ImageDataset:
         return _every_image(_npz(path, True, to_train), _npz(path, False, to_train))
     with _open_npz(path) as z:
         split = "train" if train else "test"
-        one = [pair for pair in (("x", "y"), ("x_train", "y_train"), ("x_test", "y_test")) if set(pair) <= keys]
+        # one split only: its test part is held out, as from x and y (a test split alone is
+        # no training data: it is read only to score every image)
+        alone = [("x", "y"), ("x_train", "y_train"), *([("x_test", "y_test")] if train is None else [])]
+        one = [pair for pair in alone if set(pair) <= keys]
         if {"x_train", "y_train", "x_test", "y_test"} <= keys:
             xkey, ykey, both = f"x_{split}", f"y_{split}", True
-        elif one:  # one split only: its test part is held out, as from x and y
+        elif one:
             (xkey, ykey), both = one[0], False
         else:
-            raise ValueError(f"{path}: expected arrays 'x' and 'y' (or x_train, y_train, x_test, y_test), found {sorted(keys)}")
+            raise ValueError(f"{path}: expected arrays 'x' and 'y', or 'x_train' and 'y_train' (with 'x_test' "
+                             f"and 'y_test' for a test split of its own), found {sorted(keys)}")
         x = _array(z, xkey, path)
         # Every split's labels, checked before their maximum sets the number of classes.
         all_labels = {k: _array(z, k, path) for k in ("y", "y_train", "y_test") if k in keys}
@@ -525,14 +534,6 @@ class _FolderIndex:
     name: str
     split: str
     sizes_from: list[Path]
-    _plans: dict = field(default_factory=dict, repr=False, compare=False)
-
-    def plan(self, image_size: int | None) -> tuple[int, tuple[int, int]]:
-        """:func:`_read_plan` of ``sizes_from``: every file's header is read once, at the first call
-        (a file that is no image fails at once; damage past a header is found when it is decoded)."""
-        if image_size not in self._plans:
-            self._plans[image_size] = _read_plan(self.sizes_from, image_size)
-        return self._plans[image_size]
 
 
 def folder_parts(path: str | os.PathLike, train: bool | None, *, image_size: int | None = None,
@@ -542,7 +543,8 @@ def folder_parts(path: str | os.PathLike, train: bool | None, *, image_size: int
     50,000 validation photographs need never be in memory at once (:func:`cnnzoo.evaluate`).
     For every image (``train=None``) of a folder with its own ``train/`` and ``test/``, the test
     split follows the training split as one dataset: labelled by the training split's classes,
-    at its size, in colour where either split is."""
+    at its size, in colour where either split is. Everything is checked, and every file's header
+    read (a file that is no image fails at once), before the first part is decoded."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"expected a folder of images (a path), got {describe(path)}")
     train, image_size, to_train = _check_options(train, image_size, to_train)
@@ -556,8 +558,12 @@ def folder_parts(path: str | os.PathLike, train: bool | None, *, image_size: int
         indexes = [replace(index, split="every image, both splits") for index in (first, second)]
     else:
         indexes = [_index_folder(path, train, to_train)]
-    plans = [index.plan(image_size) for index in indexes]
-    channels, size = max(c for c, _ in plans), plans[0][1]
+    plans = [_read_plan(index.sizes_from, image_size) for index in indexes]
+    return _decoded(indexes, max(c for c, _ in plans), plans[0][1], part)
+
+
+def _decoded(indexes: list[_FolderIndex], channels: int, size: tuple[int, int],
+             part: int | None) -> Iterator[ImageDataset]:
     for index in indexes:
         step = part or len(index.files)
         for start in range(0, len(index.files), step):

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._checks import check_flag, describe, hint_problem, plain, positive_int, seed_value, type_problem
+from .._checks import check_chw, check_flag, describe, hint_problem, int_at_least, positive_int, python_value, seed_value, type_problem
 from .._device import resolve_device
 from .datasets import ImageDataset
 
@@ -186,23 +186,10 @@ def fit_size(x: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(x, size=(H, W), mode="bilinear", align_corners=False, antialias=H < h or W < w)
 
 
-def _check_input_size(input_size) -> tuple[int, int, int]:
-    """``input_size`` as three Python ints C, H, W (numpy's accepted), else one clear error: a
-    size of 0 or 8.5 would fail only at the first batch, in torch's words."""
-    try:
-        values = [plain(v) for v in input_size]
-    except TypeError:
-        values = []
-    if len(values) != 3 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
-        raise ValueError(f"input_size must be three positive integers (C, H, W), or None for the images' "
-                         f"own size, got {describe(input_size)}")
-    return tuple(values)
-
-
 def _check_stats(values, name: str, channels: int) -> list[float]:
     """``mean`` or ``std`` as ``channels`` finite floats (a std above 0)."""
     try:
-        found = [plain(v) for v in values]
+        found = [python_value(v) for v in values]
     except TypeError:
         found = None
     if (found is None or len(found) != channels or any(type_problem(v, float) for v in found)
@@ -295,12 +282,13 @@ class Loader:
             raise ValueError(f"dataset {dataset.name} is empty")
         batch_size = positive_int(batch_size, "batch_size")
         world_size = positive_int(world_size, "world_size")
-        rank = plain(rank)
+        rank = python_value(rank)
         if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < world_size:
             raise ValueError(f"rank must lie in 0..{world_size - 1}, got {describe(rank)}")
         self.dataset = dataset
         self.batch_size = batch_size
-        self.input_size = tuple(dataset.image_size) if input_size is None else _check_input_size(input_size)
+        # checked now: a size of 0 or 8.5 would fail only at the first batch, in torch's words
+        self.input_size = tuple(dataset.image_size) if input_size is None else check_chw(input_size, "input_size")
         channels = self.input_size[0]
         adapt_channels(torch.zeros(1, dataset.image_size[0], 1, 1), channels)  # clear error now
         self.train = check_flag(train, "train")  # "no" is truthy: it would shuffle and augment
@@ -354,11 +342,7 @@ class Loader:
 
     def set_epoch(self, epoch: int, start_step: int = 0) -> None:
         """Select the epoch's sample order; ``start_step`` skips the batches already done."""
-        epoch, start_step = plain(epoch), plain(start_step)
-        for name, value in (("epoch", epoch), ("start_step", start_step)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an integer ≥ 0, got {describe(value)}")
-        self.epoch, self.start_step = epoch, start_step
+        self.epoch, self.start_step = int_at_least(epoch, "epoch", 0), int_at_least(start_step, "start_step", 0)
 
     def _shard_size(self) -> int:
         n = len(self.dataset)

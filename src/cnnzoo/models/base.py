@@ -64,8 +64,8 @@ class Classifier(nn.Module):
         if not x.is_floating_point():
             raise TypeError(f"{self.name} expects floating-point input, got {x.dtype}: images as the "
                             "model was trained on them, e.g. x.float() / 255, normalised")
-        dtype = floating_dtype(self)
-        if x.dtype != dtype and not torch.is_autocast_enabled(x.device.type):
+        dtype = floating_dtype(self)  # (autocast has no meta device: a shape probe is judged as it is)
+        if x.dtype != dtype and (x.device.type == "meta" or not torch.is_autocast_enabled(x.device.type)):
             raise TypeError(f"{self.name} holds {dtype} weights and expects {dtype} input, got {x.dtype}: "
                             f"convert the input (x.to({dtype})) or the model")
         if x.dim() != 4:

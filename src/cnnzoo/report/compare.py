@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .._checks import check_flag, describe, plain, positive_int
+from .._checks import check_flag, describe, positive_int, python_value
 from .._device import resolve_device
 from .._files import check_new, check_writable, write_atomic, write_json
 from .runs import load_run
@@ -409,7 +409,7 @@ def compare(
     bench_json = _names(bench_json, "bench_json", "measuring throughput here")
     batch = positive_int(batch, "batch")  # before minutes of work, measured or not
     overwrite = check_flag(overwrite, "overwrite")
-    measure_speed = plain(measure_speed)
+    measure_speed = python_value(measure_speed)
     if measure_speed is not None and not isinstance(measure_speed, bool):  # "no" would mean yes
         raise TypeError(f"measure_speed must be True, False or None (measure when models or runs are "
                         f"named), got {describe(measure_speed)}")
@@ -446,7 +446,8 @@ def compare(
     if unfinished:  # a run stopped at epoch 5 of 20 is not the model at its best
         notes.append(f"unfinished or stopped (no summary.json; accuracy of the last recorded epoch): "
                      f"{', '.join(unfinished)}")
-    scored = {r.label: r.split or "test split" for r in rows if r.split or r.run}  # a run reports its test split
+    # a run reports its test split, or the part it held out where its data had none
+    scored = {r.label: r.split or "the run's test data" for r in rows if r.split or r.run}
     kinds = {"training" if s.startswith("training") else "every" if s.startswith("every") else "held-out"
              for s in scored.values()}
     if len(kinds) > 1:  # a training split's accuracy beside held-out ones flatters

@@ -16,10 +16,11 @@ from rich.progress import (
 __all__ = ["TrainProgress", "format_epoch", "epoch_header"]
 
 
-# One line per epoch under one header, as a table: 76 characters, so that an 80-column
-# terminal does not wrap it (named fields, "train loss 0.1234 acc ...", took 115).
-_COLUMNS = (("epoch", 7), ("train loss", 10), ("acc %", 6), ("test loss", 9), ("top-1 %", 7),
-            ("top-5 %", 7), ("lr", 8), ("img/s", 7), ("s", 6))
+# One line per epoch under one header, as a table: 80 characters (up to 9999/9999 epochs and
+# 9,999,999 images/s), so that an 80-column terminal does not wrap it (named fields,
+# "train loss 0.1234 acc ...", took 115).
+_COLUMNS = (("epoch", 9), ("train loss", 10), ("acc %", 6), ("test loss", 9), ("top-1 %", 7),
+            ("top-5 %", 7), ("lr", 8), ("img/s", 9), ("s", 6))
 
 
 def epoch_header() -> str:

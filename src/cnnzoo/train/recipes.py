@@ -19,7 +19,7 @@ import json
 import typing
 from dataclasses import dataclass, field
 
-from .._checks import describe, hint_problem, plain
+from .._checks import describe, hint_problem, python_value
 
 __all__ = ["Recipe", "PAPER_RECIPES", "SMALL_RECIPE", "get_recipe", "parse_overrides", "RECIPE_KINDS"]
 
@@ -93,7 +93,7 @@ class Recipe:
     def __post_init__(self):
         hints = typing.get_type_hints(Recipe)
         for f in dataclasses.fields(self):
-            object.__setattr__(self, f.name, plain(getattr(self, f.name)))  # np.int64(30) epochs from a sweep
+            object.__setattr__(self, f.name, python_value(getattr(self, f.name)))  # np.int64(30) epochs from a sweep
             problem = hint_problem(getattr(self, f.name), hints[f.name])
             if problem:
                 raise ValueError(f"recipe {self.name}: {f.name} must be {problem}, "

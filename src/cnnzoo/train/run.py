@@ -35,8 +35,8 @@ from ..data import ImageDataset, Loader, class_difference, default_input_size, l
 from ..data.loader import _mix
 from ..models.base import Classifier
 from . import distributed
-from .._checks import SettingWarning, describe, seed_value
-from .._device import check_threads, machine_threads, native_cpu_bf16, resolve_device
+from .._checks import SettingWarning, check_flag_or_auto, describe, int_at_least, seed_value
+from .._device import check_threads, machine_threads, resolve_device
 from .._files import RUN_RECORDS, check_writable, write_atomic
 from .checkpoint import (BEST, DROPPING, LAST, REPLACED, RETURNING, error_summary, load_checkpoint, model_meta,
                          save_checkpoint, save_weights)
@@ -254,13 +254,15 @@ def _settings_text(dev: torch.device, threads: int | None, channels_last: bool, 
     return ", ".join(parts)
 
 
-def _saved_model(name: str, run_dir: Path) -> str:
-    """The registered model a run trained, to resume it without naming it again."""
+def _saved_model(config: dict, run_dir: Path) -> str:
+    """The registered model a run trained, to resume it without naming it again; a run of a
+    module (built with options the run cannot know, or a class of your own) needs that module."""
     from ..registry import list_models
 
-    if name not in list_models():
-        raise ValueError(f"{run_dir} trained a module of your own ({name}), not a registered model: "
-                         "pass that module to resume the run")
+    name = config["model"]
+    if config.get("model_given") == "module" or name not in list_models():
+        raise ValueError(f"{run_dir} trained a module ({name}) given to train(), not a model built by "
+                         "name: pass that module to resume the run")
     return name
 
 
@@ -449,14 +451,13 @@ def _train(model, data, info, dev, locals_) -> RunResult:
         data = "mnist-sample"
     if model is None and not a["resume"]:
         model = "lenet5"
-    if not isinstance(a["checkpoint_every"], int) or a["checkpoint_every"] < 0:
-        raise ValueError(f"checkpoint_every must be a number of steps ≥ 0, got {a['checkpoint_every']!r}")
+    a["checkpoint_every"] = int_at_least(a["checkpoint_every"], "checkpoint_every (steps)", 0)
     if a["resume"] and a["overwrite"]:
         raise ValueError("--resume continues the run in --out and --overwrite replaces it: give one of them")
     if a["seed"] is not None:
         a["seed"] = seed_value(a["seed"])
-    if a["channels_last"] not in (None, "auto", True, False):
-        raise ValueError(f"channels_last must be 'auto', True or False, got {a['channels_last']!r}")
+    if a["channels_last"] is not None:
+        a["channels_last"] = check_flag_or_auto(a["channels_last"], "channels_last")
     pair = isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(d, ImageDataset) for d in data)
     paths = {"data": (None if pair else data, "a dataset name or path, or a (train, test) pair of ImageDatasets"),
              "out": (a["out"], "the run folder's path (left out: runs/MODEL-DATA-TIME)")}
@@ -491,7 +492,7 @@ def _train(model, data, info, dev, locals_) -> RunResult:
         recipe = Recipe.from_dict(saved["recipe"])
         seed, options = saved["seed"], saved["model_options"]
         if model is None:
-            model = _saved_model(saved["model"], run_dir)
+            model = _saved_model(saved, run_dir)
         if data is None:
             data = data_name = saved["dataset"]
     else:
@@ -520,9 +521,10 @@ def _train(model, data, info, dev, locals_) -> RunResult:
 
     # -- the machine ---------------------------------------------------------------------
     runtime = distributed.from_rank0(info, lambda: _still_settled((saved or {}).get("runtime", {}), dev))
-    asked = a["precision"] or runtime.get("precision") or "auto"  # a resumed run keeps its own
-    precision = "auto" if asked == "auto" and dev.type == "cpu" and native_cpu_bf16() else \
-        resolve_precision(asked, dev)  # "auto" left open: a CPU with AMX may train faster in bf16
+    # a resumed run keeps its own (an "auto" asked again would time a trial that may choose otherwise)
+    asked = a["precision"] if a["precision"] not in (None, "auto") else runtime.get("precision") or "auto"
+    # on a CPU, "auto" is left to the trial (rank 0's): a CPU with AMX may train faster in bf16
+    precision = asked if asked == "auto" and dev.type == "cpu" else resolve_precision(asked, dev)
     cl = a["channels_last"] if a["channels_last"] is not None else runtime.get("channels_last", "auto")
     threads = check_threads(a["threads"]) or runtime.get("threads")
     per_rank_batch = max(1, recipe.batch_size // info.world_size)
@@ -548,6 +550,7 @@ def _train(model, data, info, dev, locals_) -> RunResult:
 
     config = {
         "model": registered or model_label,
+        "model_given": "name" if isinstance(model, str) else "module",  # what a resume must be given
         "model_class": f"{type(net).__module__}.{type(net).__qualname__}",
         "model_options": options,
         "dataset": data_name,
