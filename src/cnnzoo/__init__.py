@@ -31,8 +31,8 @@ __all__ = [
 # Each capability adds its public entry points below (keep one import line per module).
 from .data import ImageDataset, Loader, load_dataset  # noqa: E402
 __all__ += ["load_dataset", "ImageDataset", "Loader"]
-from .analysis import LayerRecord, Summary, summarize  # noqa: E402
-__all__ += ["summarize", "Summary", "LayerRecord"]
+from .analysis import FilterPicture, LayerRecord, Summary, filter_picture, summarize  # noqa: E402
+__all__ += ["summarize", "Summary", "LayerRecord", "filter_picture", "FilterPicture"]
 from . import train  # noqa: E402  (callable module: cnnzoo.train(model, data, ...) runs training)
 from .train import evaluate, load_model, predict  # noqa: E402
 __all__ += ["train", "evaluate", "predict", "load_model"]

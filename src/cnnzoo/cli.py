@@ -111,10 +111,10 @@ def cmd_info(args) -> int:
 
 
 # -- explain a network (issue 5) -----------------------------------------------------------
-def cmd_summary(args) -> int:
-    from . import list_models, summarize
+def _name_or_trained(model: str):
+    """A registered model's name as it is, or the trained model of a run or checkpoint."""
+    from . import list_models
 
-    model = args.model
     if model in list_models() and os.sep not in model:  # the name wins over a file of that name
         if os.path.exists(model):
             say(f"note: {escape(model)} is a registered model; for the run or file of that name in "
@@ -126,6 +126,13 @@ def cmd_summary(args) -> int:
     elif os.sep in model or Path(model).suffix in (".safetensors", ".ckpt", ".pt", ".pth", ".cnnzc"):
         raise FileNotFoundError(f"no such run or checkpoint: {model} (a model name has no "
                                 "folder or file extension; `cnnzoo list` shows them)")
+    return model
+
+
+def cmd_summary(args) -> int:
+    from . import summarize
+
+    model = _name_or_trained(args.model)
     from .train.recipes import parse_overrides
 
     options = parse_overrides(args.option, flag="--option")
@@ -143,6 +150,26 @@ def cmd_summary(args) -> int:
     else:
         render = {"md": summary.to_markdown, "csv": summary.to_csv, "json": summary.to_json}
         sys.stdout.write(render[args.format](args.columns))
+    return 0
+
+
+def cmd_filters(args) -> int:
+    from . import create_model, filter_picture
+    from ._files import check_new, check_writable
+
+    model = _name_or_trained(args.model)
+    if isinstance(model, str):  # a name: its filters as initialised, which says little
+        say(f"note: {escape(model)} is untrained here: its filters are random (give a run or a checkpoint "
+            "for learnt ones)", to=errors)
+        model = create_model(model)
+    picture = filter_picture(model, args.layer)
+    out = Path(args.out) if args.out else (
+        Path(args.model) / f"filters-{picture.layer}.png" if Path(args.model).is_dir()
+        else Path(f"{picture.model}-{picture.layer}-filters.png"))
+    check_new([check_writable(out)], args.overwrite)
+    picture.save(out)
+    blank = f", {picture.blank} blank (zero kernels)" if picture.blank else ""
+    say(f"{escape(picture.title)}{blank}\nwrote {escape(str(out))}")
     return 0
 
 
@@ -510,6 +537,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a model builder option, e.g. --option width_mult=0.5 (`cnnzoo info MODEL` lists them)")
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("filters", help="a convolution's learnt filters as a picture, as the papers show "
+                       "them (AlexNet's Fig. 3)")
+    p.add_argument("model", help="a run directory or checkpoint (or a registered name: random filters)")
+    p.add_argument("--layer", default=None, help="the convolution, by module name as `cnnzoo summary` names "
+                   "it (default: the first)")
+    p.add_argument("--out", default=None, help="PNG file (default: RUN/filters-LAYER.png for a run, else "
+                   "MODEL-LAYER-filters.png here)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier picture at --out")
+    p.set_defaults(func=cmd_filters)
 
     p = sub.add_parser("train", help="train a model on a dataset into a run directory")
     p.add_argument("model", help="a registered model name (`cnnzoo list`)")

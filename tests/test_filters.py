@@ -1,0 +1,82 @@
+"""cnnzoo.filter_picture and `cnnzoo filters`: a convolution's filters as the papers draw them."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import cnnzoo
+from cnnzoo.analysis.filters import MAX_TILES
+
+from conftest import cli_error
+
+
+def test_lenet5_c3_is_drawn_with_table_one_s_missing_kernels_blank():
+    """LeCun et al. 1998: C1 has six 5×5 kernels on the one input map; C3's 16 maps read 60 of
+    the 16 × 6 possible S2 maps (Table I), so 36 kernels do not exist."""
+    model = cnnzoo.create_model("lenet5")
+    c1 = cnnzoo.filter_picture(model)
+    assert (c1.layer, c1.filters, c1.in_channels, c1.kernel) == ("features.c1", 6, 1, (5, 5))
+    assert (c1.rows, c1.cols) == (1, 6) and c1.pixels.shape == (5, 6 * 6 - 1)  # one row, 1-pixel gaps
+    c3 = cnnzoo.filter_picture(model, "features.c3")
+    assert (c3.rows, c3.cols, c3.blank) == (16, 6, 16 * 6 - 60)
+    tiles = [c3.pixels[r * 6:r * 6 + 5, c * 6:c * 6 + 5] for r in range(16) for c in range(6)]
+    assert sum(bool(math.isnan(t[0, 0])) for t in tiles) == 36
+
+
+def test_alexnet_s_first_layer_is_ninety_six_colour_kernels():
+    """Krizhevsky et al. 2012, Fig. 3: 96 convolutional kernels of size 11×11×3 (drawn here in
+    rows of 16, six rows, as the figure's two halves of 48)."""
+    picture = cnnzoo.filter_picture(cnnzoo.create_model("alexnet"))
+    assert (picture.filters, picture.kernel, picture.colour) == (96, (11, 11), True)
+    assert (picture.rows, picture.cols) == (6, 16) and picture.pixels.shape == (6 * 12 - 1, 16 * 12 - 1, 3)
+    assert picture.title.endswith("96 filters of 11×11×3")
+
+
+def test_each_colour_filter_spans_black_to_white_and_a_zero_kernel_is_blank():
+    model = cnnzoo.create_model("resnet18")
+    with torch.no_grad():
+        model.conv1.weight[5] = 0  # pruned whole
+    picture = cnnzoo.filter_picture(model)
+    first = picture.pixels[:7, :7]  # filter 0: 7×7×3, scaled from its own smallest to largest weight
+    assert first.min() == 0 and first.max() == 1
+    assert picture.blank == 1 and np.isnan(picture.pixels[:7, 5 * 8:5 * 8 + 7]).all()  # tile 5, after 7+1 pixels each
+
+
+def test_a_wide_layer_draws_the_first_filters_and_channels_and_says_so():
+    picture = cnnzoo.filter_picture(cnnzoo.create_model("vgg16"), "features.28")  # conv5_3: 512 × 512 × 3×3
+    assert (picture.rows, picture.cols) == (MAX_TILES, MAX_TILES)
+    assert picture.title.endswith(f"512 filters × 512 input channels of 3×3 (the first {MAX_TILES} × {MAX_TILES} drawn)")
+
+
+def test_a_layer_that_is_no_convolution_is_refused_with_the_closest_names():
+    model = cnnzoo.create_model("alexnet")
+    with pytest.raises(ValueError, match=r"has no convolution 'features.conv9'; closest: features.conv5, .*its convolutions are features.conv1, "):
+        cnnzoo.filter_picture(model, "features.conv9")
+    with pytest.raises(ValueError, match="has no convolution whose filters could be drawn"):
+        cnnzoo.filter_picture(torch.nn.Linear(3, 4))
+    with pytest.raises(TypeError, match="expects an nn.Module, got str 'alexnet'"):
+        cnnzoo.filter_picture("alexnet")
+
+
+def test_cli_draws_a_run_s_filters_into_the_run_and_keeps_an_earlier_picture(tmp_path, capsys):
+    from cnnzoo.cli import main
+    from cnnzoo.train.checkpoint import save_weights
+
+    run = tmp_path / "run"
+    cnnzoo.train("lenet5_relu", "mnist-sample", epochs=1, out=run, threads=1, channels_last=False,
+                 precision="fp32", progress=False)
+    assert main(["filters", str(run)]) == 0
+    out = capsys.readouterr().out
+    picture = run / "filters-features.conv1.png"
+    assert "wrote" in out and picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    before = picture.read_bytes()
+    assert "exists; pass --overwrite" in cli_error(["filters", str(run)], capsys)
+    assert picture.read_bytes() == before
+    ckpt = tmp_path / "lenet5.safetensors"
+    save_weights(ckpt, cnnzoo.create_model("lenet5"))
+    assert main(["filters", str(ckpt), "--layer", "features.c3", "--out", str(tmp_path / "c3.png")]) == 0
+    assert "36 blank (zero kernels)" in capsys.readouterr().out
+    assert main(["filters", "alexnet", "--out", str(tmp_path / "a.png")]) == 0
+    assert "untrained here: its filters are random" in capsys.readouterr().err
