@@ -53,12 +53,13 @@ class FilterPicture:
     @property
     def title(self) -> str:
         kh, kw = self.kernel
-        if self.in_channels in (1, 3):
-            what, drawn = f"{self.filters} filters of {kh}×{kw}×{self.in_channels}", min(self.filters, MAX_FILTERS)
+        if self.in_channels in (1, 3):  # one tile per filter
+            what, cut = f"{self.filters} filters of {kh}×{kw}×{self.in_channels}", self.filters > MAX_FILTERS
+            drawn = f"{MAX_FILTERS}"
         else:
             what = f"{self.filters} filters × {self.in_channels} input channels of {kh}×{kw}"
+            cut = max(self.filters, self.in_channels) > MAX_TILES
             drawn = f"{min(self.filters, MAX_TILES)} × {min(self.in_channels, MAX_TILES)}"
-        cut = self.filters > (MAX_FILTERS if self.in_channels in (1, 3) else MAX_TILES) or self.in_channels > MAX_TILES
         return f"{self.model}: {self.layer}, {what}" + (f" (the first {drawn} drawn)" if cut else "")
 
     def save(self, path: str | os.PathLike) -> Path:
