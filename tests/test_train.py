@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 import cnnzoo
+from cnnzoo._checks import SettingWarning
 from cnnzoo.data import Loader, load_dataset
 from cnnzoo.models.base import Classifier
 from cnnzoo.train import TrainingDiverged, evaluate, fit, load_model, load_weights, predict
@@ -559,7 +560,7 @@ def test_the_demo_reaches_97_percent(tmp_path, capsys):
     assert main(["demo", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "features.c1" in text and "60,000" in text  # LeNet-5's layer table
-    assert "test accuracy" in text and str(out) in text.replace("\n", "")
+    assert "test top-1" in text and str(out) in text.replace("\n", "")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["model"] == "lenet5" and summary["test_images"] == 1000
     assert summary["test_top1"] >= 97.0
@@ -813,7 +814,8 @@ def test_resume_with_loss_scaling_from_a_run_without(digits, tmp_path, monkeypat
     # A run in fp32 saved a disabled loss scaler's empty state; resumed in fp16, its scaler
     # starts afresh (loading the empty state into an enabled GradScaler raises).
     d = _stopped_in_epoch_2(digits, tmp_path / "run", monkeypatch, **FAST)
-    again = cnnzoo.train("lenet5", digits, out=d, resume=True, **{**FAST, "precision": "fp16"})
+    with pytest.warns(SettingWarning, match="trained in fp32 so far; it goes on in fp16"):  # said, not refused
+        again = cnnzoo.train("lenet5", digits, out=d, resume=True, **{**FAST, "precision": "fp16"})
     assert [h["epoch"] for h in again.history] == [1, 2]
 
 
@@ -862,3 +864,10 @@ def test_epoch_lines_fit_an_80_column_terminal_under_their_header():
     assert len({len(line) for line in lines}) == 1 and len(lines[0]) <= 80
     assert lines[1].split() == ["1200/2000", "12.3456", "100.00", "123.4567", "99.99", "100.00", "1.25e-05",
                                 "1,234,567", "1234.5"]
+
+
+def test_resume_without_out_says_so(capsys):
+    from cnnzoo.cli import main
+
+    assert main(["train", "resnet20", "--resume"]) == 2  # it failed inside the default folder's name
+    assert "--resume needs --out RUN_DIR, the run to continue" in capsys.readouterr().err

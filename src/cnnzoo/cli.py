@@ -265,9 +265,9 @@ def _gave_back(err: BaseException) -> None:
 
 
 def _print_result(result) -> None:
-    say(f"test accuracy: [bold]{result.test_top1:.2f}%[/bold] top-1, {result.test_top5:.2f}% top-5 "
-        f"on {result.summary['test_images']:,} test images (best {result.best_top1:.2f}% at epoch "
-        f"{result.best_epoch})")
+    say(f"test top-1 [bold]{result.test_top1:.2f}%[/bold], top-5 {result.test_top5:.2f}% "
+        f"on {result.summary['test_images']:,} test images (best {result.best_top1:.2f}%, epoch "
+        f"{result.best_epoch})")  # 80 columns
     say(f"run directory: {escape(str(result.run_dir))}")
 
 

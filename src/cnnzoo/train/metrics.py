@@ -95,8 +95,8 @@ def write_summary(run_dir: Path, summary: dict) -> None:
     write_atomic(run_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     lines = [
         f"model        {summary['model']}",
-        f"dataset      {summary['dataset']} ({summary.get('train_images', '?')} training, "
-        f"{summary.get('test_images', '?')} test images)",
+        f"dataset      {summary['dataset']} ({_count(summary.get('train_images'))} training, "
+        f"{_count(summary.get('test_images'))} test images)",
         f"recipe       {summary.get('recipe', '?')}",
         f"epochs       {summary['epochs']}",
         f"test top-1   {summary['test_top1']:.2f}%  (final epoch)",
@@ -105,10 +105,14 @@ def write_summary(run_dir: Path, summary: dict) -> None:
         f"parameters   {summary['params']:,}",
     ]
     if summary.get("macs") is not None:
-        lines.append(f"multiply-adds {summary['macs']:,} per image")
+        lines.append(f"MACs         {summary['macs']:,} multiply-adds per image")
     lines += [
         f"train time   {summary['train_seconds']:.1f} s ({summary['images_per_s']:,.0f} images/s in the last epoch)",
         f"device       {summary.get('device', '?')} × {summary.get('world_size', 1)}",
         f"files        {', '.join(summary.get('files', {}).values())}",
     ]
     write_atomic(run_dir / "summary.txt", ("\n".join(lines) + "\n").encode())
+
+
+def _count(n) -> str:
+    return f"{n:,}" if isinstance(n, int) else "?"

@@ -473,9 +473,9 @@ def _train(model, data, info, dev, locals_) -> RunResult:
 
     # -- the run directory and the configuration (rank 0 decides) ------------------------
     def decide():
-        run_dir = Path(a["out"]).expanduser() if a["out"] else _default_run_dir(model_label, data_name)
         if a["resume"] and not a["out"]:
             raise ValueError("--resume needs --out RUN_DIR, the run to continue")
+        run_dir = Path(a["out"]).expanduser() if a["out"] else _default_run_dir(model_label, data_name)
         return run_dir.resolve(), _prepare_run_dir(run_dir, resume=a["resume"], overwrite=a["overwrite"])
 
     run_dir, saved = distributed.from_rank0(info, decide)
@@ -535,6 +535,10 @@ def _train(model, data, info, dev, locals_) -> RunResult:
     cl = bool(cl)
     if dev.type == "cpu":
         torch.set_num_threads(threads)
+    before = runtime.get("precision")  # kept on this kind of device
+    if before and precision != before and main:  # allowed (a resumed run may need loss scaling), but said
+        warnings.warn(f"{run_dir} trained in {before} so far; it goes on in {precision}, and its record says "
+                      f"{precision} from now on", SettingWarning, stacklevel=4)
 
     a["settings"] = {"batch_size": recipe.batch_size, "input": tuple(input_size)}
     if recipe.batch_size > len(train_ds) and main and saved is None:
