@@ -102,6 +102,9 @@ def make_run(path, *, model="lenet5", dataset="mnist-sample", top1=91.5, images=
         "1,1.2,60.0,0.8,80.0,97.0,0.05,900,3.1\n"
         f"2,0.5,85.0,0.4,{top1},99.0,0.01,950,3.0\n")
     if images:
+        from cnnzoo.train.checkpoint import save_weights
+
+        save_weights(path / "best.safetensors", cnnzoo.create_model(model))
         import matplotlib
 
         matplotlib.use("Agg")
@@ -241,7 +244,7 @@ def test_report_full_run(tmp_path):
         assert heading in body and "Not available" not in body, sid
     # images embedded, and decodable
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
-    assert len(images) == 2
+    assert len(images) == 3  # curves, confusion matrix, filters
     for data in images:
         png_size(base64.b64decode(data))
     # self-contained: nothing fetched from anywhere
@@ -254,7 +257,7 @@ def test_report_full_run(tmp_path):
 def test_report_minimal_run_says_what_is_missing(tmp_path):
     run = make_run(tmp_path / "bare", full=False)
     html = render_report(run, measure_speed=False)
-    for sid in ("results", "curves", "confusion", "speed", "compression"):
+    for sid in ("results", "curves", "confusion", "filters", "speed", "compression"):
         assert "Not available" in section(html, sid), sid
     assert "lenet5" in section(html, "configuration")
 
@@ -387,7 +390,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert probe, "the page's load handler did not run"
     errors, images, broken, text = probe.groups()
     assert errors == "0", text
-    assert images == "2" and broken == "0"
+    assert images == "3" and broken == "0"
     console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
     assert not console, console
 

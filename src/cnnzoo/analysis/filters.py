@@ -63,11 +63,15 @@ class FilterPicture:
         return f"{self.model}: {self.layer}, {what}" + (f" (the first {drawn} drawn)" if cut else "")
 
     def save(self, path: str | os.PathLike) -> Path:
-        """The picture as a PNG, written atomically."""
+        """The picture as a PNG file, written atomically."""
+        from .._files import write_atomic
+
+        return write_atomic(path, self.png())
+
+    def png(self) -> bytes:
+        """The picture as PNG bytes (the HTML report embeds them)."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
-
-        from .._files import write_atomic
 
         height, width = self.pixels.shape[:2]
         inches = min(12 / width, 10 / height, 0.15)  # per pixel: at most 12 inches wide, 10 high
@@ -80,7 +84,7 @@ class FilterPicture:
         ax.set_title(self.title, fontsize=9)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-        return write_atomic(path, buffer.getvalue())
+        return buffer.getvalue()
 
 
 def filter_picture(model: nn.Module, layer: str | None = None) -> FilterPicture:

@@ -31,6 +31,7 @@ SECTIONS = (
     ("curves", "Learning curves"),
     ("confusion", "Confusion matrix"),
     ("layers", "Layer table"),
+    ("filters", "Filters"),
     ("speed", "Speed"),
     ("compression", "Compression"),
 )
@@ -252,6 +253,18 @@ def _layers(run: Run, **_) -> str:
     return to_html() if callable(to_html) else _markdown(summary.to_markdown())
 
 
+def _filters(run: Run, **_) -> str:
+    from .. import filter_picture, load_model
+
+    if not (run.path / "best.safetensors").is_file():
+        return _na("no best.safetensors in the run directory: no learnt filters to draw")
+    model, _ = load_model(run.path, device="cpu")
+    picture = filter_picture(model)
+    return (_img(picture.png(), f"filters of {picture.layer}") +
+            f"<p>{_esc(picture.title)}: the best epoch's weights (<code>cnnzoo filters RUN --layer NAME</code> draws "
+            "any other convolution).</p>")
+
+
 def _speed(run: Run, *, measure_speed: bool = True, **_) -> str:
     path = run.path / "bench.json"
     source = None
@@ -328,7 +341,8 @@ def _compression(run: Run, **_) -> str:
 
 _BUILDERS = {
     "configuration": _configuration, "results": _results, "curves": _curves,
-    "confusion": _confusion, "layers": _layers, "speed": _speed, "compression": _compression,
+    "confusion": _confusion, "layers": _layers, "filters": _filters, "speed": _speed,
+    "compression": _compression,
 }
 
 
