@@ -1,4 +1,5 @@
-"""cnnzoo.filter_picture and `cnnzoo filters`: a convolution's filters as the papers draw them."""
+"""cnnzoo.filter_picture / `cnnzoo filters` (a convolution's filters as the papers draw them) and
+cnnzoo.feature_picture / `cnnzoo features` (what a layer computes for an image)."""
 
 import math
 
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 import cnnzoo
-from cnnzoo.analysis.filters import MAX_TILES
+from cnnzoo.analysis.pictures import MAX_TILES
 
 from conftest import cli_error
 
@@ -80,3 +81,49 @@ def test_cli_draws_a_run_s_filters_into_the_run_and_keeps_an_earlier_picture(tmp
     assert "36 blank (zero kernels)" in capsys.readouterr().out
     assert main(["filters", "alexnet", "--out", str(tmp_path / "a.png")]) == 0
     assert "untrained here: its filters are random" in capsys.readouterr().err
+
+
+def test_feature_maps_are_each_scaled_from_their_least_to_their_greatest_response():
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 1, bias=False))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor([1.0, -1.0]).view(2, 1, 1, 1))  # the image, and its negative
+    x = torch.arange(12.0).view(1, 3, 4)
+    picture = cnnzoo.feature_picture(net, x, image="ramp")
+    ramp = (x[0] / 11).numpy()
+    np.testing.assert_allclose(picture.pixels[:, :4], ramp, atol=1e-6)
+    np.testing.assert_allclose(picture.pixels[:, 5:], 1 - ramp, atol=1e-6)  # after a 1-pixel gap
+    assert picture.title == "Sequential: 0 on ramp, 2 maps of 3×4" and picture.layer == "0"
+
+
+def test_lenet5_c1_computes_six_maps_of_28_by_28():
+    """LeCun et al. 1998, §II.B: C1 is 6 feature maps of 28×28 from the 32×32 input."""
+    picture = cnnzoo.feature_picture(cnnzoo.create_model("lenet5"), torch.rand(1, 32, 32))
+    assert (picture.layer, picture.rows, picture.cols) == ("features.c1", 1, 6)
+    assert picture.pixels.shape == (28, 6 * 29 - 1)
+    with pytest.raises(ValueError, match="expected one image as a C×H×W"):
+        cnnzoo.feature_picture(cnnzoo.create_model("lenet5"), torch.rand(2, 1, 32, 32))
+    with pytest.raises(ValueError, match=r"lenet5: output gives no feature maps \(N×C×H×W\) to draw, but \(1, 10\)"):
+        cnnzoo.feature_picture(cnnzoo.create_model("lenet5"), torch.rand(1, 32, 32), "output")
+    with pytest.raises(ValueError, match="lenet5 has no layer 'features.c9'; closest: features.c5, "):
+        cnnzoo.feature_picture(cnnzoo.create_model("lenet5"), torch.rand(1, 32, 32), "features.c9")
+
+
+def test_cli_draws_what_a_run_s_layer_computes_for_an_image_file(tmp_path, capsys):
+    from PIL import Image
+
+    from cnnzoo.cli import main
+
+    run = tmp_path / "run"
+    cnnzoo.train("lenet5", "mnist-sample", epochs=1, out=run, threads=1, channels_last=False, precision="fp32",
+                 progress=False)
+    digit = np.zeros((28, 28), np.uint8)
+    digit[6:22, 12:16] = 255  # a one, light on dark as MNIST's
+    Image.fromarray(digit).save(tmp_path / "one.png")
+    model, _ = cnnzoo.load_model(run)
+    assert cnnzoo.preprocess(model, [tmp_path / "one.png"]).shape == (1, 1, 32, 32)  # padded as in training
+    out = tmp_path / "maps.png"
+    assert main(["features", str(run), str(tmp_path / "one.png"), "--layer", "features.c3", "--out", str(out)]) == 0
+    assert "lenet5: features.c3 on one.png, 16 maps of 10×10" in capsys.readouterr().out
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "is a model name: give a run directory or a checkpoint" in cli_error(
+        ["features", "lenet5", str(tmp_path / "one.png")], capsys)

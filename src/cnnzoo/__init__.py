@@ -31,11 +31,11 @@ __all__ = [
 # Each capability adds its public entry points below (keep one import line per module).
 from .data import ImageDataset, Loader, load_dataset  # noqa: E402
 __all__ += ["load_dataset", "ImageDataset", "Loader"]
-from .analysis import FilterPicture, LayerRecord, Summary, filter_picture, summarize  # noqa: E402
-__all__ += ["summarize", "Summary", "LayerRecord", "filter_picture", "FilterPicture"]
+from .analysis import FilterPicture, LayerRecord, Picture, Summary, feature_picture, filter_picture, summarize  # noqa: E402,E501
+__all__ += ["summarize", "Summary", "LayerRecord", "filter_picture", "feature_picture", "Picture", "FilterPicture"]
 from . import train  # noqa: E402  (callable module: cnnzoo.train(model, data, ...) runs training)
-from .train import evaluate, load_model, predict  # noqa: E402
-__all__ += ["train", "evaluate", "predict", "load_model"]
+from .train import evaluate, load_model, predict, preprocess  # noqa: E402
+__all__ += ["train", "evaluate", "predict", "preprocess", "load_model"]
 from .inference import fold_batchnorm, optimize_for_inference  # noqa: E402
 from .bench import bench_model, count_macs, measure_peak  # noqa: E402  (cnnzoo.bench.bench: several models)
 from .report import compare, write_report  # noqa: E402

@@ -173,6 +173,23 @@ def cmd_filters(args) -> int:
     return 0
 
 
+def cmd_features(args) -> int:
+    from . import feature_picture, preprocess
+    from ._files import check_new, check_writable
+
+    model = _name_or_trained(args.model)
+    if isinstance(model, str):
+        raise ValueError(f"{model} is a model name: give a run directory or a checkpoint, whose weights have "
+                         "learnt something to show")
+    x = preprocess(model, [args.image])
+    picture = feature_picture(model, x, args.layer, image=Path(args.image).name)
+    out = Path(args.out) if args.out else Path(f"{Path(args.image).stem}-{picture.layer}-features.png")
+    check_new([check_writable(out)], args.overwrite)
+    picture.save(out)
+    say(f"{escape(picture.title)}\nwrote {escape(str(out))}")
+    return 0
+
+
 # -- train, evaluate, predict (issue 6) ----------------------------------------------------
 def _is_main_rank() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
@@ -547,6 +564,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "MODEL-LAYER-filters.png here)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier picture at --out")
     p.set_defaults(func=cmd_filters)
+
+    p = sub.add_parser("features", help="the feature maps a layer of a trained model computes for an image")
+    p.add_argument("model", help="a run directory or checkpoint")
+    p.add_argument("image", help="an image file, preprocessed as the model's test images were")
+    p.add_argument("--layer", default=None, help="the layer, by module name as `cnnzoo summary` names it "
+                   "(default: the first convolution)")
+    p.add_argument("--out", default=None, help="PNG file (default: IMAGE-LAYER-features.png here)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier picture at --out")
+    p.set_defaults(func=cmd_features)
 
     p = sub.add_parser("train", help="train a model on a dataset into a run directory")
     p.add_argument("model", help="a registered model name (`cnnzoo list`)")

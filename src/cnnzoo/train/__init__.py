@@ -11,7 +11,7 @@ import sys
 import types
 
 from .checkpoint import load_model, load_weights
-from .evaluate import evaluate, predict
+from .evaluate import evaluate, predict, preprocess
 from .loop import Trainer, TrainingDiverged, evaluate_loader, fit
 from .optim import Schedule, build_optimizer
 from .recipes import PAPER_RECIPES, SMALL_RECIPE, Recipe, get_recipe
@@ -24,6 +24,7 @@ __all__ = [
     "fit",
     "evaluate",
     "evaluate_loader",
+    "preprocess",
     "predict",
     "load_model",
     "load_weights",

@@ -23,7 +23,7 @@ from ..models.base import Classifier
 from .checkpoint import load_model
 from .loop import _scores, evaluate_loader
 
-__all__ = ["evaluate", "predict"]
+__all__ = ["evaluate", "predict", "preprocess"]
 
 # the part of a dataset each ``split`` scores: load_dataset's ``train``
 SPLITS = {"test": False, "train": True, "all": None}
@@ -215,12 +215,39 @@ def predict(model, images, *, topk: int = 5, device: str | torch.device | None =
 
     ``model`` is a module, a checkpoint or a run directory; ``images`` a list of paths, PIL
     images or tensors (C×H×W or H×W, uint8 0-255 or float in [0, 1]; an N×C×H×W tensor is a
-    list of N). Each image is resized (shorter side) and centre-cropped to the size of
-    the training images, then preprocessed as the test set was: an MNIST model expects a
-    light digit on a dark background, as MNIST's are.
+    list of N), preprocessed as :func:`preprocess` says.
     """
     topk = positive_int(topk, "topk")
     model, dev, _ = _model(model, device)
+    classes, loader = _loader(model, images, dev)
+    out = []
+    with torch.no_grad(), eval_mode(model):
+        for x, _ in loader:
+            probs = _scores(model, model(x.to(floating_dtype(model))).float())
+            p, idx = probs.topk(min(topk, probs.shape[1]), dim=1)
+            out += [[(classes[i], float(v)) for v, i in zip(pr.tolist(), ix.tolist())] for pr, ix in zip(p, idx)]
+    return out
+
+
+def preprocess(model: nn.Module, images, *, device: str | torch.device | None = None) -> Tensor:
+    """``images`` (as :func:`predict` takes them) as ``model`` sees them, N×C×H×W in its dtype
+    on ``device`` (default: the model's): each image resized (shorter side) and centre-cropped
+    to the size of the training images, then preprocessed as the test set was (an MNIST model
+    expects a light digit on a dark background, as MNIST's are)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"preprocess expects a model (an nn.Module; cnnzoo.load_model reads a run), "
+                        f"got {describe(model)}")
+    dev = module_device(model) if device is None else resolve_device(device)
+    _, loader = _loader(model, images, dev)
+    batches = [x for x, _ in loader]
+    if not batches:
+        raise ValueError("no images to preprocess")
+    return torch.cat(batches).to(floating_dtype(model))
+
+
+def _loader(model: nn.Module, images, dev: torch.device) -> tuple[list[str], list | Loader]:
+    """The model's class names and a loader of ``images`` preprocessed for it (a list of none
+    for no images)."""
     cfg = dict(getattr(model, "data_config", None) or {})
     k = getattr(model, "num_classes", None)
     classes = cfg.get("classes") or [str(i) for i in range(k or 0)]
@@ -242,14 +269,8 @@ def predict(model, images, *, topk: int = 5, device: str | torch.device | None =
             x = resize_center_crop(x, (h, w))
         batch.append(x)
     if not batch:
-        return []
+        return classes, []
     ds = ImageDataset(torch.stack(batch), torch.zeros(len(batch), dtype=torch.long), classes, "images")
-    loader = Loader(ds, batch_size=256, input_size=_input_size(model, cfg, ds.image_size), train=False, device=dev,
-                    mean=cfg.get("mean"), std=cfg.get("std"), augment=Augment(test_crop=cfg.get("test_crop", 1.0)))
-    out = []
-    with torch.no_grad(), eval_mode(model):
-        for x, _ in loader:
-            probs = _scores(model, model(x.to(floating_dtype(model))).float())
-            p, idx = probs.topk(min(topk, probs.shape[1]), dim=1)
-            out += [[(classes[i], float(v)) for v, i in zip(pr.tolist(), ix.tolist())] for pr, ix in zip(p, idx)]
-    return out
+    return classes, Loader(ds, batch_size=256, input_size=_input_size(model, cfg, ds.image_size), train=False,
+                           device=dev, mean=cfg.get("mean"), std=cfg.get("std"),
+                           augment=Augment(test_crop=cfg.get("test_crop", 1.0)))
