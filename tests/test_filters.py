@@ -48,12 +48,12 @@ def test_each_colour_filter_spans_black_to_white_and_a_zero_kernel_is_blank():
 def test_a_wide_layer_draws_the_first_filters_and_channels_and_says_so():
     picture = cnnzoo.filter_picture(cnnzoo.create_model("vgg16"), "features.28")  # conv5_3: 512 × 512 × 3×3
     assert (picture.rows, picture.cols) == (MAX_TILES, MAX_TILES)
-    assert picture.title.endswith(f"512 filters × 512 input channels of 3×3 (the first {MAX_TILES} × {MAX_TILES} drawn)")
+    assert picture.title.endswith(f"512 filters × 512 input channels of 3×3; the first {MAX_TILES} × {MAX_TILES} drawn")
 
 
 def test_a_layer_that_is_no_convolution_is_refused_with_the_closest_names():
     model = cnnzoo.create_model("alexnet")
-    with pytest.raises(ValueError, match=r"has no convolution 'features.conv9'; closest: features.conv5, .*its convolutions are features.conv1, "):
+    with pytest.raises(ValueError, match=r"has no convolution 'features.conv9'; closest: features.conv5, "):
         cnnzoo.filter_picture(model, "features.conv9")
     with pytest.raises(ValueError, match="has no convolution whose filters could be drawn"):
         cnnzoo.filter_picture(torch.nn.Linear(3, 4))
@@ -78,7 +78,7 @@ def test_cli_draws_a_run_s_filters_into_the_run_and_keeps_an_earlier_picture(tmp
     ckpt = tmp_path / "lenet5.safetensors"
     save_weights(ckpt, cnnzoo.create_model("lenet5"))
     assert main(["filters", str(ckpt), "--layer", "features.c3", "--out", str(tmp_path / "c3.png")]) == 0
-    assert "36 blank (zero kernels)" in capsys.readouterr().out
+    assert "36 blank: zero throughout" in capsys.readouterr().out
     assert main(["filters", "alexnet", "--out", str(tmp_path / "a.png")]) == 0
     assert "untrained here: its filters are random" in capsys.readouterr().err
 
@@ -102,7 +102,7 @@ def test_lenet5_c1_computes_six_maps_of_28_by_28():
     assert picture.pixels.shape == (28, 6 * 29 - 1)
     with pytest.raises(ValueError, match="expected one image as a C×H×W"):
         cnnzoo.feature_picture(cnnzoo.create_model("lenet5"), torch.rand(2, 1, 32, 32))
-    with pytest.raises(ValueError, match=r"lenet5: output gives no feature maps \(N×C×H×W\) to draw, but \(1, 10\)"):
+    with pytest.raises(ValueError, match=r"lenet5: output gives a tensor of shape \(1, 10\), not feature maps"):
         cnnzoo.feature_picture(cnnzoo.create_model("lenet5"), torch.rand(1, 32, 32), "output")
     with pytest.raises(ValueError, match="lenet5 has no layer 'features.c9'; closest: features.c5, "):
         cnnzoo.feature_picture(cnnzoo.create_model("lenet5"), torch.rand(1, 32, 32), "features.c9")
@@ -127,3 +127,42 @@ def test_cli_draws_what_a_run_s_layer_computes_for_an_image_file(tmp_path, capsy
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "is a model name: give a run directory or a checkpoint" in cli_error(
         ["features", "lenet5", str(tmp_path / "one.png")], capsys)
+
+
+def test_a_layer_s_own_output_is_drawn_before_an_in_place_relu_changes_it():
+    """ResNet's bn1 feeds an in-place ReLU: a batch norm's output has negative values, the
+    ReLU's has none; the picture of bn1 must be bn1's (it drew the ReLU's)."""
+    torch.manual_seed(0)
+    model = cnnzoo.create_model("resnet18").eval()
+    x = torch.randn(3, 64, 64)
+    own = []
+    handle = model.bn1.register_forward_hook(lambda m, a, out: own.append(out.clone()))
+    picture = cnnzoo.feature_picture(model, x, "bn1")
+    handle.remove()
+    first = own[0][0, 0]
+    expected = ((first - first.min()) / (first.max() - first.min())).numpy()
+    np.testing.assert_allclose(picture.pixels[:32, :32], expected, atol=1e-5)
+
+
+def test_layers_without_maps_to_draw_say_why():
+    model = cnnzoo.create_model("resnet18")
+    with pytest.raises(ValueError, match=r"avgpool gives a tensor of shape \(1, 512, 1, 1\), not feature maps"):
+        cnnzoo.feature_picture(model, torch.randn(3, 64, 64), "avgpool")
+    relu = cnnzoo.feature_picture(model, torch.randn(3, 64, 64), "layer1.0.relu")  # runs twice in a block
+    assert relu.title.endswith("its call 2 of 2 in the pass")
+    googlenet = cnnzoo.create_model("googlenet")
+    with pytest.raises(ValueError, match="aux1 did not run in eval mode"):
+        cnnzoo.feature_picture(googlenet, torch.randn(3, 224, 224), "aux1")
+    mlp = cnnzoo.create_model("lenet_300_100")
+    with pytest.raises(ValueError, match="lenet_300_100 has no convolution to draw by default; name a layer"):
+        cnnzoo.feature_picture(mlp, torch.randn(1, 28, 28))
+
+
+def test_blank_tiles_and_gaps_are_a_colour_no_grey_tile_can_take():
+    from PIL import Image
+    import io
+
+    picture = cnnzoo.filter_picture(cnnzoo.create_model("lenet5"), "features.c3")
+    image = np.asarray(Image.open(io.BytesIO(picture.png())).convert("RGB"))
+    coloured = (image[..., 2].astype(int) - image[..., 0]) > 20  # blue, where grey has r = g = b
+    assert coloured.mean() > 0.3  # 36 blank tiles and the gaps of 96

@@ -168,8 +168,7 @@ def cmd_filters(args) -> int:
         else Path(f"{picture.model}-{picture.layer}-filters.png"))
     check_new([check_writable(out)], args.overwrite)
     picture.save(out)
-    blank = f", {picture.blank} blank (zero kernels)" if picture.blank else ""
-    say(f"{escape(picture.title)}{blank}\nwrote {escape(str(out))}")
+    say(f"{escape(picture.title)}\nwrote {escape(str(out))}")
     return 0
 
 
@@ -183,7 +182,7 @@ def cmd_features(args) -> int:
                          "learnt something to show")
     x = preprocess(model, [args.image])
     picture = feature_picture(model, x, args.layer, image=Path(args.image).name)
-    out = Path(args.out) if args.out else Path(f"{Path(args.image).stem}-{picture.layer}-features.png")
+    out = Path(args.out) if args.out else Path(f"{Path(args.image).stem}-maps-{picture.layer}.png")
     check_new([check_writable(out)], args.overwrite)
     picture.save(out)
     say(f"{escape(picture.title)}\nwrote {escape(str(out))}")
@@ -570,7 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image", help="an image file, preprocessed as the model's test images were")
     p.add_argument("--layer", default=None, help="the layer, by module name as `cnnzoo summary` names it "
                    "(default: the first convolution)")
-    p.add_argument("--out", default=None, help="PNG file (default: IMAGE-LAYER-features.png here)")
+    p.add_argument("--out", default=None, help="PNG file (default: IMAGE-maps-LAYER.png here)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier picture at --out")
     p.set_defaults(func=cmd_features)
 

@@ -259,7 +259,10 @@ def _filters(run: Run, **_) -> str:
     if not (run.path / "best.safetensors").is_file():
         return _na("no best.safetensors in the run directory: no learnt filters to draw")
     model, _ = load_model(run.path, device="cpu")
-    picture = filter_picture(model)
+    try:
+        picture = filter_picture(model)
+    except ValueError as err:  # a network of fully-connected layers: no filters
+        return _na(str(err))
     return (_img(picture.png(), f"filters of {picture.layer}") +
             f"<p>{_esc(picture.title)}: the best epoch's weights (<code>cnnzoo filters RUN --layer NAME</code> draws "
             "any other convolution).</p>")
