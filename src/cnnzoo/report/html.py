@@ -165,17 +165,34 @@ def _configuration(run: Run, **_) -> str:
     return _kv_table(run.config)
 
 
+# summary.json's and metrics.csv's keys as a reader names them (others are shown as they are)
+_LABELS = {
+    "test_top1": "test top-1 %, last epoch", "test_top5": "test top-5 %, last epoch",
+    "test_loss": "test loss, last epoch", "best_top1": "test top-1 %, best epoch", "best_epoch": "best epoch",
+    "epochs": "epochs", "params": "trainable parameters", "macs": "multiply-adds per image",
+    "train_images": "training images", "test_images": "test images", "train_seconds": "training time, s",
+    "images_per_s": "training images per second, last epoch", "world_size": "processes",
+    "train_loss": "training loss", "train_top1": "training top-1 %", "lr": "learning rate",
+    "seconds": "epoch time, s",
+}
+
+
+def _labelled(record: dict) -> dict:
+    return {_LABELS.get(k, k.replace("_", " ")): ", ".join(map(str, v.values())) if isinstance(v, dict) else v
+            for k, v in record.items()}
+
+
 def _results(run: Run, **_) -> str:
     if run.summary:
-        return _kv_table(run.summary) + ("<p>test_top1, test_top5, test_loss and images_per_s (training "
-                                         "images per second) are the last epoch's; best_top1 the best "
-                                         "epoch's, whose weights best.safetensors holds.</p>")
+        return _kv_table(_labelled(run.summary)) + (
+            "<p>The best epoch's weights are in best.safetensors; the last epoch's training state in "
+            "last.ckpt.</p>")
     if run.metrics:
         planned = (run.config.get("recipe") or {}).get("epochs")
         of = f" of {planned}" if isinstance(planned, int) else ""
         return (f"<p><strong>Unfinished or stopped: {_epochs(len(run.metrics))}{of} recorded</strong> "
                 "(no summary.json; <code>cnnzoo train ... --resume</code> continues it). The last epoch's row of "
-                "metrics.csv:</p>" + _kv_table(run.metrics[-1]))
+                "metrics.csv:</p>" + _kv_table(_labelled(run.metrics[-1])))
     return _na("the run has neither summary.json nor metrics.csv")
 
 
