@@ -19,10 +19,10 @@ def test_lenet5_c3_is_drawn_with_table_one_s_missing_kernels_blank():
     model = cnnzoo.create_model("lenet5")
     c1 = cnnzoo.filter_picture(model)
     assert (c1.layer, c1.filters, c1.in_channels, c1.kernel) == ("features.c1", 6, 1, (5, 5))
-    assert (c1.rows, c1.cols) == (1, 6) and c1.pixels.shape == (5, 6 * 6 - 1)  # one row, 1-pixel gaps
+    assert (c1.rows, c1.cols) == (1, 6) and c1.pixels.shape == (5 + 2, 6 * 6 + 1)  # one row, 1-pixel gaps and border
     c3 = cnnzoo.filter_picture(model, "features.c3")
     assert (c3.rows, c3.cols, c3.blank) == (16, 6, 16 * 6 - 60)
-    tiles = [c3.pixels[r * 6:r * 6 + 5, c * 6:c * 6 + 5] for r in range(16) for c in range(6)]
+    tiles = [c3.pixels[1 + r * 6:r * 6 + 6, 1 + c * 6:c * 6 + 6] for r in range(16) for c in range(6)]
     assert sum(bool(math.isnan(t[0, 0])) for t in tiles) == 36
 
 
@@ -31,7 +31,7 @@ def test_alexnet_s_first_layer_is_ninety_six_colour_kernels():
     rows of 16, six rows, as the figure's two halves of 48)."""
     picture = cnnzoo.filter_picture(cnnzoo.create_model("alexnet"))
     assert (picture.filters, picture.kernel, picture.colour) == (96, (11, 11), True)
-    assert (picture.rows, picture.cols) == (6, 16) and picture.pixels.shape == (6 * 12 - 1, 16 * 12 - 1, 3)
+    assert (picture.rows, picture.cols) == (6, 16) and picture.pixels.shape == (6 * 12 + 1, 16 * 12 + 1, 3)
     assert picture.title.endswith("96 filters of 11×11×3")
 
 
@@ -40,9 +40,9 @@ def test_each_colour_filter_spans_black_to_white_and_a_zero_kernel_is_blank():
     with torch.no_grad():
         model.conv1.weight[5] = 0  # pruned whole
     picture = cnnzoo.filter_picture(model)
-    first = picture.pixels[:7, :7]  # filter 0: 7×7×3, scaled from its own smallest to largest weight
+    first = picture.pixels[1:8, 1:8]  # filter 0: 7×7×3, scaled from its own smallest to largest weight
     assert first.min() == 0 and first.max() == 1
-    assert picture.blank == 1 and np.isnan(picture.pixels[:7, 5 * 8:5 * 8 + 7]).all()  # tile 5, after 7+1 pixels each
+    assert picture.blank == 1 and np.isnan(picture.pixels[1:8, 1 + 5 * 8:1 + 5 * 8 + 7]).all()  # tile 5: 7+1 pixels each
 
 
 def test_a_wide_layer_draws_the_first_filters_and_channels_and_says_so():
@@ -90,8 +90,8 @@ def test_feature_maps_are_each_scaled_from_their_least_to_their_greatest_respons
     x = torch.arange(12.0).view(1, 3, 4)
     picture = cnnzoo.feature_picture(net, x, image="ramp")
     ramp = (x[0] / 11).numpy()
-    np.testing.assert_allclose(picture.pixels[:, :4], ramp, atol=1e-6)
-    np.testing.assert_allclose(picture.pixels[:, 5:], 1 - ramp, atol=1e-6)  # after a 1-pixel gap
+    np.testing.assert_allclose(picture.pixels[1:4, 1:5], ramp, atol=1e-6)  # within a 1-pixel border
+    np.testing.assert_allclose(picture.pixels[1:4, 6:10], 1 - ramp, atol=1e-6)  # after a 1-pixel gap
     assert picture.title == "Sequential: 0 on ramp, 2 maps of 3×4" and picture.layer == "0"
 
 
@@ -99,9 +99,11 @@ def test_lenet5_c1_computes_six_maps_of_28_by_28():
     """LeCun et al. 1998, §II.B: C1 is 6 feature maps of 28×28 from the 32×32 input."""
     picture = cnnzoo.feature_picture(cnnzoo.create_model("lenet5"), torch.rand(1, 32, 32))
     assert (picture.layer, picture.rows, picture.cols) == ("features.c1", 1, 6)
-    assert picture.pixels.shape == (28, 6 * 29 - 1)
-    with pytest.raises(ValueError, match="expected one image as a C×H×W"):
+    assert picture.pixels.shape == (28 + 2, 6 * 29 + 1)
+    with pytest.raises(ValueError, match=r"expected one image as a C×H×W .*got shape \(2, 1, 32, 32\)"):
         cnnzoo.feature_picture(cnnzoo.create_model("lenet5"), torch.rand(2, 1, 32, 32))
+    with pytest.raises(TypeError, match="expected one image as a C×H×W tensor .*got ndarray"):
+        cnnzoo.feature_picture(cnnzoo.create_model("lenet5"), np.zeros((1, 32, 32)))
     with pytest.raises(ValueError, match=r"lenet5: output gives a tensor of shape \(1, 10\), not feature maps"):
         cnnzoo.feature_picture(cnnzoo.create_model("lenet5"), torch.rand(1, 32, 32), "output")
     with pytest.raises(ValueError, match="lenet5 has no layer 'features.c9'; closest: features.c5, "):
@@ -141,7 +143,7 @@ def test_a_layer_s_own_output_is_drawn_before_an_in_place_relu_changes_it():
     handle.remove()
     first = own[0][0, 0]
     expected = ((first - first.min()) / (first.max() - first.min())).numpy()
-    np.testing.assert_allclose(picture.pixels[:32, :32], expected, atol=1e-5)
+    np.testing.assert_allclose(picture.pixels[1:33, 1:33], expected, atol=1e-5)
 
 
 def test_layers_without_maps_to_draw_say_why():
@@ -159,10 +161,16 @@ def test_layers_without_maps_to_draw_say_why():
 
 
 def test_blank_tiles_and_gaps_are_a_colour_no_grey_tile_can_take():
-    from PIL import Image
     import io
 
+    from PIL import Image
+
+    from cnnzoo.analysis.pictures import BACKGROUND
+
     picture = cnnzoo.filter_picture(cnnzoo.create_model("lenet5"), "features.c3")
-    image = np.asarray(Image.open(io.BytesIO(picture.png())).convert("RGB"))
-    coloured = (image[..., 2].astype(int) - image[..., 0]) > 20  # blue, where grey has r = g = b
-    assert coloured.mean() > 0.3  # 36 blank tiles and the gaps of 96
+    image = np.asarray(Image.open(io.BytesIO(picture.png())).convert("RGB")).astype(int)
+    background = np.abs(image - np.round(np.array(BACKGROUND) * 255)).max(axis=2) <= 1
+    grey = (image[..., 0] == image[..., 1]) & (image[..., 1] == image[..., 2])
+    assert not (background & grey).any()  # a blue no grey pixel takes
+    scale = min(1200 // picture.pixels.shape[1], 1000 // picture.pixels.shape[0], 15)  # as Picture.png scales
+    assert background.sum() >= 36 * 5 * 5 * scale**2  # at least Table I's 36 missing kernels, pixel for pixel

@@ -163,13 +163,17 @@ def cmd_filters(args) -> int:
             "for learnt ones)", to=errors)
         model = create_model(model)
     picture = filter_picture(model, args.layer)
-    out = Path(args.out) if args.out else (
-        Path(args.model) / f"filters-{picture.layer}.png" if Path(args.model).is_dir()
-        else Path(f"{picture.model}-{picture.layer}-filters.png"))
+    out = Path(args.out) if args.out else _picture_path(args.model, picture.model, f"filters-{picture.layer}")
     check_new([check_writable(out)], args.overwrite)
     picture.save(out)
     say(f"{escape(picture.title)}\nwrote {escape(str(out))}")
     return 0
+
+
+def _picture_path(given: str, model: str, name: str) -> Path:
+    """Where a picture goes by default: into the run it shows (RUN/NAME.png), else here,
+    named by the model (MODEL-NAME.png)."""
+    return Path(given) / f"{name}.png" if Path(given).is_dir() else Path(f"{model}-{name}.png")
 
 
 def cmd_features(args) -> int:
@@ -182,7 +186,8 @@ def cmd_features(args) -> int:
                          "learnt something to show")
     x = preprocess(model, [args.image])
     picture = feature_picture(model, x, args.layer, image=Path(args.image).name)
-    out = Path(args.out) if args.out else Path(f"{Path(args.image).stem}-maps-{picture.layer}.png")
+    out = Path(args.out) if args.out else _picture_path(args.model, picture.model,
+                                                         f"maps-{picture.layer}-{Path(args.image).stem}")
     check_new([check_writable(out)], args.overwrite)
     picture.save(out)
     say(f"{escape(picture.title)}\nwrote {escape(str(out))}")
@@ -560,7 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layer", default=None, help="the convolution, by module name as `cnnzoo summary` names "
                    "it (default: the first)")
     p.add_argument("--out", default=None, help="PNG file (default: RUN/filters-LAYER.png for a run, else "
-                   "MODEL-LAYER-filters.png here)")
+                   "MODEL-filters-LAYER.png here)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier picture at --out")
     p.set_defaults(func=cmd_filters)
 
@@ -569,7 +574,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image", help="an image file, preprocessed as the model's test images were")
     p.add_argument("--layer", default=None, help="the layer, by module name as `cnnzoo summary` names it "
                    "(default: the first convolution)")
-    p.add_argument("--out", default=None, help="PNG file (default: IMAGE-maps-LAYER.png here)")
+    p.add_argument("--out", default=None, help="PNG file (default: RUN/maps-LAYER-IMAGE.png for a run, else "
+                   "MODEL-maps-LAYER-IMAGE.png here)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier picture at --out")
     p.set_defaults(func=cmd_features)
 

@@ -72,7 +72,7 @@ class Picture:
         scale = max(1, min(1200 // width, 1000 // height, 15))
         rgb = rgb.repeat(scale, axis=0).repeat(scale, axis=1)
         title_px = 28
-        fig_w = max(width * scale, 7 * len(self.title))  # about 7 pixels a character at 9 points
+        fig_w = max(width * scale, 9 * len(self.title) + 20)  # 9 points: at most ~9 pixels a character
         fig_h = height * scale + title_px
         fig = Figure(figsize=(fig_w / dpi, fig_h / dpi), dpi=dpi)
         FigureCanvasAgg(fig)
@@ -126,10 +126,10 @@ def filter_picture(model: nn.Module, layer: str | None = None) -> FilterPicture:
     else:
         what = f"{_count(filters, 'filter')} × {_count(channels, 'input channel')} of {kh}×{kw}"
         cut = max(filters, channels) > MAX_TILES and f"{min(filters, MAX_TILES)} × {min(channels, MAX_TILES)}"
-    groups = getattr(conv, "groups", 1)
-    notes = [f"the first {cut} drawn" if cut else "", f"{blank.sum()} blank: zero throughout" if blank.any() else "",
-             f"{groups} groups of {filters // groups} filters, each reading its group's channels"
-             if groups > 1 else ""]
+    groups = getattr(conv, "groups", 1)  # a depthwise layer's one channel per filter says it already
+    notes = [f"the first {cut} drawn" if cut else "", f"{int(blank.sum())} blank: zero throughout" if blank.any() else "",
+             f"{groups} groups of {_count(filters // groups, 'filter')}, each reading its group's channels"
+             if 1 < groups < filters else ""]
     title = f"{_name(model)}: {layer or '(the model)'}, {what}" + "".join(f"; {n}" for n in notes if n)
     return FilterPicture(title=title, pixels=_mosaic(tiles, rows, cols), rows=rows, cols=cols, colour=colour,
                          model=_name(model), layer=layer, kernel=(kh, kw), filters=filters, in_channels=channels,
@@ -148,9 +148,10 @@ def feature_picture(model: nn.Module, x: torch.Tensor, layer: str | None = None,
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"feature_picture expects an nn.Module, got {describe(model)}")
-    if not isinstance(x, torch.Tensor) or x.dim() not in (3, 4) or (x.dim() == 4 and len(x) != 1):
-        found = f"a tensor of shape {tuple(x.shape)}" if hasattr(x, "shape") else describe(x)
-        raise ValueError(f"expected one image as a C×H×W (or 1×C×H×W) tensor, got {found}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"expected one image as a C×H×W tensor (cnnzoo.preprocess makes it), got {describe(x)}")
+    if x.dim() not in (3, 4) or (x.dim() == 4 and len(x) != 1):
+        raise ValueError(f"expected one image as a C×H×W (or 1×C×H×W) tensor, got shape {tuple(x.shape)}")
     modules = {name: m for name, m in model.named_modules() if name}
     if layer is None:
         layer = next((name for name, m in modules.items() if _kernels(m) is not None), None)
@@ -178,11 +179,14 @@ def feature_picture(model: nn.Module, x: torch.Tensor, layer: str | None = None,
         raise ValueError(f"{_name(model)}: {layer} gives {found}, not feature maps (N×C×H×W, larger than 1×1) "
                          "to draw")
     channels, h, w = maps.shape[1:]
-    tiles = _span(maps[0, :MAX_SINGLE].float().cpu().flatten(1)).view(-1, h, w).numpy()
+    flat = maps[0, :MAX_SINGLE].float().cpu().flatten(1)
+    tiles = _span(flat, constant=0.0).view(-1, h, w).numpy()  # a constant map (a dead ReLU's) black
+    constant = int((flat.amax(1) == flat.amin(1)).sum())
     cols = min(channels, COLUMNS)
     rows = math.ceil(len(tiles) / cols)
     notes = [f"the first {MAX_SINGLE} drawn" if channels > MAX_SINGLE else "",
-             f"its call {len(seen)} of {len(seen)} in the pass" if len(seen) > 1 else ""]
+             f"its call {len(seen)} of {len(seen)} in the pass" if len(seen) > 1 else "",
+             f"{constant} constant (black)" if constant else ""]
     title = (f"{_name(model)}: {layer} on {image}, {_count(channels, 'map')} of {h}×{w}"
              + "".join(f"; {n}" for n in notes if n))
     return Picture(title=title, pixels=_mosaic(tiles, rows, cols), rows=rows, cols=cols, colour=False,
@@ -207,23 +211,26 @@ def _known(model: nn.Module, layer, names: dict, what: str) -> str:
     raise ValueError(f"{_name(model)} has no {what} {layer!r}; {hint}")
 
 
-def _span(rows: torch.Tensor) -> torch.Tensor:
-    """Each row scaled from its least (0) to its greatest (1) value; a constant row mid-grey."""
+def _span(rows: torch.Tensor, constant: float = 0.5) -> torch.Tensor:
+    """Each row scaled from its least (0) to its greatest (1) value; a constant row ``constant``."""
     low, high = rows.amin(1, keepdim=True), rows.amax(1, keepdim=True)
-    return torch.where(high > low, (rows - low) / (high - low).clamp_min(1e-12), torch.full_like(rows, 0.5))
+    return torch.where(high > low, (rows - low) / (high - low).clamp_min(1e-12), torch.full_like(rows, constant))
 
 
 def _mosaic(tiles: np.ndarray, rows: int, cols: int, gap: int = 1) -> np.ndarray:
-    """The tiles in a rows × cols grid, ``gap`` pixels of NaN (the background) between them."""
+    """The tiles in a rows × cols grid, ``gap`` pixels of NaN (the background) between them and
+    around them (so that a blank tile at an edge still shows where the grid ends)."""
     n, h, w = tiles.shape[:3]
-    out = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap, *tiles.shape[3:]), np.nan)
+    out = np.full((rows * (h + gap) + gap, cols * (w + gap) + gap, *tiles.shape[3:]), np.nan)
     for i in range(n):
         r, c = divmod(i, cols)
-        out[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = tiles[i]
+        top, left = gap + r * (h + gap), gap + c * (w + gap)
+        out[top:top + h, left:left + w] = tiles[i]
     return out
 
 
 def _count(n: int, noun: str) -> str:
+    """``1 filter``, ``6 filters``."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 

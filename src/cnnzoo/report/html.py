@@ -167,11 +167,11 @@ def _configuration(run: Run, **_) -> str:
 
 # summary.json's and metrics.csv's keys as a reader names them (others are shown as they are)
 _LABELS = {
-    "test_top1": "test top-1 %, last epoch", "test_top5": "test top-5 %, last epoch",
-    "test_loss": "test loss, last epoch", "best_top1": "test top-1 %, best epoch", "best_epoch": "best epoch",
+    "test_top1": "test top-1 %", "test_top5": "test top-5 %",
+    "test_loss": "test loss", "best_top1": "test top-1 %, best epoch", "best_epoch": "best epoch",
     "epochs": "epochs", "params": "trainable parameters", "macs": "multiply-adds per image",
     "train_images": "training images", "test_images": "test images", "train_seconds": "training time, s",
-    "images_per_s": "training images per second, last epoch", "world_size": "processes",
+    "images_per_s": "training images per second", "world_size": "processes",
     "train_loss": "training loss", "train_top1": "training top-1 %", "lr": "learning rate",
     "seconds": "epoch time, s",
 }
@@ -185,8 +185,8 @@ def _labelled(record: dict) -> dict:
 def _results(run: Run, **_) -> str:
     if run.summary:
         return _kv_table(_labelled(run.summary)) + (
-            "<p>The best epoch's weights are in best.safetensors; the last epoch's training state in "
-            "last.ckpt.</p>")
+            "<p>Test figures and images per second are the last epoch's; the best epoch's weights are "
+            "in best.safetensors.</p>")
     if run.metrics:
         planned = (run.config.get("recipe") or {}).get("epochs")
         of = f" of {planned}" if isinstance(planned, int) else ""
