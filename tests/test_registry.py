@@ -153,6 +153,8 @@ def test_wrong_input_is_a_clear_error(name):
             model(torch.empty(1, c, *too_small, device="meta"))
     with pytest.raises(ValueError, match=name):
         model(torch.empty(c, h, w, device="meta"))
+    with pytest.raises(ValueError, match=name):  # the interface's other entry point checks too
+        model.forward_features(torch.empty(1, c + 1, h, w, device="meta"))
 
 
 @pytest.mark.parametrize("name", ALL)

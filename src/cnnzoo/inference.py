@@ -62,8 +62,8 @@ def _foldable(conv: nn.Module, bn: nn.Module) -> bool:
 
 class _Traced(nn.Module):
     """What :func:`torch.fx.symbolic_trace` sees of a cnnzoo model: ``forward_features``
-    then ``forward_head``, without the Python input check of ``Classifier.forward`` (whose
-    ``if`` on a shape cannot be traced)."""
+    then ``forward_head`` (the input check, whose ``if`` on a shape cannot be traced, steps
+    aside for fx's proxies)."""
 
     def __init__(self, model: nn.Module):
         super().__init__()

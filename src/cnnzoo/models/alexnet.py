@@ -96,7 +96,7 @@ class AlexNet(Classifier):
                 ("fc8", fc8),
             ]))
 
-    def forward_features(self, x: Tensor) -> Tensor:
+    def _features(self, x: Tensor) -> Tensor:
         return self.features(x)
 
     def forward_head(self, features: Tensor) -> Tensor:

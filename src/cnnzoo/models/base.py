@@ -1,8 +1,9 @@
 """The interface every cnnzoo network follows (see DESIGN.md, "One model interface").
 
-A family subclasses :class:`Classifier`, builds its layers, and implements
-``forward_features`` and ``forward_head``; the base class gives ``forward`` (with the
-input check), ``reset_classifier`` and the attributes the rest of cnnzoo reads.
+A family subclasses :class:`Classifier`, builds its layers, and implements ``_features``
+(the layers before the head) and ``forward_head``; the base class gives ``forward_features``
+and ``forward`` (both with the input check), ``reset_classifier`` and the attributes the rest
+of cnnzoo reads.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class Classifier(nn.Module):
     # -- input check -------------------------------------------------------------------
     def check_input(self, x: Tensor) -> None:
         """Raise ``ValueError`` naming the model, the expected C×H×W and what it got."""
+        if isinstance(x, torch.fx.Proxy):  # torch.fx traces the layers; a shape test is no layer
+            return
         if not isinstance(x, Tensor):
             raise TypeError(f"{self.name} expects a tensor, got {type(x).__name__}")
         if not x.is_floating_point():
@@ -88,13 +91,17 @@ class Classifier(nn.Module):
 
     # -- the interface ---------------------------------------------------------------
     def forward_features(self, x: Tensor) -> Tensor:
+        """The feature maps the head reads, for an input the model can take (checked first)."""
+        self.check_input(x)
+        return self._features(x)
+
+    def _features(self, x: Tensor) -> Tensor:
         raise NotImplementedError
 
     def forward_head(self, features: Tensor) -> Tensor:
         raise NotImplementedError
 
     def forward(self, x: Tensor) -> Tensor:
-        self.check_input(x)
         return self.forward_head(self.forward_features(x))
 
     def forward_train(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:

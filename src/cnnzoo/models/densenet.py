@@ -210,7 +210,7 @@ class DenseNet(Classifier):
         init_weights_kaiming(self)
         nn.init.zeros_(self.classifier.bias)
 
-    def forward_features(self, x: Tensor) -> Tensor:
+    def _features(self, x: Tensor) -> Tensor:
         return F.relu(self.features(x))
 
     def forward_head(self, features: Tensor) -> Tensor:

@@ -219,7 +219,7 @@ class InceptionNet(Classifier):
                 aux.append(getattr(self, self.aux_taps[name])(x))
         return x, aux
 
-    def forward_features(self, x: Tensor) -> Tensor:
+    def _features(self, x: Tensor) -> Tensor:
         return self._run(x, with_aux=False)[0]
 
     def forward_head(self, features: Tensor) -> Tensor:

@@ -138,7 +138,7 @@ class HighwayNet(Classifier):
         nn.init.normal_(self.fc.weight, 0.0, 0.05)  # the release's classifier filler
         nn.init.zeros_(self.fc.bias)
 
-    def forward_features(self, x: Tensor) -> Tensor:
+    def _features(self, x: Tensor) -> Tensor:
         return self.features(x)
 
     def forward_head(self, features: Tensor) -> Tensor:

@@ -208,7 +208,7 @@ class LeNet5(Classifier):
                 _lecun_uniform_(p, layer.weight[0].numel())
         self.output = EuclideanRBF(rbf_codes(num_classes))
 
-    def forward_features(self, x: Tensor) -> Tensor:
+    def _features(self, x: Tensor) -> Tensor:
         return self.features(x)
 
     def forward_head(self, features: Tensor) -> Tensor:
@@ -278,7 +278,7 @@ class LeNet(Classifier):
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def forward_features(self, x: Tensor) -> Tensor:
+    def _features(self, x: Tensor) -> Tensor:
         return self.features(x)
 
     def forward_head(self, features: Tensor) -> Tensor:

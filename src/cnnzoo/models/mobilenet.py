@@ -109,7 +109,7 @@ class MobileNetV1(Classifier):
         self.fc = nn.Linear(channels, num_classes)
         init_weights_kaiming(self)
 
-    def forward_features(self, x: Tensor) -> Tensor:
+    def _features(self, x: Tensor) -> Tensor:
         return self.features(x)
 
     def forward_head(self, features: Tensor) -> Tensor:
@@ -169,7 +169,7 @@ class MobileNetV2(Classifier):
         self.classifier = nn.Sequential(nn.Dropout(drop_rate), nn.Linear(last, num_classes))
         init_weights_kaiming(self)
 
-    def forward_features(self, x: Tensor) -> Tensor:
+    def _features(self, x: Tensor) -> Tensor:
         return self.features(x)
 
     def forward_head(self, features: Tensor) -> Tensor:

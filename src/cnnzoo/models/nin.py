@@ -86,7 +86,7 @@ class NiN(Classifier):
         self.global_pool = nn.AdaptiveAvgPool2d(1)
         init_weights_kaiming(self)
 
-    def forward_features(self, x: Tensor) -> Tensor:
+    def _features(self, x: Tensor) -> Tensor:
         """The class confidence maps of the last mlpconv layer."""
         return self.features(x)
 

@@ -345,7 +345,7 @@ class ResNet(Classifier):
         conv = nn.Conv2d(in_chans, out_chans, k, stride, k // 2, bias=False)
         return (nn.Sequential(conv) if self.preact else nn.Sequential(conv, norm(out_chans))), True
 
-    def forward_features(self, x: Tensor) -> Tensor:
+    def _features(self, x: Tensor) -> Tensor:
         x = self.conv1(x)
         if not self.preact:
             x = self.relu(self.bn1(x))

@@ -115,7 +115,7 @@ class VGG(Classifier):
         init_weights_kaiming(self)
         self.register_load_state_dict_pre_hook(_reshape_fc_weights)
 
-    def forward_features(self, x: Tensor) -> Tensor:
+    def _features(self, x: Tensor) -> Tensor:
         return self.features(x)
 
     def forward_head(self, features: Tensor) -> Tensor:
