@@ -279,12 +279,14 @@ def test_the_peak_product_follows_cudnns_tf32_setting_made_the_legacy_way():
     from cnnzoo.bench import _conv_fp32_precision
 
     backends = torch.backends
-    assert _conv_fp32_precision() == "tf32"  # PyTorch's default for convolutions
+    before = backends.cudnn.allow_tf32
     try:
+        backends.cudnn.allow_tf32 = True  # PyTorch's default for convolutions
+        assert _conv_fp32_precision() == "tf32"
         backends.cudnn.allow_tf32 = False
         assert _conv_fp32_precision() == "ieee"
     finally:
-        backends.cudnn.allow_tf32 = True
+        backends.cudnn.allow_tf32 = before  # as it was for the tests after this one
 
 
 def test_cli_bench_builds_each_model_with_the_options_given(tmp_path, capsys):

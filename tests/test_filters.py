@@ -100,10 +100,12 @@ def test_lenet5_c1_computes_six_maps_of_28_by_28():
     picture = cnnzoo.feature_picture(cnnzoo.create_model("lenet5"), torch.rand(1, 32, 32))
     assert (picture.layer, picture.rows, picture.cols) == ("features.c1", 1, 6)
     assert picture.pixels.shape == (28 + 2, 6 * 29 + 1)
-    with pytest.raises(ValueError, match=r"expected one image as a C×H×W .*got shape \(2, 1, 32, 32\)"):
+    with pytest.raises(ValueError, match=r"expected one image as a floating-point C×H×W .*tensor of shape \(2, 1, 32, 32\)"):
         cnnzoo.feature_picture(cnnzoo.create_model("lenet5"), torch.rand(2, 1, 32, 32))
     with pytest.raises(TypeError, match="expected one image as a C×H×W tensor .*got ndarray"):
         cnnzoo.feature_picture(cnnzoo.create_model("lenet5"), np.zeros((1, 32, 32)))
+    with pytest.raises(ValueError, match="floating-point .*got a torch.uint8 tensor"):
+        cnnzoo.feature_picture(cnnzoo.create_model("lenet5"), torch.zeros(1, 32, 32, dtype=torch.uint8))
     with pytest.raises(ValueError, match=r"lenet5: output gives a tensor of shape \(1, 10\), not feature maps"):
         cnnzoo.feature_picture(cnnzoo.create_model("lenet5"), torch.rand(1, 32, 32), "output")
     with pytest.raises(ValueError, match="lenet5 has no layer 'features.c9'; closest: features.c5, "):
@@ -172,5 +174,17 @@ def test_blank_tiles_and_gaps_are_a_colour_no_grey_tile_can_take():
     background = np.abs(image - np.round(np.array(BACKGROUND) * 255)).max(axis=2) <= 1
     grey = (image[..., 0] == image[..., 1]) & (image[..., 1] == image[..., 2])
     assert not (background & grey).any()  # a blue no grey pixel takes
-    scale = min(1200 // picture.pixels.shape[1], 1000 // picture.pixels.shape[0], 15)  # as Picture.png scales
+    scale = 1  # at least one image pixel per mosaic pixel (Picture.png scales by a whole number)
     assert background.sum() >= 36 * 5 * 5 * scale**2  # at least Table I's 36 missing kernels, pixel for pixel
+
+
+def test_a_picture_replaces_a_file_only_when_asked_and_never_weights(tmp_path):
+    picture = cnnzoo.filter_picture(cnnzoo.create_model("lenet5"))
+    picture.save(tmp_path / "c1.png")
+    with pytest.raises(FileExistsError, match="exists; pass --overwrite"):
+        picture.save(tmp_path / "c1.png")
+    picture.save(tmp_path / "c1.png", overwrite=True)
+    (tmp_path / "w.safetensors").write_bytes(b"weights")
+    with pytest.raises(FileExistsError):
+        picture.save(tmp_path / "w.safetensors", overwrite=True)
+    assert (tmp_path / "w.safetensors").read_bytes() == b"weights"

@@ -155,7 +155,6 @@ def cmd_summary(args) -> int:
 
 def cmd_filters(args) -> int:
     from . import create_model, filter_picture
-    from ._files import check_new, check_writable
 
     model = _name_or_trained(args.model)
     if isinstance(model, str):  # a name: its filters as initialised, which says little
@@ -163,22 +162,22 @@ def cmd_filters(args) -> int:
             "for learnt ones)", to=errors)
         model = create_model(model)
     picture = filter_picture(model, args.layer)
-    out = Path(args.out) if args.out else _picture_path(args.model, picture.model, f"filters-{picture.layer}")
-    check_new([check_writable(out)], args.overwrite)
-    picture.save(out)
+    return _write_picture(args, picture, f"filters-{picture.layer}")
+
+
+def _write_picture(args, picture, name: str) -> int:
+    """Save ``picture`` at --out, by default into the run it shows (RUN/NAME.png), else here,
+    named by the model (MODEL-NAME.png); an earlier picture is replaced only with --overwrite."""
+    given = Path(args.model)
+    out = Path(args.out) if args.out else (given / f"{name}.png" if given.is_dir() else
+                                           Path(f"{picture.model}-{name}.png"))
+    picture.save(out, overwrite=args.overwrite)
     say(f"{escape(picture.title)}\nwrote {escape(str(out))}")
     return 0
 
 
-def _picture_path(given: str, model: str, name: str) -> Path:
-    """Where a picture goes by default: into the run it shows (RUN/NAME.png), else here,
-    named by the model (MODEL-NAME.png)."""
-    return Path(given) / f"{name}.png" if Path(given).is_dir() else Path(f"{model}-{name}.png")
-
-
 def cmd_features(args) -> int:
     from . import feature_picture, preprocess
-    from ._files import check_new, check_writable
 
     model = _name_or_trained(args.model)
     if isinstance(model, str):
@@ -186,12 +185,7 @@ def cmd_features(args) -> int:
                          "learnt something to show")
     x = preprocess(model, [args.image])
     picture = feature_picture(model, x, args.layer, image=Path(args.image).name)
-    out = Path(args.out) if args.out else _picture_path(args.model, picture.model,
-                                                         f"maps-{picture.layer}-{Path(args.image).stem}")
-    check_new([check_writable(out)], args.overwrite)
-    picture.save(out)
-    say(f"{escape(picture.title)}\nwrote {escape(str(out))}")
-    return 0
+    return _write_picture(args, picture, f"maps-{picture.layer}-{Path(args.image).stem}")
 
 
 # -- train, evaluate, predict (issue 6) ----------------------------------------------------
@@ -236,7 +230,7 @@ def cmd_train(args) -> int:
                 _gave_back(err)
             else:
                 _interrupted(args.model, getattr(err, "run_dir", None))
-        return 143 if isinstance(err, _Terminated) else 130
+        return _interrupted_status(err)
     if _is_main_rank():
         _print_result(result)
     return 0
@@ -245,6 +239,10 @@ def cmd_train(args) -> int:
 class _Terminated(KeyboardInterrupt):
     """SIGTERM, stopping a run as Ctrl-C does; the command then exits with 143 (128 + 15), as
     a process ended by SIGTERM does, so a job scheduler can tell a kill from Ctrl-C's 130."""
+
+
+def _interrupted_status(err: KeyboardInterrupt) -> int:
+    return 143 if isinstance(err, _Terminated) else 130
 
 
 @contextlib.contextmanager
@@ -521,6 +519,15 @@ def cmd_report(args) -> int:
 # -- subcommands of the other capabilities are added above this line ---------------------
 
 
+def _picture_arguments(p: argparse.ArgumentParser, layer: str, name: str) -> None:
+    """--layer, --out and --overwrite of the commands that draw a picture (_write_picture)."""
+    p.add_argument("--layer", default=None, help=f"{layer}, by module name as `cnnzoo summary` names it "
+                   "(default: the first convolution)")
+    p.add_argument("--out", default=None, help=f"PNG file (default: RUN/{name}.png for a run, else "
+                   f"MODEL-{name}.png here)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier picture at --out")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .train.evaluate import SPLITS
 
@@ -562,21 +569,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("filters", help="a convolution's learnt filters as a picture, as the papers show "
                        "them (AlexNet's Fig. 3)")
     p.add_argument("model", help="a run directory or checkpoint (or a registered name: random filters)")
-    p.add_argument("--layer", default=None, help="the convolution, by module name as `cnnzoo summary` names "
-                   "it (default: the first)")
-    p.add_argument("--out", default=None, help="PNG file (default: RUN/filters-LAYER.png for a run, else "
-                   "MODEL-filters-LAYER.png here)")
-    p.add_argument("--overwrite", action="store_true", help="replace an earlier picture at --out")
+    _picture_arguments(p, "the convolution", "filters-LAYER")
     p.set_defaults(func=cmd_filters)
 
     p = sub.add_parser("features", help="the feature maps a layer of a trained model computes for an image")
     p.add_argument("model", help="a run directory or checkpoint")
     p.add_argument("image", help="an image file, preprocessed as the model's test images were")
-    p.add_argument("--layer", default=None, help="the layer, by module name as `cnnzoo summary` names it "
-                   "(default: the first convolution)")
-    p.add_argument("--out", default=None, help="PNG file (default: RUN/maps-LAYER-IMAGE.png for a run, else "
-                   "MODEL-maps-LAYER-IMAGE.png here)")
-    p.add_argument("--overwrite", action="store_true", help="replace an earlier picture at --out")
+    _picture_arguments(p, "the layer", "maps-LAYER-IMAGE")
     p.set_defaults(func=cmd_features)
 
     p = sub.add_parser("train", help="train a model on a dataset into a run directory")
@@ -803,7 +802,7 @@ def _run(argv: list[str] | None) -> int:
         return 2
     except KeyboardInterrupt as err:
         say("interrupted", to=errors)
-        return 143 if isinstance(err, _Terminated) else 130
+        return _interrupted_status(err)
 
 
 def _is_out_of_memory(err: RuntimeError) -> bool:

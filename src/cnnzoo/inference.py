@@ -60,19 +60,6 @@ def _foldable(conv: nn.Module, bn: nn.Module) -> bool:
     )
 
 
-class _Traced(nn.Module):
-    """What :func:`torch.fx.symbolic_trace` sees of a cnnzoo model: ``forward_features``
-    then ``forward_head`` (the input check, whose ``if`` on a shape cannot be traced, steps
-    aside for fx's proxies)."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.m = model
-
-    def forward(self, x):
-        return self.m.forward_head(self.m.forward_features(x))
-
-
 _EVAL_IDENTITY = (F.dropout, torch.dropout, F.dropout2d, F.dropout1d, F.dropout3d)
 
 
@@ -87,14 +74,11 @@ def _identity_at_eval(node, root: nn.Module) -> bool:
 def _pairs_from_fx(model: nn.Module) -> list[tuple[str, str]]:
     """Conv → BN pairs read off the traced graph: the BN node's input is the conv node, the
     conv's output has no other user, and each module is called exactly once. Raises what
-    tracing raises when the model's Python cannot be traced."""
+    tracing raises when the model's Python cannot be traced (a cnnzoo model's input check
+    steps aside for fx's proxies)."""
     from torch import fx
 
-    from .models.base import Classifier
-
-    uses_base_forward = isinstance(model, Classifier) and type(model).forward is Classifier.forward
-    root = _Traced(model) if uses_base_forward else model
-    prefix = "m." if uses_base_forward else ""
+    root = model
     graph = fx.Tracer().trace(root)
     calls: dict[str, int] = {}
     for node in graph.nodes:
@@ -113,7 +97,7 @@ def _pairs_from_fx(model: nn.Module) -> list[tuple[str, str]]:
             continue
         conv, bn = root.get_submodule(src.target), root.get_submodule(node.target)
         if _foldable(conv, bn):
-            pairs.append((src.target.removeprefix(prefix), node.target.removeprefix(prefix)))
+            pairs.append((src.target, node.target))
     return pairs
 
 

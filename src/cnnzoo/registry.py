@@ -239,7 +239,8 @@ def model_label(name: str, options: dict) -> str:
     built with, in name order, as tables and JSON name it: ``mobilenet_v1(width_mult=0.5)``;
     the name alone without options."""
     name = _lookup(name).name
-    return f"{name}({', '.join(f'{k}={options[k]!r}' for k in sorted(options))})" if options else name
+    shown = ", ".join(f"{k}={python_value(options[k])!r}" for k in sorted(options))  # 0.5, not np.float64(0.5)
+    return f"{name}({shown})" if options else name
 
 
 def count_parameters(name: str, **options) -> int:

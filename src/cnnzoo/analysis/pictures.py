@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import describe, some
+from .._checks import describe, positive_int, some
 
 __all__ = ["Picture", "FilterPicture", "filter_picture", "feature_picture"]
 
@@ -54,10 +54,12 @@ class Picture:
     model: str = ""
     layer: str = ""
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """The picture as a PNG file, written atomically."""
-        from .._files import write_atomic
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """The picture as a PNG file, written atomically; an existing file is replaced only with
+        ``overwrite`` (never weights or a run's records)."""
+        from .._files import check_new, check_writable, write_atomic
 
+        check_new([check_writable(path)], overwrite)
         return write_atomic(path, self.png())
 
     def png(self, dpi: int = 100) -> bytes:
@@ -66,6 +68,7 @@ class Picture:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
+        dpi = positive_int(dpi, "dpi")
         rgb = self.pixels if self.colour else np.repeat(self.pixels[..., None], 3, axis=2)
         rgb = np.where(np.isnan(rgb).any(axis=2, keepdims=True), BACKGROUND, rgb)
         height, width = rgb.shape[:2]
@@ -144,14 +147,15 @@ def feature_picture(model: nn.Module, x: torch.Tensor, layer: str | None = None,
     scaled from its least to its greatest response (a constant map mid-grey); ``image`` names
     the input in the title. A module that runs more than once in a pass (a ResNet block's
     ReLU) is drawn at its last call, and the title says so."""
-    from .._device import eval_mode
+    from .._device import eval_mode, floating_dtype, module_device
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"feature_picture expects an nn.Module, got {describe(model)}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"expected one image as a C×H×W tensor (cnnzoo.preprocess makes it), got {describe(x)}")
-    if x.dim() not in (3, 4) or (x.dim() == 4 and len(x) != 1):
-        raise ValueError(f"expected one image as a C×H×W (or 1×C×H×W) tensor, got shape {tuple(x.shape)}")
+    if x.dim() not in (3, 4) or (x.dim() == 4 and len(x) != 1) or not x.is_floating_point():
+        raise ValueError(f"expected one image as a floating-point C×H×W (or 1×C×H×W) tensor, got a {x.dtype} "
+                         f"tensor of shape {tuple(x.shape)}")
     modules = {name: m for name, m in model.named_modules() if name}
     if layer is None:
         layer = next((name for name, m in modules.items() if _kernels(m) is not None), None)
@@ -167,7 +171,7 @@ def feature_picture(model: nn.Module, x: torch.Tensor, layer: str | None = None,
     handle = modules[layer].register_forward_hook(keep)
     try:
         with torch.no_grad(), eval_mode(model):
-            model(x if x.dim() == 4 else x[None])
+            model((x if x.dim() == 4 else x[None]).to(module_device(model), floating_dtype(model)))
     finally:
         handle.remove()
     if not seen:

@@ -161,7 +161,7 @@ def _check_options(train, image_size, to_train) -> tuple[bool | None, int | None
     ``to_train`` defaulting to ``train``: a string such as "no" is truthy and would silently
     mean the training split, and a size of 0 silently the median size."""
     train = python_value(train)
-    if train is not None and not isinstance(train, bool):
+    if train is not None and not isinstance(train, bool):  # check_flag's words leave out None
         raise TypeError(f"train must be True, False or None (every image), got {describe(train)}")
     if image_size is not None:
         image_size = positive_int(image_size, "image_size")
@@ -236,6 +236,8 @@ def load_dataset(
 def holdout_split(labels: Tensor, fraction: float = HOLDOUT_FRACTION, seed: int = 0) -> tuple[Tensor, Tensor]:
     """Fixed stratified split: indices (train, test) with ``fraction`` (0 ≤ fraction < 1) of
     each class in test."""
+    if not isinstance(labels, Tensor) or labels.dim() != 1 or labels.is_floating_point():
+        raise TypeError(f"labels must be a 1-D tensor of class indices, got {describe(labels)}")
     value = python_value(fraction)  # a negative one would silently slice from the end
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise ValueError(f"fraction must be a number from 0 to less than 1, got {describe(fraction)}")

@@ -15,6 +15,7 @@ All three are one :class:`GoogLeNet` read from a table; the Inception module is 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from functools import partial
 
 import torch
@@ -100,19 +101,17 @@ class BasicConv2d(nn.Module):
         return self.relu(x)
 
 
-class SeparableConv2d(BasicConv2d):
+class SeparableConv2d(nn.Sequential):
     """A k×k depthwise convolution with ``multiplier`` filters per input channel, then a 1×1
     convolution, batch norm and ReLU: BN-Inception's first layer as its appendix gives it
     ("separable convolution with depth multiplier 8 on the first convolutional layer")."""
 
-    def __init__(self, in_chans: int, out_chans: int, kernel_size, stride, padding, *, multiplier: int,
+    def __init__(self, in_chans: int, out_chans: int, kernel_size, stride, padding, *, multiplier: int = 8,
                  batch_norm: bool = True):
-        super().__init__(in_chans * multiplier, out_chans, 1, batch_norm=batch_norm)
-        self.depthwise = nn.Conv2d(in_chans, in_chans * multiplier, kernel_size, stride, padding,
-                                   groups=in_chans, bias=False)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return super().forward(self.depthwise(x))
+        super().__init__(OrderedDict(
+            depthwise=nn.Conv2d(in_chans, in_chans * multiplier, kernel_size, stride, padding,
+                                groups=in_chans, bias=False),
+            pointwise=BasicConv2d(in_chans * multiplier, out_chans, 1, batch_norm=batch_norm)))
 
 
 class Inception(nn.Module):
@@ -250,10 +249,10 @@ class GoogLeNet(InceptionNet):
 
     def __init__(self, modules, *, num_classes: int, in_chans: int, batch_norm: bool,
                  lrn: bool, wide, stage_pools, dropout: float, aux_logits: bool,
-                 aux_pool=None, transform_input: bool = False, min_input_size, separable_stem: int = 0):
+                 aux_pool=None, transform_input: bool = False, min_input_size, separable_stem: bool = False):
         conv = partial(BasicConv2d, batch_norm=batch_norm)
         norm = [LocalResponseNorm(5, 2e-5, 0.75, 1.0) for _ in range(2)] if lrn else []
-        stem = (SeparableConv2d(in_chans, 64, 7, 2, 3, multiplier=separable_stem, batch_norm=batch_norm)
+        stem = (SeparableConv2d(in_chans, 64, 7, 2, 3, batch_norm=batch_norm)
                 if separable_stem
                 else conv(in_chans, 64, 7, 2, 3))
         layers = [("conv1", stem),
@@ -422,4 +421,4 @@ def bn_inception(*, num_classes: int = 1000, in_chans: int = 3,
     return init_weights_kaiming(GoogLeNet(
         modules, num_classes=num_classes, in_chans=in_chans, batch_norm=True, lrn=False,
         wide=(3, 3), stage_pools=None, dropout=dropout, aux_logits=False,
-        min_input_size=(BN_INCEPTION_MIN, BN_INCEPTION_MIN), separable_stem=8 if separable_stem else 0))
+        min_input_size=(BN_INCEPTION_MIN, BN_INCEPTION_MIN), separable_stem=separable_stem))

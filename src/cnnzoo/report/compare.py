@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .._checks import check_flag, describe, positive_int, python_value
+from .._checks import check_flag, describe, positive_int, python_value, type_problem
 from .._device import resolve_device
 from .._files import check_new, check_writable, write_atomic, write_json
 from .runs import load_run
@@ -173,9 +173,11 @@ def _eval_rows(paths: Sequence[str], taken: Sequence[str] = ()) -> list[CompareR
                                     "`cnnzoo eval ... --json > FILE`)")
         data = _read_json(path, "the output of `cnnzoo eval ... --json > FILE`")
         top1 = data.get("top1")
-        if not isinstance(top1, (int, float)) or isinstance(top1, bool) or not isinstance(data.get("dataset"), str):
+        if "top1" not in data or not isinstance(data.get("dataset"), str):
             raise ValueError(f"{path} is not a `cnnzoo eval --json` result (it needs 'top1' and 'dataset'; "
                              f"found {', '.join(sorted(data)) or 'nothing'})")
+        if type_problem(top1, float) or not 0 <= top1 <= 100:  # NaN reads as JSON, and fails in the chart
+            raise ValueError(f"{path}: 'top1' must be a percentage from 0 to 100, got {top1!r}")
         if not isinstance(data.get("model"), str):
             raise ValueError(f"{path} names no registered model (an evaluation of a module built by "
                              "hand?): compare needs the model to count its parameters and multiply-adds")

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import _malloc
+from .._checks import check_chw, describe, positive_int
 from .._device import floating_dtype, machine_threads, native_bf16, native_cpu_bf16, resolve_device
 from .._timing import best_seconds
 from ..models.base import Classifier
@@ -107,7 +108,7 @@ def _best_times(steps: dict, rounds: int = 3) -> dict:
     return times
 
 
-# bf16 autocast changes a run's numerics: the trial takes it for a large gain only (ResNet-20
+# bf16 autocast changes a run's numerics: the trial takes it for a large gain only (a ResNet-20 step
 # 1.7x on the AMX Xeon we develop on; LeNet-5 0.9-1.1x, which must not flip from run to run).
 BF16_GAIN = 1.5
 
@@ -118,7 +119,7 @@ def fastest_settings(model: nn.Module, input_size, device: torch.device, *, thre
     """Settle the CPU thread count (one, or all of ``machine_threads()``), the memory format
     left open (None) and, for ``precision="auto"`` on a CPU that computes in bf16 natively
     (:func:`cnnzoo._device.native_cpu_bf16`), fp32 or bf16 autocast (bf16 where its step is
-    :data:`BF16_GAIN` times faster: ResNet-20 trains 1.7× faster in it on a Xeon with AMX,
+    :data:`BF16_GAIN` times faster: a ResNet-20 step is 1.7× faster in it on a Xeon with AMX,
     LeNet-5 no faster), by timing forward and backward passes on a copy of the model. On a
     GPU channels_last is taken (its tensor cores want it), threads do not matter and
     ``precision`` is resolved without a trial (:func:`resolve_precision`). One thread
@@ -130,6 +131,11 @@ def fastest_settings(model: nn.Module, input_size, device: torch.device, *, thre
     thread count are left as they were."""
     import copy
 
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"fastest_settings times a model (an nn.Module), got {describe(model)}")
+    device = resolve_device(device)
+    threads = None if threads is None else positive_int(threads, "threads")
+    input_size, batch = check_chw(input_size, "input_size"), positive_int(batch, "batch")
     if device.type != "cpu":
         return threads, True if channels_last is None else channels_last, resolve_precision(precision, device)
     if precision == "auto" and not native_cpu_bf16():
