@@ -381,7 +381,7 @@ def test_other_load_options_are_checked_by_name(tmp_path):
         list(folder_parts(None, True))
     labels = torch.arange(20) % 2
     for fraction in (-0.5, 1, "x"):  # a negative one once silently sliced from the end
-        with pytest.raises(ValueError, match="fraction must be a number from 0 to less than 1"):
+        with pytest.raises(ValueError, match=r"fraction must be a number in \[0, 1\)"):
             holdout_split(labels, fraction)
     with pytest.raises(ValueError, match="seed must be an integer"):
         holdout_split(labels, 0.1, seed=0.5)

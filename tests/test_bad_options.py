@@ -75,7 +75,7 @@ def test_cli_quality_100_is_refused_as_sparsity_1_is(mlp, tmp_path, capsys):
     assert "quality 100 would prune every weight of classifier.fc1" in err
     assert "the largest quality that keeps some is" in err
     err = cli_error(["compress", mlp, "--sparsity", "1", *fast], capsys)
-    assert "sparsity of classifier.fc1 must lie in [0, 1), got 1.0" in err
+    assert "sparsity of classifier.fc1 must be a number in [0, 1), got float 1.0" in err
     assert not list(tmp_path.iterdir())
 
 

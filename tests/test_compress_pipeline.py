@@ -98,7 +98,7 @@ def test_bad_options_are_named(data, tmp_path):
 
 @pytest.mark.parametrize("option, error", [
     ({"bits": 0}, "bits of classifier.fc1 must be an integer in 1..12, got 0"),
-    ({"sparsity": 1.5}, "sparsity of classifier.fc1 must lie in [0, 1), got 1.5"),
+    ({"sparsity": 1.5}, "sparsity of classifier.fc1 must be a number in [0, 1), got float 1.5"),
     ({"quality": -1.0}, "quality of classifier.fc1 must be ≥ 0"),
     ({"lr": -1.0}, "lr must be positive, got -1.0"),
     ({"finetune_lr": 0.0}, "finetune_lr must be positive"),

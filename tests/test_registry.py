@@ -42,6 +42,14 @@ def test_option_values_of_the_wrong_type_are_named(option, expected):
         build_on_meta("resnet18", **option)
 
 
+@pytest.mark.parametrize("name", ["resnet20", "densenet_bc_100_k12", "mobilenet_v2", "highway"])
+@pytest.mark.parametrize("rate", [1.0, -0.1])
+def test_dropout_outside_0_to_1_is_named(name, rate):
+    # a dropout of 1 zeroes every feature; nn.Dropout itself would take it
+    with pytest.raises(ValueError, match=rf"drop_rate must be a number in \[0, 1\), got float {rate}"):
+        build_on_meta(name, drop_rate=rate)
+
+
 def test_well_typed_options_pass():
     model = build_on_meta("resnet18", num_classes=10, drop_rate=0, zero_init_residual=True)
     assert model.num_classes == 10

@@ -47,6 +47,25 @@ def test_compare_published_table_and_chart(tmp_path):
     assert json.loads((tmp_path / "compare.json").read_text())["rows"][0]["model"] == models[0]
 
 
+def test_charts_leave_the_callers_matplotlib_backend_alone(tmp_path):
+    # pyplot's global backend is the caller's: switched to Agg, a notebook's plots stop showing
+    import matplotlib
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        compare(["lenet5", "alexnet"], out=tmp_path / "c", measure_speed=False)
+        run = make_run(tmp_path / "r", images=False)  # no curves.png: the report draws them
+        summary = json.loads((run / "summary.json").read_text())
+        (run / "summary.json").write_text(json.dumps({**summary, "confusion": [[5, 1], [0, 6]]}))
+        html = render_report(run, measure_speed=False)
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)
+    assert section(html, "curves").count("<img") == 1
+    assert section(html, "confusion").count("<img") == 1
+
+
 def test_compare_throughput_chart_from_bench_json(tmp_path):
     bench_file = tmp_path / "bench.json"
     bench_file.write_text(json.dumps({"results": [

@@ -9,7 +9,7 @@ import math
 import typing
 
 __all__ = ["type_problem", "hint_problem", "describe", "some", "seed_value", "python_value", "check_flag",
-           "check_flag_or_auto", "int_at_least", "positive_int", "check_chw", "SettingWarning"]
+           "check_flag_or_auto", "int_at_least", "positive_int", "fraction", "check_chw", "SettingWarning"]
 
 _EXPECTED = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
              dict: 'a JSON object, e.g. {"dropout": 0.5}', list: "a JSON array"}
@@ -122,6 +122,15 @@ def int_at_least(value, name: str, minimum: int) -> int:
 
 def positive_int(value, name: str) -> int:
     return int_at_least(value, name, 1)
+
+
+def fraction(value, name: str) -> float:
+    """``value`` if it is a number from 0 to less than 1 (numpy's too; not a bool), else one clear
+    error: a dropout, a sparsity or a share of the data (1 would drop, prune or hold out all)."""
+    number = python_value(value)
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or not 0 <= number < 1:
+        raise ValueError(f"{name} must be a number in [0, 1), got {describe(value)}")
+    return number
 
 
 def check_chw(value, name: str) -> tuple[int, int, int]:

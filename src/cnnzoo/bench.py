@@ -360,7 +360,7 @@ def bench_model(
     batch ``B`` there is at least one, after which one more call sets how many products make
     a round's window. Everything else as in :func:`bench`.
     """
-    from .registry import create_model, model_info
+    from .registry import create_model, display_name, model_info
 
     if not isinstance(model, (str, nn.Module)):
         raise TypeError(f"model must be a registered name or an nn.Module, got {describe(model)}")
@@ -371,7 +371,7 @@ def bench_model(
     device = resolve_device(device)
     autocast_dtype(device, amp)  # refuses an unknown amp before any work
     # the registered name, as runs record it ("LeNet5" typed is lenet5), so report and compare find it
-    name = model_info(model).name if isinstance(model, str) else getattr(model, "name", type(model).__name__)
+    name = model_info(model).name if isinstance(model, str) else display_name(model)
     tv_arch = torchvision_counterpart(name) if against else None  # fails before any work
     net = create_model(model) if isinstance(model, str) else model
     size = _checked_size(net, input_size)

@@ -27,6 +27,7 @@ __all__ = [
     "model_info",
     "count_parameters",
     "model_label",
+    "display_name",
 ]
 
 
@@ -241,6 +242,15 @@ def model_label(name: str, options: dict) -> str:
     name = _lookup(name).name
     shown = ", ".join(f"{k}={python_value(options[k])!r}" for k in sorted(options))  # 0.5, not np.float64(0.5)
     return f"{name}({shown})" if options else name
+
+
+def display_name(model) -> str:
+    """A model as tables and messages name it: a name as given, a zoo model's registered name,
+    any other module's class name (``Sequential``)."""
+    if isinstance(model, str):
+        return model
+    name = getattr(model, "name", None)
+    return name if isinstance(name, str) else type(model).__name__
 
 
 def count_parameters(name: str, **options) -> int:

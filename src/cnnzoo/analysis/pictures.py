@@ -20,7 +20,6 @@ a constant map mid-grey).
 from __future__ import annotations
 
 import difflib
-import io
 import math
 import os
 from dataclasses import dataclass
@@ -31,6 +30,8 @@ import torch
 from torch import nn
 
 from .._checks import describe, positive_int, some
+from .._figures import new_figure, png_bytes
+from ..registry import display_name
 
 __all__ = ["Picture", "FilterPicture", "filter_picture", "feature_picture"]
 
@@ -65,9 +66,6 @@ class Picture:
     def png(self, dpi: int = 100) -> bytes:
         """The picture as PNG bytes (the HTML report embeds them): each pixel of the mosaic an
         integer number of image pixels (at most 15), so that every gap is as wide as the others."""
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
         dpi = positive_int(dpi, "dpi")
         rgb = self.pixels if self.colour else np.repeat(self.pixels[..., None], 3, axis=2)
         rgb = np.where(np.isnan(rgb).any(axis=2, keepdims=True), BACKGROUND, rgb)
@@ -77,15 +75,12 @@ class Picture:
         title_px = 28
         fig_w = max(width * scale, 9 * len(self.title) + 20)  # 9 points: at most ~9 pixels a character
         fig_h = height * scale + title_px
-        fig = Figure(figsize=(fig_w / dpi, fig_h / dpi), dpi=dpi)
-        FigureCanvasAgg(fig)
+        fig = new_figure(figsize=(fig_w / dpi, fig_h / dpi), dpi=dpi)
         ax = fig.add_axes(((1 - width * scale / fig_w) / 2, 0, width * scale / fig_w, height * scale / fig_h))
         ax.imshow(rgb, interpolation="none")  # the axes hold the image pixel for pixel
         ax.set_axis_off()
         fig.text(0.5, 1 - title_px / 2 / fig_h, self.title, ha="center", va="center", fontsize=9)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=dpi)
-        return buffer.getvalue()
+        return png_bytes(fig, dpi=dpi)
 
 
 @dataclass
@@ -105,7 +100,7 @@ def filter_picture(model: nn.Module, layer: str | None = None) -> FilterPicture:
         raise TypeError(f"filter_picture expects an nn.Module, got {describe(model)}")
     convs = {name: m for name, m in model.named_modules() if _kernels(m) is not None}
     if not convs:
-        raise ValueError(f"{_name(model)} has no convolution whose filters could be drawn")
+        raise ValueError(f"{display_name(model)} has no convolution whose filters could be drawn")
     layer = next(iter(convs)) if layer is None else _known(model, layer, convs, "convolution")
     conv = convs[layer]
     weight = _kernels(conv).detach().float().cpu()
@@ -133,9 +128,9 @@ def filter_picture(model: nn.Module, layer: str | None = None) -> FilterPicture:
     notes = [f"the first {cut} drawn" if cut else "", f"{int(blank.sum())} blank: zero throughout" if blank.any() else "",
              f"{groups} groups of {_count(filters // groups, 'filter')}, each reading its group's channels"
              if 1 < groups < filters else ""]
-    title = f"{_name(model)}: {layer or '(the model)'}, {what}" + "".join(f"; {n}" for n in notes if n)
+    title = f"{display_name(model)}: {layer or '(the model)'}, {what}" + "".join(f"; {n}" for n in notes if n)
     return FilterPicture(title=title, pixels=_mosaic(tiles, rows, cols), rows=rows, cols=cols, colour=colour,
-                         model=_name(model), layer=layer, kernel=(kh, kw), filters=filters, in_channels=channels,
+                         model=display_name(model), layer=layer, kernel=(kh, kw), filters=filters, in_channels=channels,
                          blank=int(blank.sum()))
 
 
@@ -160,7 +155,7 @@ def feature_picture(model: nn.Module, x: torch.Tensor, layer: str | None = None,
     if layer is None:
         layer = next((name for name, m in modules.items() if _kernels(m) is not None), None)
         if layer is None:
-            raise ValueError(f"{_name(model)} has no convolution to draw by default; name a layer: "
+            raise ValueError(f"{display_name(model)} has no convolution to draw by default; name a layer: "
                              f"{some(modules, 8)}")
     layer = _known(model, layer, modules, "layer")
     seen = []
@@ -175,12 +170,12 @@ def feature_picture(model: nn.Module, x: torch.Tensor, layer: str | None = None,
     finally:
         handle.remove()
     if not seen:
-        raise ValueError(f"{_name(model)}: {layer} did not run in eval mode (an auxiliary head runs only in "
+        raise ValueError(f"{display_name(model)}: {layer} did not run in eval mode (an auxiliary head runs only in "
                          "training): choose another layer")
     maps = seen[-1]
     if not isinstance(maps, torch.Tensor) or maps.dim() != 4 or maps.shape[-2:] == (1, 1):
         found = f"a tensor of shape {tuple(maps.shape)}" if isinstance(maps, torch.Tensor) else describe(maps)
-        raise ValueError(f"{_name(model)}: {layer} gives {found}, not feature maps (N×C×H×W, larger than 1×1) "
+        raise ValueError(f"{display_name(model)}: {layer} gives {found}, not feature maps (N×C×H×W, larger than 1×1) "
                          "to draw")
     channels, h, w = maps.shape[1:]
     flat = maps[0, :MAX_SINGLE].float().cpu().flatten(1)
@@ -191,10 +186,10 @@ def feature_picture(model: nn.Module, x: torch.Tensor, layer: str | None = None,
     notes = [f"the first {MAX_SINGLE} drawn" if channels > MAX_SINGLE else "",
              f"its call {len(seen)} of {len(seen)} in the pass" if len(seen) > 1 else "",
              f"{constant} constant (black)" if constant else ""]
-    title = (f"{_name(model)}: {layer} on {image}, {_count(channels, 'map')} of {h}×{w}"
+    title = (f"{display_name(model)}: {layer} on {image}, {_count(channels, 'map')} of {h}×{w}"
              + "".join(f"; {n}" for n in notes if n))
     return Picture(title=title, pixels=_mosaic(tiles, rows, cols), rows=rows, cols=cols, colour=False,
-                   model=_name(model), layer=layer)
+                   model=display_name(model), layer=layer)
 
 
 def _kernels(module: nn.Module) -> torch.Tensor | None:
@@ -212,7 +207,7 @@ def _known(model: nn.Module, layer, names: dict, what: str) -> str:
         return layer
     close = difflib.get_close_matches(str(layer), list(names), n=3, cutoff=0.5)
     hint = f"closest: {', '.join(close)}" if close else f"its {what}s: {some(names, 8)}"
-    raise ValueError(f"{_name(model)} has no {what} {layer!r}; {hint}")
+    raise ValueError(f"{display_name(model)} has no {what} {layer!r}; {hint}")
 
 
 def _span(rows: torch.Tensor, constant: float = 0.5) -> torch.Tensor:
@@ -238,6 +233,3 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _name(model: nn.Module) -> str:
-    name = getattr(model, "name", None)
-    return name if isinstance(name, str) else type(model).__name__

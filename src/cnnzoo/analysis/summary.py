@@ -583,7 +583,7 @@ def summarize(model, input_size=None, depth: int | None = None, *, real: bool = 
     instead of the meta device. ``options`` go to :func:`cnnzoo.create_model` when
     ``model`` is a name. The definitions of every column are in ``cnnzoo.analysis.rules``.
     """
-    from ..registry import create_model, model_label
+    from ..registry import create_model, display_name, model_label
 
     if depth is not None and (not isinstance(depth, int) or depth < 0):
         raise ValueError(f"depth must be a non-negative integer or None, got {depth!r}")
@@ -596,8 +596,7 @@ def summarize(model, input_size=None, depth: int | None = None, *, real: bool = 
             raise TypeError(f"model options ({', '.join(options)}) apply to a registered name, "
                             "not to a module")
         net = model
-        name = getattr(model, "name", None) if isinstance(getattr(model, "name", None), str) \
-            else type(model).__name__
+        name = display_name(model)
     else:
         raise TypeError(f"summarize takes a model name or an nn.Module, got {type(model).__name__}")
     size = _input_size(net, input_size)

@@ -36,7 +36,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .._checks import SettingWarning, check_flag, describe, positive_int, seed_value
+from .._checks import SettingWarning, check_flag, describe, fraction, positive_int, seed_value
 from .._files import check_new, check_writable
 from .fileformat import SUFFIX, is_compressed_file, load_compressed, write_compressed
 from .presets import paper_preset
@@ -288,8 +288,8 @@ def compress(model, data=None, *, sparsity=None, quality=None, bits=None, index_
     for n in layers:
         if not isinstance(bits[n], int) or not 1 <= bits[n] <= 12:
             raise ValueError(f"bits of {n} must be an integer in 1..12, got {bits[n]!r}")
-        if quality is None and not 0 <= sparsity[n] < 1:
-            raise ValueError(f"sparsity of {n} must lie in [0, 1), got {sparsity[n]}")
+        if quality is None:
+            fraction(sparsity[n], f"sparsity of {n}")
         if quality is not None:
             pruner.check_quality(n, quality[n])  # refuses one that would prune the whole layer
     seed = seed_value(seed)

@@ -23,7 +23,7 @@ import math
 import torch
 from torch import nn
 
-from .._checks import describe, some
+from .._checks import describe, fraction, some
 
 __all__ = [
     "compressible_layers",
@@ -144,8 +144,7 @@ class Pruner:
     def prune_to_sparsity(self, name: str, sparsity: float) -> None:
         """Prune the smallest-magnitude weights of a layer until ``sparsity`` of them are
         zero (already pruned weights stay pruned)."""
-        if not 0.0 <= sparsity < 1.0:
-            raise ValueError(f"sparsity of {name} must lie in [0, 1), got {sparsity}")
+        fraction(sparsity, f"sparsity of {name}")
         mask = self.masks[name]
         magnitude = self._kept_magnitude(name).flatten()
         # at least one weight stays: a sparsity below 1 must not round to an empty layer

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from .._checks import check_flag, describe, positive_int, python_value, seed_value, some
+from .._checks import fraction as check_fraction  # holdout_split's argument is named fraction
 
 __all__ = [
     "ImageDataset",
@@ -238,9 +239,7 @@ def holdout_split(labels: Tensor, fraction: float = HOLDOUT_FRACTION, seed: int 
     each class in test."""
     if not isinstance(labels, Tensor) or labels.dim() != 1 or labels.is_floating_point():
         raise TypeError(f"labels must be a 1-D tensor of class indices, got {describe(labels)}")
-    value = python_value(fraction)  # a negative one would silently slice from the end
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"fraction must be a number from 0 to less than 1, got {describe(fraction)}")
+    fraction = check_fraction(fraction, "fraction")  # a negative one would silently slice from the end
     gen = torch.Generator().manual_seed(seed_value(seed))
     train, test = [], []
     for c in torch.unique(labels):

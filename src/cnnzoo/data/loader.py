@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._checks import check_chw, check_flag, describe, hint_problem, int_at_least, positive_int, python_value, seed_value, type_problem
+from .._checks import check_chw, check_flag, describe, fraction, hint_problem, int_at_least, positive_int, python_value, seed_value, type_problem
 from .._device import resolve_device
 from .datasets import ImageDataset
 
@@ -92,8 +92,7 @@ class Augment:
         object.__setattr__(self, "ratio", tuple(float(r) for r in self.ratio))
         if self.pca_jitter < 0:
             raise ValueError(f"pca_jitter must be ≥ 0, got {self.pca_jitter}")
-        if not 0 <= self.distort < 1:
-            raise ValueError(f"distort must be in [0, 1), got {self.distort}")
+        fraction(self.distort, "distort")
         if not 0 < self.test_crop <= 1:
             raise ValueError(f"test_crop must be in (0, 1], got {self.test_crop}")
 

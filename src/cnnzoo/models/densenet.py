@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint
 
+from .._checks import fraction
 from ..layers import init_weights_kaiming
 from ..registry import Figure, Paper, register_model
 from .base import Classifier
@@ -183,8 +184,7 @@ class DenseNet(Classifier):
                  min_input_size: tuple[int, int] | None = (29, 29)):
         super().__init__(num_classes=num_classes, in_chans=in_chans, input_size=input_size,
                          min_input_size=min_input_size, classifier="classifier")
-        if not 0.0 <= drop_rate < 1.0:
-            raise ValueError(f"drop_rate must be in [0, 1), got {drop_rate!r}")
+        fraction(drop_rate, "drop_rate")
         if imagenet_stem:
             stem = [
                 ("conv0", nn.Conv2d(in_chans, stem_width, 7, 2, 3, bias=False)),

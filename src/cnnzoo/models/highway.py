@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .._checks import fraction
 from ..layers import ConvNormAct
 from ..registry import Figure, Paper, register_model
 from .base import Classifier
@@ -110,8 +111,7 @@ class HighwayNet(Classifier):
         if transform_bias is not None and gate != "highway":
             raise ValueError(f"highway: transform_bias applies to gate='highway' only, "
                              f"got gate={gate!r}")
-        if not 0.0 <= drop_rate < 1.0:
-            raise ValueError(f"highway: drop_rate must be in [0, 1), got {drop_rate!r}")
+        fraction(drop_rate, "highway: drop_rate")
         # min_input_size 8×8: the third stage then still works on 2×2 maps. The arithmetic
         # runs down to 4×4 (1×1 maps), which the registry's interface contract refuses.
         super().__init__(num_classes=num_classes, in_chans=in_chans, input_size=(32, 32),

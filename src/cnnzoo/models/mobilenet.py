@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .._checks import fraction
 from ..layers import ConvNormAct, DepthwiseSeparable, init_weights_kaiming, make_divisible
 from ..registry import Figure, Paper, register_model
 from .base import Classifier
@@ -151,8 +152,7 @@ class MobileNetV2(Classifier):
                 and width_mult > 0):
             raise ValueError(f"MobileNet v2: width_mult must be a positive number, "
                              f"got {width_mult!r}")
-        if not 0.0 <= drop_rate < 1.0:
-            raise ValueError(f"MobileNet v2: drop_rate must be in [0, 1), got {drop_rate!r}")
+        fraction(drop_rate, "MobileNet v2: drop_rate")
         super().__init__(num_classes=num_classes, in_chans=in_chans, input_size=(224, 224),
                          min_input_size=(32, 32), classifier="classifier.1")
         channels = make_divisible(32 * width_mult)

@@ -27,6 +27,7 @@ from typing import Callable, Sequence
 
 from .._checks import check_flag, describe, positive_int, python_value, type_problem
 from .._device import resolve_device
+from .._figures import new_figure, png_bytes
 from .._files import check_new, check_writable, write_atomic, write_json
 from .runs import load_run
 
@@ -247,20 +248,17 @@ def bubble_chart(rows: Sequence[CompareRow], *, x: str, xlabel: str, ylabel: str
     log scale, top-1 on y, bubble area proportional to parameters, a colour per family,
     a label on each bubble, and ``footnote`` under the axes."""
     import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter
 
     shown = [r for r in rows if r.top1 is not None and (getattr(r, x) or 0) > 0]
     families = sorted({r.family for r in rows})
-    cmap = plt.get_cmap("tab10" if len(families) <= 10 else "tab20")
+    cmap = matplotlib.colormaps["tab10" if len(families) <= 10 else "tab20"]
     colour = {f: cmap(i % cmap.N) for i, f in enumerate(families)}
     foot = "\n".join(textwrap.fill(p, 190) for p in footnote.split("\n") if p)
     foot_h = 0.12 * (foot.count("\n") + 1) if foot else 0.0  # inches: 7-point lines
     height = 6.5 + foot_h
-    fig = plt.figure(figsize=(11, height), dpi=130)
+    fig = new_figure(figsize=(11, height), dpi=130)
     bottom = (foot_h + 0.75) / height
     ax = fig.add_axes([0.07, bottom, 0.73, 1 - bottom - 0.45 / height])
     max_params = max((r.params for r in shown), default=1)
@@ -301,10 +299,7 @@ def bubble_chart(rows: Sequence[CompareRow], *, x: str, xlabel: str, ylabel: str
                                  math.sqrt(max(r.params * area, 4.0) / math.pi)) for r in shown])
     if foot:
         fig.text(0.01, 0.15 / height, foot, fontsize=7, va="bottom", ha="left", color="#333333")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig)
 
 
 def _label_offsets(radius: float) -> list[tuple[float, float]]:

@@ -12,14 +12,13 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
-import io
 import json
 import os
 from pathlib import Path
-from typing import Callable
 
 from .._checks import check_flag, describe
 from .._files import check_new, check_writable, write_atomic
+from ..train.metrics import confusion_figure, curves_figure, figure_png
 from .runs import Run, load_run
 
 __all__ = ["write_report", "render_report", "SECTIONS"]
@@ -104,19 +103,6 @@ def _png_file(path: Path) -> bytes | None:
         return None
     data = path.read_bytes()
     return data if data.startswith(b"\x89PNG\r\n\x1a\n") else None
-
-
-def _figure_png(draw: Callable) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    fig = draw(plt)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
 
 
 def _inline_md(text: str) -> str:
@@ -204,7 +190,7 @@ def _curves(run: Run, **_) -> str:
     png = _png_file(run.path / "curves.png")
     parts = []
     if png is None and run.metrics:
-        png = _figure_png(lambda plt: _plot_curves(plt, run.metrics))
+        png = figure_png(curves_figure(run.metrics, run.path.name))  # a run stopped before its first chart
     if png is None:
         return _na("no curves.png and no metrics.csv in the run directory")
     parts.append(_img(png, "learning curves"))
@@ -215,26 +201,6 @@ def _curves(run: Run, **_) -> str:
     return "".join(parts)
 
 
-def _plot_curves(plt, metrics: list[dict]):
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
-    epochs = [m.get("epoch") for m in metrics]
-    for key in ("train_loss", "test_loss"):
-        ys = [m.get(key) for m in metrics]
-        if any(isinstance(y, (int, float)) for y in ys):
-            ax1.plot(epochs, ys, marker="o", label=key.replace("_", " "))
-    for key in ("train_top1", "test_top1", "test_top5"):
-        ys = [m.get(key) for m in metrics]
-        if any(isinstance(y, (int, float)) for y in ys):
-            ax2.plot(epochs, ys, marker="o", label=key.replace("_", " "))
-    ax1.set(xlabel="epoch", ylabel="loss", title="loss")
-    ax2.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-    for ax in (ax1, ax2):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
 def _confusion(run: Run, **_) -> str:
     png = _png_file(run.path / "confusion.png")
     if png is not None:
@@ -242,21 +208,8 @@ def _confusion(run: Run, **_) -> str:
     matrix = run.summary.get("confusion")
     if isinstance(matrix, list) and matrix and all(isinstance(r, list) for r in matrix):
         classes = run.summary.get("classes") or run.config.get("classes")
-        return _img(_figure_png(lambda plt: _plot_confusion(plt, matrix, classes)), "confusion matrix")
+        return _img(figure_png(confusion_figure(matrix, classes, run.path.name)), "confusion matrix")
     return _na("no confusion.png (and no confusion matrix in summary.json) in the run directory")
-
-
-def _plot_confusion(plt, matrix, classes):
-    n = len(matrix)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.45 * n, 1 + 0.45 * n))
-    im = ax.imshow(matrix, cmap="Blues")
-    labels = classes if classes and len(classes) == n else list(range(n))
-    ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true")
-    ax.set_xticklabels(labels, rotation=90)
-    ax.set_yticklabels(labels)
-    fig.colorbar(im, ax=ax)
-    fig.tight_layout()
-    return fig
 
 
 def _layers(run: Run, **_) -> str:

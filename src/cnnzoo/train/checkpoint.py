@@ -341,8 +341,9 @@ def _fit_state(model: nn.Module, state: dict, meta: dict, path) -> None:
         model.load_state_dict(state)
     except RuntimeError as err:
         what = meta.get("model") or meta.get("model_class")
-        mine = getattr(model, "name", type(model).__name__)
-        raise ValueError(f"{path} holds weights of {what}, which do not fit {mine}: {error_summary(err)}") from None
+        from ..registry import display_name
+
+        raise ValueError(f"{path} holds weights of {what}, which do not fit {display_name(model)}: {error_summary(err)}") from None
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike) -> dict:

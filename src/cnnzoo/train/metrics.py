@@ -9,9 +9,11 @@ import io
 import json
 from pathlib import Path
 
+from .._figures import new_figure, png_bytes
 from .._files import write_atomic
 
-__all__ = ["METRIC_COLUMNS", "write_metrics", "read_metrics", "plot_curves", "plot_confusion", "write_summary"]
+__all__ = ["METRIC_COLUMNS", "write_metrics", "read_metrics", "plot_curves", "plot_confusion",
+           "curves_figure", "confusion_figure", "figure_png", "write_summary"]
 
 # The columns of metrics.csv (see notes/CONTRACTS.md); accuracies in percent.
 METRIC_COLUMNS = ("epoch", "train_loss", "train_top1", "test_loss", "test_top1", "test_top5", "lr",
@@ -33,44 +35,42 @@ def read_metrics(path: Path) -> list[dict]:
                 for row in csv.DictReader(f)]
 
 
-def _save_figure(fig, path: Path) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    write_atomic(path, buffer.getvalue())
+def _numbers(history: list[dict], key: str) -> list:
+    """A column of ``history`` with anything but a number (a missing or damaged value) as a gap."""
+    return [v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+            for v in (r.get(key) for r in history)]
 
 
-def plot_curves(path: Path, history: list[dict], title: str) -> None:
-    """Loss and top-1 accuracy per epoch, training and test."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(10, 4))
-    epochs = [r["epoch"] for r in history]
+def curves_figure(history: list[dict], title: str):
+    """Loss and top-1 accuracy per epoch, training and test (columns a damaged or partial
+    ``metrics.csv`` lacks are left out)."""
+    fig = new_figure(figsize=(10, 4))
+    epochs = [r.get("epoch") for r in history]
     for ax, key, label in zip(fig.subplots(1, 2), ("loss", "top1"), ("loss", "top-1 accuracy (%)")):
-        ax.plot(epochs, [r[f"train_{key}"] for r in history], "o-", label="train")
-        test = [r.get(f"test_{key}") for r in history]
-        if any(v is not None for v in test):
-            ax.plot(epochs, test, "s-", label="test")
-        if key == "loss" and all(v is not None and v > 0 for r in history for v in (r["train_loss"], r.get("test_loss", 1))):
+        shown = []
+        for split, style in (("train", "o-"), ("test", "s-")):
+            values = _numbers(history, f"{split}_{key}")
+            if any(v is not None for v in values):
+                ax.plot(epochs, values, style, label=split)
+                shown += values
+        if key == "loss" and shown and all(v is not None and v > 0 for v in shown):
             ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        ax.legend()
+        if shown:
+            ax.legend()
     fig.suptitle(title)
-    _save_figure(fig, path)
+    return fig
 
 
-def plot_confusion(path: Path, confusion: list[list[int]], classes: list[str], title: str) -> None:
+def confusion_figure(confusion: list[list[int]], classes: list[str] | None, title: str):
     """The confusion matrix (rows: true class, columns: predicted), counts written in the
-    cells when there are at most 20 classes."""
-    from matplotlib.figure import Figure
-
+    cells when there are at most 20 classes; classes numbered when not named."""
     k = len(confusion)
+    classes = [str(c) for c in classes] if classes and len(classes) == k else [str(i) for i in range(k)]
     side = min(12, 3 + 0.45 * k)
-    fig = Figure(figsize=(side + 1, side))
+    fig = new_figure(figsize=(side + 1, side))
     ax = fig.subplots()
     im = ax.imshow(confusion, cmap="Blues")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
@@ -87,7 +87,20 @@ def plot_confusion(path: Path, confusion: list[list[int]], classes: list[str], t
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.set_title(title)
-    _save_figure(fig, path)
+    return fig
+
+
+def figure_png(fig) -> bytes:
+    """A run's chart as its PNG file holds it."""
+    return png_bytes(fig, dpi=110, bbox_inches="tight")
+
+
+def plot_curves(path: Path, history: list[dict], title: str) -> None:
+    write_atomic(path, figure_png(curves_figure(history, title)))
+
+
+def plot_confusion(path: Path, confusion: list[list[int]], classes: list[str], title: str) -> None:
+    write_atomic(path, figure_png(confusion_figure(confusion, classes, title)))
 
 
 def write_summary(run_dir: Path, summary: dict) -> None:

@@ -44,6 +44,7 @@ from .loop import Trainer, TrainingDiverged, fastest_settings, resolve_precision
 from .metrics import plot_confusion, plot_curves, write_metrics, write_summary
 from .optim import Schedule, build_optimizer, renormalise_filters
 from .recipes import Recipe, get_recipe
+from ..registry import display_name
 
 __all__ = ["train", "RunResult", "RunWarning", "RUN_FILES", "is_run"]
 
@@ -469,7 +470,7 @@ def _train(model, data, info, dev, locals_) -> RunResult:
         if not os.fspath(value).strip():
             raise ValueError(f"{what} is empty; give {expected}")
     data_name = _data_name(data) if data is not None else None
-    model_label = model if isinstance(model, str) else getattr(model, "name", type(model).__name__)
+    model_label = display_name(model)
 
     # -- the run directory and the configuration (rank 0 decides) ------------------------
     def decide():
@@ -510,8 +511,7 @@ def _train(model, data, info, dev, locals_) -> RunResult:
         raise ValueError(f"{data_name}: the training and test splits must have the same classes, in the same "
                          f"order; {class_difference(train_ds.classes, test_ds.classes, 'the training split', 'the test split')}")
     if recipe is None:
-        name = model if isinstance(model, str) else getattr(model, "name", None)
-        recipe = get_recipe(name if isinstance(model, str) else None, a["recipe"] or "small",
+        recipe = get_recipe(model if isinstance(model, str) else None, a["recipe"] or "small",
                             **{k: v for k, v in recipe_fields.items() if v is not None})
         options = {**recipe.model_options, **options}
     net, registered = _build_model(model, train_ds.num_classes, options, seed)
