@@ -212,3 +212,12 @@ def test_han_et_al_parameter_counts():
     layers = [n_params(caffe.features.conv1), n_params(caffe.features.conv2),
               n_params(caffe.classifier.fc1), n_params(caffe.classifier.fc2)]
     assert layers == pytest.approx([500, 25_000, 400_000, 5_000], rel=0.05)
+
+
+@pytest.mark.parametrize("name, layer", [("lenet5_caffe", "classifier.fc1"), ("lenet_300_100", "classifier.fc1")])
+def test_caffe_networks_start_from_caffes_xavier_filler(name, layer):
+    # Caffe's filler.hpp, XavierFiller: U(±sqrt(3 / n)), n = fan_in by default (Glorot's
+    # U(±sqrt(6 / (fan_in + fan_out))) is wider for these layers)
+    weight = dict(cnnzoo.create_model(name).named_parameters())[f"{layer}.weight"]
+    bound = math.sqrt(3 / weight.shape[1])
+    assert weight.abs().max() <= bound and weight.abs().max() > 0.99 * bound

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import cnnzoo
-from cnnzoo.models.resnet import ResNet, ZeroPadShortcut
+from cnnzoo.models.resnet import ARCHS, ResNet, ZeroPadShortcut
 
 from conftest import build_on_meta, multiply_adds, n_params
 
@@ -202,15 +202,46 @@ def _from_timm_resnetv2(key: str) -> str:
     return "final_bn" + key[4:] if key.startswith("norm.") else key
 
 
-def test_preact_resnet50_equals_timm_resnetv2_50():
+def test_preact_resnet50_with_a_bare_stem_equals_timm_resnetv2_50():
     ref = randomize_norms(timm.create_model("resnetv2_50"))
     state = {_from_timm_resnetv2(k): v.flatten(1) if k == "head.fc.weight" else v
              for k, v in ref.state_dict().items()}
-    model = cnnzoo.create_model("preact_resnet50").eval()
+    model = ResNet(**ARCHS["preact_resnet50"], bare_stem=True).eval()
     model.load_state_dict(state)
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(model(x), ref(x))
+
+
+@pytest.mark.parametrize("name", ["preact_resnet18", "preact_resnet50"])
+def test_preact_imagenet_stem_activates_before_the_pool(name):
+    """He et al. 2016, Appendix: "the first activation right after conv1 and before splitting
+    into two paths"; fb.resnet.torch's preresnet.lua: conv, BN, ReLU, max pool, then a first
+    unit without pre-activation whose shortcut takes the pooled map."""
+    model = randomize_norms(cnnzoo.create_model(name)).eval()
+    unit = model.layer1[0]
+    x = torch.randn(2, 3, 64, 64)
+    seen = []
+    model.layer1[0].register_forward_hook(lambda m, i, out: seen.append(out))
+    with torch.no_grad():
+        model(x)
+        stem = model.maxpool(F.relu(_bn(model.conv1(x), model.bn1)))
+        branch = stem
+        for i, (conv, bn) in enumerate(unit.layers()):
+            branch = conv(branch if i == 0 else F.relu(_bn(branch, bn)))
+        shortcut = stem if unit.downsample is None else unit.downsample(stem)
+    torch.testing.assert_close(seen[0], branch + shortcut)
+
+
+def test_bare_stem_is_for_preactivation_networks():
+    with pytest.raises(ValueError, match="bare_stem applies to pre-activation networks"):
+        ResNet(**ARCHS["resnet50"], bare_stem=True)
+
+
+def test_preact_resnet110_keeps_resnet110s_option_a_shortcuts():
+    # fb.resnet.torch's opts.lua: "Default shortcutType=A" for cifar10; He et al. 2015, §4.2
+    model = build_on_meta("preact_resnet110")
+    assert n_params(model.layer2[0].downsample) == 0 and n_params(model.layer3[0].downsample) == 0
 
 
 # He et al. 2016, Table 4: parameters (millions).

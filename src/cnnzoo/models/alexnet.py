@@ -43,7 +43,8 @@ ALEXNET_TV = (
 # Zeiler & Fergus (2013), Fig. 3 (the sizes and the normalised layers as the figure draws them;
 # its caption and §3 say the maps are pooled and contrast-normalised), on 224×224 input (110,
 # 55, 26, 13, 13, 13, then 6×6): layers 1 and 2 are pooled, then contrast-normalised across
-# feature maps; layers 3-5 are dense (§5.1).
+# feature maps; layers 3-5 are dense (§3: "the sparse connections used in Krizhevsky's layers
+# 3,4,5 ... are replaced with dense connections in our model").
 ZFNET = (
     (96, 7, 2, 1, 1, ("pool", "norm")),
     (256, 5, 2, 0, 1, ("pool", "norm")),

@@ -3,12 +3,14 @@ tutorials teach today, and the two MNIST networks of Han et al.'s Deep Compressi
 
 ``lenet5`` is the paper's network (§II.B, Fig. 2): 32×32 input, trainable subsampling (S2,
 S4), the partially connected C3 of Table I, the scaled tanh, and an output of Euclidean RBF
-units whose centres are fixed ±1 bitmaps of the digits (Fig. 3). Its logits are the negated
+units whose centres are fixed ±1 7×12 bitmaps of the digits, drawn by hand in the style of
+Fig. 3 (which shows the full ASCII set's; its pixels are not given as data). Its logits are the negated
 RBF penalties, and its :meth:`LeNet5.loss` is the paper's criterion (eq. 9, §II.C).
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections import OrderedDict
 
@@ -247,11 +249,18 @@ class LeNet5(Classifier):
 class LeNet(Classifier):
     """Convolution stages (5×5 convolution, optional activation, 2×2 pooling) and then
     fully-connected layers: the modern LeNets, Caffe's LeNet, and (no convolutions) the
-    multilayer perceptron LeNet-300-100. The input size is fixed by the first FC layer."""
+    multilayer perceptron LeNet-300-100. The input size is fixed by the first FC layer.
+
+    ``init``: ``"glorot"`` draws weights from U(±√(6/(fan_in + fan_out))) (Glorot & Bengio
+    2010, as d2l's LeNet); ``"caffe"`` from Caffe's "xavier" filler, U(±√(3/fan_in)) (Caffe's
+    ``filler.hpp``: fan-in only by default), as the Caffe networks of Han et al. were trained.
+    Biases start at zero."""
 
     def __init__(self, *, convs: tuple[int, ...], hidden: tuple[int, ...], act: type[nn.Module],
                  pool: type[nn.Module] = nn.MaxPool2d, padding: int = 0, conv_act: bool = True,
-                 num_classes: int = 10, in_chans: int = 1, input_size: int = 28):
+                 init: str = "glorot", num_classes: int = 10, in_chans: int = 1, input_size: int = 28):
+        if init not in ("glorot", "caffe"):
+            raise ValueError(f"init must be 'glorot' or 'caffe', got {init!r}")
         super().__init__(num_classes=num_classes, in_chans=in_chans,
                          input_size=(input_size, input_size), min_input_size=None,
                          classifier=f"classifier.fc{len(hidden) + 1}")
@@ -273,9 +282,13 @@ class LeNet(Classifier):
                 head[f"fc_act{i}"] = act()
             width = out
         self.classifier = nn.Sequential(head)
-        for m in self.modules():  # Glorot initialisation, as Caffe's LeNet and d2l use
+        for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.xavier_uniform_(m.weight)
+                if init == "glorot":
+                    nn.init.xavier_uniform_(m.weight)
+                else:
+                    bound = math.sqrt(3 / m.weight[0].numel())  # fan-in: one output's weights
+                    nn.init.uniform_(m.weight, -bound, bound)
                 nn.init.zeros_(m.bias)
 
     def _features(self, x: Tensor) -> Tensor:
@@ -340,7 +353,7 @@ def lenet5_textbook(*, num_classes: int = 10, in_chans: int = 1) -> LeNet:
 )
 def lenet_300_100(*, num_classes: int = 10, in_chans: int = 1) -> LeNet:
     """The MLP 784-300-100-10 (266,610 parameters)."""
-    return LeNet(convs=(), hidden=(300, 100), act=nn.ReLU, num_classes=num_classes,
+    return LeNet(convs=(), hidden=(300, 100), act=nn.ReLU, init="caffe", num_classes=num_classes,
                  in_chans=in_chans)
 
 
@@ -357,5 +370,5 @@ def lenet_300_100(*, num_classes: int = 10, in_chans: int = 1) -> LeNet:
 )
 def lenet5_caffe(*, num_classes: int = 10, in_chans: int = 1) -> LeNet:
     """Caffe's LeNet (examples/mnist/lenet.prototxt), 431,080 parameters."""
-    return LeNet(convs=(20, 50), hidden=(500,), act=nn.ReLU, conv_act=False,
+    return LeNet(convs=(20, 50), hidden=(500,), act=nn.ReLU, conv_act=False, init="caffe",
                  num_classes=num_classes, in_chans=in_chans)

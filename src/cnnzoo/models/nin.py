@@ -25,7 +25,8 @@ __all__ = ["NiN", "MLPConv", "NIN_CIFAR10", "NIN_IMAGENET"]
 # Lin et al. (2013), §4.1-4.2, on 32×32 CIFAR-10 images: three mlpconv layers, dropout 0.5 on
 # the outputs of all but the last; the text puts "a spatial max pooling layer which downsamples
 # the input image by a factor of two" after every mlpconv layer, the authors' released model
-# (followed here) only after the first two, with 3×3/2 windows (32 → 16 → 8).
+# only after the first two, with 3×3/2 windows (32 → 16 → 8). Followed here: the release's
+# two pools, both max pools as the text says (the release averages at the second).
 NIN_CIFAR10 = (
     ((192, 160, 96), 5, 1, 2),
     ((192, 192, 192), 5, 1, 2),

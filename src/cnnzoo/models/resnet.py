@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torchvision.ops import FrozenBatchNorm2d
 
+from .._checks import check_flag, fraction
 from ..layers import SqueezeExcite, init_weights_kaiming
 from ..registry import Figure, Paper, register_model
 from .base import Classifier
@@ -121,7 +122,9 @@ class ResidualUnit(nn.Module):
     - ``preact``: each convolution is preceded by norm and ReLU and nothing follows the
       addition (He et al. 2016, Fig. 4e); ``activate_shortcut`` lets the shortcut take
       the pre-activated input, as the authors' code does in units with a projection and as
-      the paper's appendix asks of the first unit after conv1.
+      the paper's appendix asks of the first unit after conv1; ``activated_input``: the
+      input is already normalised and activated (by the stem), so the first convolution
+      takes it as it is (``bn1`` is an identity).
 
     Convolution ``i`` and its norm are ``conv{i}``/``bn{i}`` (torchvision's names); in a
     pre-activation unit ``bn{i}`` normalises the *input* of ``conv{i}``.
@@ -139,16 +142,19 @@ class ResidualUnit(nn.Module):
         norm: Callable[[int], nn.Module] = nn.BatchNorm2d,
         preact: bool = False,
         activate_shortcut: bool = False,
+        activated_input: bool = False,
         se_reduction: int | None = None,
     ):
         super().__init__()
         self.depth = len(kernels)
         self.preact, self.activate_shortcut = preact, preact and activate_shortcut
+        self.activated_input = preact and activated_input
         for i, k in enumerate(kernels):
             conv = nn.Conv2d(chans[i], chans[i + 1], k, stride if i == stride_index else 1,
                              k // 2, groups=groups if k == 3 else 1, bias=False)
             setattr(self, f"conv{i + 1}", conv)
-            setattr(self, f"bn{i + 1}", norm(chans[i] if preact else chans[i + 1]))
+            setattr(self, f"bn{i + 1}", nn.Identity() if i == 0 and self.activated_input
+                    else norm(chans[i] if preact else chans[i + 1]))
         self.relu = nn.ReLU(inplace=True)
         self.se = SqueezeExcite(chans[-1], se_reduction) if se_reduction else None
         self.downsample = downsample
@@ -160,7 +166,8 @@ class ResidualUnit(nn.Module):
         shortcut = out = x
         for i, (conv, bn) in enumerate(self.layers()):
             if self.preact:
-                out = self.relu(bn(out))
+                if i > 0 or not self.activated_input:
+                    out = self.relu(bn(out))
                 if i == 0 and self.activate_shortcut:
                     shortcut = out
                 out = conv(out)
@@ -214,8 +221,16 @@ class ResNet(Classifier):
     stride_in_1x1:
         Put a bottleneck's stride in its first 1×1 (the ResNet paper) rather than the 3×3.
     preact:
-        Pre-activation units (He et al. 2016): the stem is the bare convolution (and pool),
-        and the network ends with norm and ReLU before pooling.
+        Pre-activation units (He et al. 2016), and the network ends with norm and ReLU
+        before pooling. The stem keeps its norm and ReLU, before its max pool, and the first
+        unit starts at its convolution: the appendix adopts "the first activation right after
+        conv1 and before splitting into two paths", as the authors' code does
+        (fb.resnet.torch's ``preresnet.lua``; on CIFAR, with no pool, the same function as a
+        first unit that pre-activates).
+    bare_stem:
+        Pre-activation networks only: the stem is the bare convolution and pool, and the
+        first unit pre-activates after the pool: timm's ``ResNetV2``, whose weights load into
+        ``ResNet(**ARCHS["preact_resnet50"], bare_stem=True)``.
     se_reduction:
         Squeeze-and-excitation in every unit with this reduction ratio r (Hu et al. 2017).
     shortcut:
@@ -244,6 +259,7 @@ class ResNet(Classifier):
         first_reduce: int = 1,
         stride_in_1x1: bool = False,
         preact: bool = False,
+        bare_stem: bool = False,
         se_reduction: int | None = None,
         shortcut: str = "B",
         down_kernel: int = 1,
@@ -266,10 +282,11 @@ class ResNet(Classifier):
         if block == "basic" and (groups, base_width, first_reduce) != (1, 64, 1):
             raise ValueError("the basic unit takes no groups, base_width or first_reduce "
                              f"(got groups={groups}, base_width={base_width}, first_reduce={first_reduce})")
-        if not 0.0 <= drop_rate < 1.0:
-            raise ValueError(f"drop_rate must be in [0, 1), got {drop_rate!r}")
+        fraction(drop_rate, "drop_rate")
         norm = resolve_norm(norm_layer)
-        self.preact = preact
+        self.preact, self.bare_stem = check_flag(preact, "preact"), check_flag(bare_stem, "bare_stem")
+        if bare_stem and not preact:
+            raise ValueError("bare_stem applies to pre-activation networks (preact=True) only")
 
         width = self._make_stem(stem, in_chans, stem_width, norm)
         expansion = 1 if block == "basic" else 4
@@ -290,6 +307,7 @@ class ResNet(Classifier):
                     chans, kernels, stride=stride, stride_index=stride_index, groups=groups,
                     downsample=downsample, norm=norm, preact=preact,
                     activate_shortcut=projection or (s == 0 and u == 0),
+                    activated_input=s == 0 and u == 0 and not bare_stem,
                     se_reduction=se_reduction,
                 ))
                 width = out
@@ -324,7 +342,7 @@ class ResNet(Classifier):
             self.conv1 = nn.Conv2d(in_chans, width, 3, 1, 1, bias=False)
         else:
             self.conv1 = nn.Conv2d(in_chans, width, 7, 2, 3, bias=False)
-        if not self.preact:
+        if not self.bare_stem:
             self.bn1 = norm(width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = {
@@ -347,7 +365,7 @@ class ResNet(Classifier):
 
     def _features(self, x: Tensor) -> Tensor:
         x = self.conv1(x)
-        if not self.preact:
+        if not self.bare_stem:
             x = self.relu(self.bn1(x))
         x = self.maxpool(x)
         for name in self.stage_names:
@@ -445,15 +463,18 @@ CIFAR_RESNETS = {20: (0.27e6, 8.75), 32: (0.46e6, 7.51), 44: (0.66e6, 7.17),
 # Table 5: top-1/top-5 error, single 320×320 crop of networks trained on 224 crops.
 PREACT_IMAGENET = {18: None, 34: None, 50: None, 101: None, 152: (21.1, 5.5), 200: (20.7, 5.3)}
 
-# He et al. 2016, CIFAR: ResNet-110 (basic units, 6n+2 layers) and the bottleneck ResNet-164
-# and ResNet-1001 (9n+2 layers, stage outputs 64/128/256; as the authors' code
-# github.com/KaimingHe/resnet-1k-layers: stride in the first 1×1, 1×1 projections where the
-# dimension grows). Tables 3 and 4: params, CIFAR-10 and CIFAR-100 error.
+# He et al. 2016, CIFAR: ResNet-110 (basic units, 6n+2 layers; shortcut option A, as ResNet-110
+# in He et al. 2015, §4.2, and fb.resnet.torch's CIFAR default, whose preresnet.lua the paper's
+# runs used) and the bottleneck ResNet-164 and ResNet-1001 (9n+2 layers, stage outputs
+# 64/128/256; as the authors' code github.com/KaimingHe/resnet-1k-layers: stride in the first
+# 1×1, 1×1 projections where the dimension grows). Tables 3 and 4: params, CIFAR-10 and
+# CIFAR-100 error.
+PREACT_SHORTCUTS = {"A": "zero-padded identity shortcuts (option A)", "B": "projection shortcuts"}
 PREACT_CIFAR = {
-    #      block      n    params  C-10   C-100
-    110: ("basic", 18, None, 6.37, None),
-    164: ("bottleneck", 18, 1.7e6, 5.46, 24.33),
-    1001: ("bottleneck", 111, 10.2e6, 4.92, 22.71),
+    #      block      n   shortcut params  C-10   C-100
+    110: ("basic", 18, "A", None, 6.37, None),
+    164: ("bottleneck", 18, "B", 1.7e6, 5.46, 24.33),
+    1001: ("bottleneck", 111, "B", 10.2e6, 4.92, 22.71),
 }
 
 # Xie et al. 2016, Table 1 (ResNeXt-50 32×4d: 25.0M params, 4.2 GFLOPs), Table 3 (top-1 error)
@@ -523,10 +544,11 @@ def _register_preact() -> None:
             f"preact_resnet{depth}", family="preact-resnet", paper=PREACT_PAPER,
             figures=_err("He et al. 2016, Table 5 (320×320 crop)", *errors) if errors else (),
             description=f"Pre-activation ResNet-{depth} (He et al. 2016, Fig. 4e): BN-ReLU before "
-                        f"each conv, {block} units {list(stages)}, stride in the 3×3.",
+                        f"each conv, {block} units {list(stages)}, stride in the 3×3; the stem's BN-ReLU "
+                        "before its max pool (Appendix).",
             block=block, layers=stages, preact=True,
         )
-    for depth, (block, n, params, c10, c100) in PREACT_CIFAR.items():
+    for depth, (block, n, shortcut, params, c10, c100) in PREACT_CIFAR.items():
         figs = _err("He et al. 2016, Tables 3-4", c10, dataset="CIFAR-10",
                     **({"params": params} if params else {}))
         if c100:
@@ -535,10 +557,10 @@ def _register_preact() -> None:
             f"preact_resnet{depth}", family="preact-resnet", paper=PREACT_PAPER, cifar=True,
             figures=figs,
             description=f"CIFAR pre-activation ResNet-{depth} (He et al. 2016): {n} {block} units "
-                        "per stage, widths 16/32/64, projection shortcuts."
+                        f"per stage, widths 16/32/64, {PREACT_SHORTCUTS[shortcut]}."
                         + (_UNTRAINED_OVERFLOW if depth > 1000 else ""),
             block=block, layers=(n,) * 3, planes=(16, 32, 64), stem="cifar", stem_width=16,
-            preact=True, stride_in_1x1=True,
+            preact=True, stride_in_1x1=True, shortcut=shortcut,
         )
 
 
@@ -550,7 +572,9 @@ def _register_resnext() -> None:
         register_resnet(
             name, family="resnext", paper=RESNEXT_PAPER, figures=figs,
             description=f"ResNeXt (Xie et al. 2016, Table 1): cardinality {c}, {d} channels per "
-                        f"group, bottleneck units {list(stages)}; torchvision's network and keys.",
+                        f"group, bottleneck units {list(stages)}; "
+                        + ("torchvision's network and keys." if name in TORCHVISION_META
+                           else "timm's network and keys (torchvision has none)."),
             block="bottleneck", layers=stages, groups=c, base_width=d,
         )
     for c, (params, c10, c100) in RESNEXT_CIFAR.items():
