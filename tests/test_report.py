@@ -47,6 +47,18 @@ def test_compare_published_table_and_chart(tmp_path):
     assert json.loads((tmp_path / "compare.json").read_text())["rows"][0]["model"] == models[0]
 
 
+def test_compare_sizes_the_network_that_predicts(tmp_path, capsys):
+    # GoogLeNet's two auxiliary heads run in training only: torchvision publishes 6,624,904
+    # parameters, the network without them (its weights' meta)
+    from torchvision.models import GoogLeNet_Weights
+
+    published = GoogLeNet_Weights.IMAGENET1K_V1.meta["num_params"]
+    (row,) = compare(["googlenet_tv"], out=tmp_path, measure_speed=False).rows
+    assert row.params == published
+    assert main(["info", "googlenet_tv"]) == 0
+    assert f"({published:,} without the auxiliary heads" in " ".join(capsys.readouterr().out.split())
+
+
 def test_charts_leave_the_callers_matplotlib_backend_alone(tmp_path):
     # pyplot's global backend is the caller's: switched to Agg, a notebook's plots stop showing
     import matplotlib

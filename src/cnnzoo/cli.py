@@ -85,7 +85,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from . import count_parameters, model_info
+    from . import count_parameters, inference_parameters, model_info
     from .pretrained import published_sources
 
     info = model_info(args.name)
@@ -93,7 +93,9 @@ def cmd_info(args) -> int:
     console.print(f"paper:      {info.paper.cite()}")
     console.print(f"layout:     {info.layout}")
     console.print(f"input:      {'×'.join(map(str, info.input_size))}")
-    console.print(f"parameters: {count_parameters(info.name):,}")
+    total, predicting = count_parameters(info.name), inference_parameters(info.name)
+    console.print(f"parameters: {total:,}" + (f" ({predicting:,} without the auxiliary heads, which only "
+                                               "training runs)" if predicting != total else ""))
     opts = ", ".join(f"{k}={v!r}" for k, v in info.options.items())
     console.print(f"options:    {opts}")
     weights = published_sources().get(info.name)

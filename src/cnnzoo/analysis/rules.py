@@ -16,7 +16,8 @@ them); each rule below implements one of them, once.
     (per output), a normalization (batch, layer, group, instance norm, per output), local
     response normalization (per output), an activation function (per output), an
     element-wise operation (add, sub, mul, div, ..., per output), a pooling or a reduction
-    (per *input* element, the convention of fvcore and ptflops). Each is counted under its
+    (per *input* element, ptflops' convention; fvcore counts adaptive average pooling so and
+    skips the others). Each is counted under its
     operation's name in ``Summary.breakdown`` with the number of elements, so that any
     other convention (two FLOPs per normalized element, pooling per window tap, ...) can be
     rebuilt from it. Data movement (views, flatten, concatenation, padding, dropout at

@@ -97,7 +97,7 @@ def _expand(models: Sequence[str]) -> list[str]:
 
 def _published_rows(models: Sequence[str]) -> list[CompareRow]:
     from ..bench import count_macs
-    from ..registry import count_parameters, model_info
+    from ..registry import inference_parameters, model_info
 
     rows = []
     for name in models:
@@ -105,7 +105,7 @@ def _published_rows(models: Sequence[str]) -> list[CompareRow]:
         top1 = info.figure("top1")
         macs, _ = count_macs(name)
         rows.append(CompareRow(
-            label=name, model=name, family=info.family, params=count_parameters(name),
+            label=name, model=name, family=info.family, params=inference_parameters(name),
             macs=int(macs), top1=top1.value if top1 else None,
             top1_source=top1.source if top1 else None, dataset="ImageNet",
             input_size=info.input_size,
@@ -115,7 +115,7 @@ def _published_rows(models: Sequence[str]) -> list[CompareRow]:
 
 def _run_rows(run_dirs: Sequence[str]) -> list[CompareRow]:
     from ..bench import count_macs
-    from ..registry import model_info
+    from ..registry import inference_parameters, model_info
 
     seen = {}
     for d in run_dirs:  # one run given twice would be two bubbles on one spot
@@ -129,12 +129,11 @@ def _run_rows(run_dirs: Sequence[str]) -> list[CompareRow]:
         if not run.model:
             raise ValueError(f"{run.path}: neither config.json nor summary.json names the model")
         info = model_info(run.model)
-        params, macs = run.summary.get("params"), run.summary.get("macs")
-        if params is None or macs is None:
+        params = inference_parameters(info.name, **run.model_options)  # a run's summary counts its auxiliary heads
+        macs = run.summary.get("macs")
+        if macs is None:
             net = run.build_model("meta")
-            params = params if params is not None else sum(p.numel() for p in net.parameters())
-            if macs is None:
-                macs, _ = count_macs(net, run.input_size or net.default_input_size)
+            macs, _ = count_macs(net, run.input_size or net.default_input_size)
         rows.append(CompareRow(
             label=run.name, model=info.name,
             family=info.family, params=int(params), macs=int(macs), top1=run.test_top1,
@@ -157,7 +156,7 @@ def _eval_rows(paths: Sequence[str], taken: Sequence[str] = ()) -> list[CompareR
     import torch
 
     from ..bench import count_macs
-    from ..registry import count_parameters, create_model, model_info
+    from ..registry import create_model, inference_parameters, model_info
     from .runs import _read_json
 
     rows, seen = [], {}
@@ -200,7 +199,7 @@ def _eval_rows(paths: Sequence[str], taken: Sequence[str] = ()) -> list[CompareR
         scored = data.get("weights") or data.get("checkpoint") or path.name
         rows.append(CompareRow(
             label=Path(data["checkpoint"]).stem if data.get("checkpoint") else path.stem,
-            model=info.name, family=info.family, params=count_parameters(info.name, **options),
+            model=info.name, family=info.family, params=inference_parameters(info.name, **options),
             macs=int(macs), top1=float(top1), dataset=data["dataset"], input_size=size,
             top1_source=f"eval of {scored} ({data.get('split', 'split not recorded')})",
             split=data.get("split"), model_options=dict(options),
@@ -349,8 +348,9 @@ def _footnote(rows: Sequence[CompareRow], accuracy: str, extra: Sequence[str] = 
     missing = [r.label for r in rows if r.top1 is None]
     if missing:
         lines.append(f"Not shown (no accuracy): {', '.join(missing)}.")
-    lines.append("Bubble area is proportional to the number of parameters; multiply-adds per "
-                 "image counted by cnnzoo at each model's input size.")
+    lines.append("Bubble area is proportional to the parameters of the network that predicts (auxiliary "
+                 "heads, which only training runs, left out); multiply-adds per image counted by cnnzoo "
+                 "at each model's input size.")
     return "\n".join(lines + list(extra))
 
 
