@@ -331,6 +331,16 @@ def test_ten_crop_test_view():
     assert torch.equal(x[5], img[:, :8, :8].flip(-1))
 
 
+@pytest.mark.parametrize("size", [(0, 32), (32,), "32x32", (32.0, 32), (True, 32)])
+def test_fit_size_and_resize_center_crop_name_a_bad_size(size):
+    from cnnzoo.data.datasets import resize_center_crop
+
+    with pytest.raises(ValueError, match=r"size must be H×W, two positive integers such as \(224, 224\)"):
+        fit_size(torch.zeros(1, 1, 28, 28), size)
+    with pytest.raises(ValueError, match=r"size must be H×W"):
+        resize_center_crop(torch.zeros(1, 28, 28, dtype=torch.uint8), size)
+
+
 def test_fit_size_pads_small_gaps_and_resizes_large_ones():
     x = torch.ones(1, 1, 28, 28)
     assert fit_size(x, (32, 32)).sum() == 28 * 28

@@ -9,7 +9,7 @@ import math
 import typing
 
 __all__ = ["type_problem", "hint_problem", "describe", "some", "seed_value", "python_value", "check_flag",
-           "check_flag_or_auto", "int_at_least", "positive_int", "fraction", "check_chw", "SettingWarning"]
+           "check_flag_or_auto", "int_at_least", "positive_int", "fraction", "check_chw", "check_hw", "SettingWarning"]
 
 _EXPECTED = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
              dict: 'a JSON object, e.g. {"dropout": 0.5}', list: "a JSON array"}
@@ -133,16 +133,27 @@ def fraction(value, name: str) -> float:
     return number
 
 
-def check_chw(value, name: str) -> tuple[int, int, int]:
-    """``value`` as the C×H×W of an input, three positive Python ints, else one clear error."""
+def _positive_ints(value, name: str, what: str, example: tuple) -> tuple:
+    """``value`` as ``len(example)`` positive Python ints, else one clear error."""
     try:
         values = [python_value(v) for v in value]
     except TypeError:  # not a sequence
         values = []
-    if len(values) != 3 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
-        raise ValueError(f"{name} must be C×H×W, three positive integers such as (3, 224, 224), "
+    if len(values) != len(example) or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
+        count = {2: "two", 3: "three"}[len(example)]
+        raise ValueError(f"{name} must be {what}, {count} positive integers such as {example}, "
                          f"got {describe(value)}")
     return tuple(values)
+
+
+def check_chw(value, name: str) -> tuple[int, int, int]:
+    """``value`` as the C×H×W of an input, three positive Python ints, else one clear error."""
+    return _positive_ints(value, name, "C×H×W", (3, 224, 224))
+
+
+def check_hw(value, name: str) -> tuple[int, int]:
+    """``value`` as an image's H×W, two positive Python ints, else one clear error."""
+    return _positive_ints(value, name, "H×W", (224, 224))
 
 
 class SettingWarning(UserWarning):

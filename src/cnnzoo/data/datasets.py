@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .._checks import check_flag, describe, positive_int, python_value, seed_value, some
+from .._checks import check_flag, check_hw, describe, positive_int, python_value, seed_value, some
 from .._checks import fraction as check_fraction  # holdout_split's argument is named fraction
 
 __all__ = [
@@ -734,10 +734,12 @@ def resize_center_crop(image: Tensor, size: tuple[int, int]) -> Tensor:
     cover ``size`` and centre-cropped to it."""
     import torch.nn.functional as F
 
+    H, W = size = check_hw(size, "size")
+    if not isinstance(image, Tensor) or image.dim() not in (3, 4):
+        raise TypeError(f"resize_center_crop takes a C×H×W or N×C×H×W image tensor, got {describe(image)}")
     if image.dim() == 4:  # one at a time: a float copy of a whole dataset could be large
         return torch.cat([resize_center_crop(chunk, size)[None] for chunk in image]) if len(image) else image
     h, w = image.shape[1:]
-    H, W = size
     scale = max(H / h, W / w)
     sh, sw = max(H, round(h * scale)), max(W, round(w * scale))
     x = F.interpolate(image[None].float(), size=(sh, sw), mode="bilinear", align_corners=False,

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._checks import check_chw, check_flag, describe, fraction, hint_problem, int_at_least, positive_int, python_value, seed_value, type_problem
+from .._checks import check_chw, check_flag, check_hw, describe, fraction, hint_problem, int_at_least, positive_int, python_value, seed_value, type_problem
 from .._device import resolve_device
 from .datasets import ImageDataset
 
@@ -175,8 +175,10 @@ def adapt_channels(x: Tensor, channels: int) -> Tensor:
 
 def fit_size(x: Tensor, size: tuple[int, int]) -> Tensor:
     """Pad (centred, black) or resize a float batch to ``size`` (see the module docstring)."""
+    H, W = check_hw(size, "size")
+    if not isinstance(x, Tensor) or x.dim() != 4 or not x.is_floating_point():
+        raise TypeError(f"fit_size takes a float N×C×H×W batch, got {describe(x)}")
     h, w = x.shape[-2:]
-    H, W = size
     if (h, w) == (H, W):
         return x
     if h <= H <= PAD_LIMIT * h and w <= W <= PAD_LIMIT * w:
