@@ -288,3 +288,13 @@ def test_finding_pairs_keeps_every_submodules_mode():
     assert [m.training for m in model.modules()] == modes
     fold_batchnorm(model, inplace=True)
     assert model.training and not model.bn1.training  # bn1 stays: its conv has a second consumer
+
+
+def test_same_device_knows_cuda_is_the_current_gpu(monkeypatch):
+    # torch.device("cuda") != torch.device("cuda:0"), though a tensor made on "cuda" is on cuda:0
+    from cnnzoo._device import same_device
+
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    assert same_device("cuda", "cuda:0") and same_device(torch.device("cuda:0"), "cuda")
+    assert not same_device("cuda", "cuda:1") and not same_device("cuda", "cpu")
+    assert same_device("cpu", torch.device("cpu"))

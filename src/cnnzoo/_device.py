@@ -13,7 +13,7 @@ import torch
 from ._checks import SettingWarning, describe, positive_int
 
 __all__ = ["resolve_device", "machine_threads", "check_threads", "native_bf16", "native_cpu_bf16",
-           "module_device", "floating_dtype", "eval_mode"]
+           "module_device", "same_device", "floating_dtype", "eval_mode"]
 
 KINDS = "cpu, cuda, cuda:N, mps or auto"
 
@@ -72,6 +72,17 @@ def module_device(model: torch.nn.Module) -> torch.device:
     for t in (*model.parameters(), *model.buffers()):
         return t.device
     return torch.device("cpu")
+
+
+def same_device(a: str | torch.device, b: str | torch.device) -> bool:
+    """Whether two devices are one: ``cuda`` is the current GPU (``cuda:0`` as a rule), which
+    ``torch.device("cuda") != torch.device("cuda:0")`` does not know."""
+    def indexed(device):
+        device = torch.device(device)
+        if device.type == "cuda" and device.index is None:
+            return torch.device("cuda", torch.cuda.current_device())
+        return device
+    return indexed(a) == indexed(b)
 
 
 def floating_dtype(model: torch.nn.Module) -> torch.dtype:

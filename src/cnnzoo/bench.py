@@ -51,7 +51,7 @@ from torch import nn
 
 from . import _hugepages, _malloc, _timing
 from ._checks import check_chw, check_flag, check_flag_or_auto, describe, int_at_least, positive_int, python_value, type_problem
-from ._device import check_threads, eval_mode, floating_dtype, module_device, native_bf16, resolve_device
+from ._device import check_threads, eval_mode, floating_dtype, module_device, native_bf16, resolve_device, same_device
 from ._files import check_new, check_writable, write_json
 from .inference import autocast_dtype, check_compile_mode, optimize_for_inference
 
@@ -391,7 +391,7 @@ def bench_model(
             dtype = runner.amp_dtype or torch.float32
         else:
             # a caller's module on another device is timed as a copy, not moved there
-            moved = not isinstance(model, str) and module_device(net) != device
+            moved = not isinstance(model, str) and not same_device(module_device(net), device)
             as_built = (copy.deepcopy(net) if moved else net).to(device).eval()
 
             def runner(x):
