@@ -489,10 +489,12 @@ def test_cli_compare_without_models_compares_the_zoo(monkeypatch, tmp_path):
 
 def test_report_arguments_are_checked(tmp_path):
     run = make_run(tmp_path / "r", images=False)
-    with pytest.raises(TypeError, match="expected a run directory .*, got NoneType None"):
+    with pytest.raises(TypeError, match="expected the path of a run directory .*, got NoneType None"):
         write_report(None)
-    with pytest.raises(TypeError, match="expected a run directory .* or a Run, got int 5"):
+    with pytest.raises(TypeError, match="expected the path of a run directory .*, got int 5"):
         render_report(5)
+    with pytest.raises(TypeError, match="expected the path of a run directory .*, got list"):
+        cnnzoo.report.runs.load_run(["runs/a"])
     with pytest.raises(TypeError, match="measure_speed must be True or False"):
         write_report(run, measure_speed="no")
     with pytest.raises(TypeError, match="overwrite must be True or False"):

@@ -8,7 +8,17 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_atomic", "write_json", "check_writable", "check_new"]
+__all__ = ["as_path", "write_atomic", "write_json", "check_writable", "check_new"]
+
+
+def as_path(path, what: str) -> Path:
+    """``path`` as a Path; anything but a str or os.PathLike is a TypeError that says what it
+    should have been (``Path(5)``'s own message names neither the argument nor that)."""
+    if not isinstance(path, (str, os.PathLike)):
+        from ._checks import describe
+
+        raise TypeError(f"expected the path of {what} (a str or os.PathLike), got {describe(path)}")
+    return Path(path)
 
 
 def check_writable(path: str | os.PathLike, *, probe: bool = True) -> Path:

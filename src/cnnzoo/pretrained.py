@@ -327,9 +327,10 @@ def load_published(path: str | os.PathLike, model: str | None = None) -> tuple[n
     file's content for torchvision's files); the preprocessing, ImageNet's class names and
     the published top-1/top-5 are in ``meta`` and in ``model.data_config``."""
     from .registry import create_model, model_info
-    from .train.checkpoint import _as_path, error_summary, model_meta
+    from ._files import as_path
+    from .train.checkpoint import error_summary, model_meta
 
-    path = _as_path(path, "a weight file").expanduser()
+    path = as_path(path, "a weight file").expanduser()
     if model is not None:
         model = model_info(model).name
     state = _read_state(path)

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from .._checks import check_flag, describe
-from .._files import check_new, check_writable, write_atomic
+from .._files import as_path, check_new, check_writable, write_atomic
 from ..train.metrics import confusion_figure, curves_figure, figure_png
 from .runs import Run, load_run
 
@@ -320,20 +320,13 @@ _BUILDERS = {
 
 
 # -- the page ------------------------------------------------------------------------------
-def _check_run(run, also: str = "") -> None:
-    """A clear error for a ``run`` that is no path (None: Path(None) says only "expected str")."""
-    if not isinstance(run, (str, os.PathLike)):
-        raise TypeError(f"expected a run directory (a path written by `cnnzoo train`){also}, got {describe(run)}")
-
-
 def render_report(run: str | Path | Run, *, measure_speed: bool = True) -> str:
     """The HTML text of the report for ``run`` (a run directory or a loaded :class:`Run`)."""
     from .. import __version__
 
     measure_speed = check_flag(measure_speed, "measure_speed")
     if not isinstance(run, Run):
-        _check_run(run, " or a Run")
-        run = load_run(run)
+        run = load_run(as_path(run, "a run directory (written by `cnnzoo train`)"))
     sections = []
     for sid, heading in SECTIONS:
         try:
@@ -359,7 +352,7 @@ def write_report(run: str | Path, out: str | Path | None = None, *,
     """Write the report for the run directory ``run`` to ``out`` (default
     ``RUN/report.html``), atomically, and return its path. An existing report is replaced
     only with ``overwrite``."""
-    _check_run(run)
+    run = as_path(run, "a run directory (written by `cnnzoo train`)")
     if out is not None and not isinstance(out, (str, os.PathLike)):
         raise TypeError(f"out must be the HTML file to write (a path), or None for RUN/report.html, "
                         f"got {describe(out)}")

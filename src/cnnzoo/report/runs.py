@@ -9,6 +9,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._files import as_path
+
 __all__ = ["Run", "load_run", "as_percent"]
 
 RUN_FILES = ("config.json", "summary.json", "metrics.csv")
@@ -94,7 +96,7 @@ class Run:
 def load_run(path) -> Run:
     """Read the run directory ``path``. A path that does not exist, is not a directory, or
     holds none of config.json, summary.json and metrics.csv is a clear error."""
-    path = Path(path)
+    path = as_path(path, "a run directory (written by `cnnzoo train`)")
     if not path.exists():
         raise FileNotFoundError(f"run directory {path} does not exist")
     if not path.is_dir():

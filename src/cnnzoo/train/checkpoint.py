@@ -25,7 +25,7 @@ from torch import nn
 
 from .._checks import describe, type_problem
 from ..data.datasets import IMAGE_EXTENSIONS
-from .._files import write_atomic
+from .._files import as_path, write_atomic
 
 __all__ = [
     "BEST",
@@ -58,14 +58,6 @@ REPLACED, RETURNING, DROPPING = ".replaced", ".returning", ".dropping"
 
 class CheckpointWarning(UserWarning):
     """A run directory was read from another checkpoint than its best one."""
-
-
-def _as_path(path, what: str = "a run directory or checkpoint") -> Path:
-    """``path`` as a Path; anything but a str or os.PathLike is a TypeError that says so
-    (``Path(5)``'s own message names neither the argument nor what it should have been)."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"expected the path of {what} (a str or os.PathLike), got {describe(path)}")
-    return Path(path)
 
 
 def _check_module(model, call: str) -> None:
@@ -152,7 +144,7 @@ def save_weights(path: str | os.PathLike, model: nn.Module, meta: dict | None = 
     from safetensors.torch import save
 
     _check_module(model, "save_weights(path, model)")
-    path = _as_path(path, "the weights file to write")
+    path = as_path(path, "the weights file to write")
     meta = meta if meta is not None else model_meta(model)
     return write_atomic(path, save(_plain_state(model), metadata={FORMAT: json.dumps(meta)}))
 
@@ -161,7 +153,7 @@ def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
     """State dict and metadata of a cnnzoo safetensors file."""
     from safetensors import safe_open
 
-    path = _as_path(path, "a safetensors file")
+    path = as_path(path, "a safetensors file")
     open(path, "rb").close()  # missing or unreadable: the system's own reason (safetensors says "No such file")
     try:
         with safe_open(str(path), framework="pt") as f:
@@ -187,7 +179,7 @@ def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
 # -- full training state ------------------------------------------------------------------
 def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
     """``state`` (tensors, numbers, strings, lists, dicts) with the cnnzoo format tag."""
-    path = _as_path(path, "the checkpoint to write")
+    path = as_path(path, "the checkpoint to write")
     if not isinstance(state, dict):
         raise TypeError(f"save_checkpoint expects a dict of the training state, got {describe(state)}")
     buffer = io.BytesIO()
@@ -197,7 +189,7 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     """A checkpoint written by :func:`save_checkpoint`, loaded without executing code."""
-    path = _as_path(path, "a checkpoint")
+    path = as_path(path, "a checkpoint")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
@@ -282,7 +274,7 @@ def interrupted_overwrite(run_dir: Path) -> str | None:
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
     """A checkpoint file, or a run directory's best checkpoint (its last one if no best,
     with a :class:`CheckpointWarning`: those weights may be of an unfinished epoch)."""
-    path = _as_path(path).expanduser()
+    path = as_path(path, "a run directory or checkpoint").expanduser()
     if path.is_dir():
         if (path / RETURNING).is_dir():  # what is in the folder is not the whole run
             raise FileNotFoundError(f"{path} is not whole: {interrupted_overwrite(path)}")
