@@ -231,6 +231,12 @@ def test_compare_evaluations_with_runs(tmp_path, capsys):
         compare(evals=[tmp_path / "missing.json"], out=tmp_path / "o", measure_speed=False)
     with pytest.raises(ValueError, match="given twice"):
         compare(evals=[evals, evals], out=tmp_path / "o", measure_speed=False)
+    for folder in ("a", "b"):  # one checkpoint scored twice, in files of one name: told apart by folder
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.json").write_text(json.dumps(scored))
+    twice = compare(evals=[tmp_path / "a" / "x.json", tmp_path / "b" / "x.json"], runs=[run],
+                    out=tmp_path / "twice", measure_speed=False)
+    assert [r.label for r in twice.rows] == ["lenet-run", "a/x (eval)", "b/x (eval)"]
     damaged = tmp_path / "damaged.json"
     damaged.write_text(json.dumps({**scored, "model_options": [1], "input_size": 5}))
     with pytest.raises(ValueError, match=r"damaged.json: model_options \(list\), input_size \(int\)"):

@@ -113,16 +113,35 @@ def _published_rows(models: Sequence[str]) -> list[CompareRow]:
     return rows
 
 
+def _given_once(paths: Sequence[str], what: str) -> None:
+    """Refuse a run or an evaluation given twice (``a/run`` and ``a/../a/run``): it would be
+    two bubbles on one spot."""
+    seen = {}
+    for p in paths:
+        where = Path(p).expanduser().resolve()
+        if where in seen:
+            raise ValueError(f"{what} {p} is given twice (also as {seen[where]}); give each {what} once")
+        seen[where] = p
+
+
+def _distinct_labels(rows: Sequence[CompareRow], paths: Sequence[Path], taken: Sequence[str] = (),
+                     suffix: str = "") -> None:
+    """Relabel rows whose label another row (or ``taken``) has by as many of their path's last
+    parts as tell them apart (a/x/run and b/x/run), followed by ``suffix``."""
+    for depth in range(1, max((len(p.parts) for p in paths), default=0) + 1):
+        labels = [r.label for r in rows] + list(taken)
+        clashing = [(r, p) for r, p in zip(rows, paths) if labels.count(r.label) > 1]
+        if not clashing:
+            return
+        for r, p in clashing:
+            r.label = "/".join(p.parts[-depth:]) + suffix
+
+
 def _run_rows(run_dirs: Sequence[str]) -> list[CompareRow]:
     from ..bench import count_macs
     from ..registry import inference_parameters, model_info
 
-    seen = {}
-    for d in run_dirs:  # one run given twice would be two bubbles on one spot
-        where = Path(d).expanduser().resolve()
-        if where in seen:
-            raise ValueError(f"run {d} is given twice (also as {seen[where]}); give each run once")
-        seen[where] = d
+    _given_once(run_dirs, "run")
     rows = []
     for d in run_dirs:
         run = load_run(d)
@@ -140,13 +159,7 @@ def _run_rows(run_dirs: Sequence[str]) -> list[CompareRow]:
             top1_source=f"run {run.path}", dataset=run.dataset, input_size=run.input_size,
             run=str(run.path),
         ))
-    for depth in range(2, max((len(Path(r.run).parts) for r in rows), default=0) + 1):
-        labels = [r.label for r in rows]  # a/x/run and b/x/run: as many parent folders as tell them apart
-        clashing = [r for r in rows if labels.count(r.label) > 1]
-        if not clashing:
-            break
-        for r in clashing:
-            r.label = "/".join(Path(r.run).parts[-depth:])
+    _distinct_labels(rows, [Path(r.run) for r in rows])
     return rows
 
 
@@ -159,12 +172,10 @@ def _eval_rows(paths: Sequence[str], taken: Sequence[str] = ()) -> list[CompareR
     from ..registry import create_model, inference_parameters, model_info
     from .runs import _read_json
 
-    rows, seen = [], {}
+    _given_once(paths, "evaluation")
+    rows = []
     for p in paths:
         path = Path(p)
-        if path.resolve() in seen:  # one evaluation given twice would be two bubbles on one spot
-            raise ValueError(f"evaluation {p} is given twice (also as {seen[path.resolve()]}); give each once")
-        seen[path.resolve()] = p
         if path.is_dir():
             raise IsADirectoryError(f"--evals: {path} is a folder (a run? give it with --runs); expected "
                                     "a file of `cnnzoo eval ... --json > FILE`")
@@ -204,10 +215,8 @@ def _eval_rows(paths: Sequence[str], taken: Sequence[str] = ()) -> list[CompareR
             top1_source=f"eval of {scored} ({data.get('split', 'split not recorded')})",
             split=data.get("split"), model_options=dict(options),
         ))
-    labels = [r.label for r in rows] + list(taken)
-    for r, path in zip(rows, paths):  # one checkpoint scored twice, or a run's: named by the file
-        if labels.count(r.label) > 1:
-            r.label = f"{Path(path).stem} (eval)"
+    # one checkpoint scored twice, or a run's: named by the file (a/x.json, b/x.json: by folders too)
+    _distinct_labels(rows, [Path(p).expanduser().resolve().with_suffix("") for p in paths], taken, " (eval)")
     return rows
 
 
