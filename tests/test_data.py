@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnzoo.data import Augment, ImageDataset, Loader, fit_size, load_dataset
+from cnnzoo.data import AUGMENTS, Augment, ImageDataset, Loader, fit_size, load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CSV = ROOT.parent / "shared" / "data" / "mnist_5k.csv.gz"
@@ -302,6 +302,22 @@ def test_random_crop_is_a_shift_within_the_padding_and_flip_mirrors():
     mirrored = [torch.equal(x[i], plain[i].flip(-1)) for i in range(16)]
     assert all(m or torch.equal(x[i], plain[i]) for i, m in enumerate(mirrored))
     assert 0 < sum(mirrored) < 16
+
+
+@pytest.mark.parametrize("preset, s_min, s_max", [("resnet", 256, 480), ("vgg_jitter", 256, 512)])
+def test_scale_augmentation_draws_the_shorter_side_uniformly(preset, s_min, s_max):
+    """He et al. 2015, §3.4: "its shorter side randomly sampled in [256, 480]" for a 224 crop;
+    Simonyan & Zisserman 2014, §3.1: S in [256, 512]. S = 224 / (crop side fraction)."""
+    from cnnzoo.data.loader import crop_fractions
+
+    u = (torch.arange(1000) + 0.5) / 1000  # evenly spread uniform numbers
+    fw, fh = crop_fractions(AUGMENTS[preset], u, torch.full_like(u, 0.5))
+    side = 224 / fw
+    torch.testing.assert_close(fw, fh)  # square crops
+    torch.testing.assert_close(side.sort().values, torch.linspace(s_min, s_max, 1000).flip(0).sort().values,
+                               atol=0.2, rtol=0)
+    with pytest.raises(ValueError, match="scale_jitter needs resized_crop"):
+        Augment(scale_jitter=True)
 
 
 def test_full_area_resized_crop_without_flip_is_the_identity():

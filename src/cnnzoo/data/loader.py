@@ -56,10 +56,16 @@ class Augment:
     flip: random horizontal flips (off for digits: a mirrored digit is another glyph).
     resized_crop: (min, max) area fraction of a random crop that is then resized to the
         model's input; ``ratio`` bounds its aspect ratio.
-    distort: strength of a random planar affine distortion about the centre (scaling,
-        squeezing, shearing, a little rotation): each entry of the 2×2 matrix moves from the
-        identity by up to this much. LeCun et al. 1998, §III.B distort the training digits
-        with such transformations.
+    scale_jitter: draw the crop so that the image's scale, not the crop's area, is uniform:
+        the shorter side S of an image rescaled before a fixed-size crop is uniform in
+        [S_min, S_max] (He et al. 2015, §3.4: [256, 480]; Simonyan & Zisserman 2014, §3.1:
+        [256, 512]), with ``resized_crop`` = ((224/S_max)², (224/S_min)²). Uniform areas
+        (Szegedy et al.'s crops) would favour small S: a median of 319 where He et al.'s is 368.
+    distort: strength of a random planar affine distortion about the centre: each entry of
+        the 2×2 matrix moves from the identity by up to this much. LeCun et al. 1998, §III.B
+        distort the training digits by "horizontal and vertical translations, scaling,
+        squeezing ... and horizontal shearing"; a free 2×2 matrix also shears vertically and
+        rotates a little.
     pca_jitter: standard deviation of AlexNet's colour noise along the principal components
         of the RGB pixel values (0.1 in Krizhevsky et al. 2012, §4.1).
     test_crop: side fraction of the centre crop taken at test time (224/256 on the
@@ -70,6 +76,7 @@ class Augment:
     flip: bool = False
     resized_crop: tuple[float, float] | None = None
     ratio: tuple[float, float] = (1.0, 1.0)
+    scale_jitter: bool = False
     distort: float = 0.0
     pca_jitter: float = 0.0
     test_crop: float = 1.0
@@ -87,6 +94,9 @@ class Augment:
             if not 0 < lo <= hi <= 1:
                 raise ValueError(f"resized_crop must be (min, max) area fractions in (0, 1], got {self.resized_crop}")
             object.__setattr__(self, "resized_crop", (float(lo), float(hi)))
+        elif self.scale_jitter:
+            raise ValueError("scale_jitter needs resized_crop, the area fractions ((224/S_max)², (224/S_min)²) "
+                             "of the crops at the two ends of the scale")
         if not 0 < self.ratio[0] <= self.ratio[1]:
             raise ValueError(f"ratio must be (min, max) with 0 < min ≤ max, got {self.ratio}")
         object.__setattr__(self, "ratio", tuple(float(r) for r in self.ratio))
@@ -136,8 +146,13 @@ AUGMENTS: dict[str, Augment] = {
     "zfnet": Augment(resized_crop=((224 / 256) ** 2,) * 2, flip=True, test_crop=224 / 256),
     # He et al. 2015, §3.4: shorter side resized at random in [256, 480], 224×224 crop, flips;
     # "The standard color augmentation in [21] is used": AlexNet's PCA colour noise.
-    "resnet": Augment(resized_crop=((224 / 480) ** 2, (224 / 256) ** 2), flip=True, pca_jitter=0.1,
-                      test_crop=224 / 256),
+    "resnet": Augment(resized_crop=((224 / 480) ** 2, (224 / 256) ** 2), scale_jitter=True, flip=True,
+                      pca_jitter=0.1, test_crop=224 / 256),
+    # Simonyan & Zisserman 2014, §3.1, multi-scale training: S uniform in [256, 512], 224×224
+    # crops, flips, AlexNet's colour noise (the vgg recipes train at S = 256, Table 3's
+    # single-scale rows, whose errors `cnnzoo info` lists; --set augment=vgg_jitter for these).
+    "vgg_jitter": Augment(resized_crop=((224 / 512) ** 2, (224 / 256) ** 2), scale_jitter=True, flip=True,
+                          pca_jitter=0.1, test_crop=224 / 256),
     # Szegedy et al. 2014, §6: patches of 8%-100% of the area, aspect ratio in [3/4, 4/3].
     "inception": Augment(resized_crop=(0.08, 1.0), ratio=(3 / 4, 4 / 3), flip=True, test_crop=0.875),
     # Howard et al. 2017, §3.2: Inception's crops, "limiting the size of small crops"; the
@@ -219,15 +234,24 @@ def _to_device(t: Tensor, device: torch.device) -> Tensor:
     return t.pin_memory().to(device, non_blocking=True)
 
 
+def crop_fractions(aug: Augment, u_scale: Tensor, u_ratio: Tensor) -> tuple[Tensor, Tensor]:
+    """The width and height, as fractions of the image's, of random crops drawn from uniform
+    numbers in [0, 1): area (or, with ``scale_jitter``, the image's scale 1/side) uniform
+    between ``resized_crop``'s bounds, log aspect ratio uniform within ``ratio``."""
+    lo, hi = aug.resized_crop
+    if aug.scale_jitter:  # S ∝ 1/side: uniform between the bounds' sides
+        area = (1 / (1 / math.sqrt(hi) + (1 / math.sqrt(lo) - 1 / math.sqrt(hi)) * u_scale)) ** 2
+    else:
+        area = lo + (hi - lo) * u_scale
+    log_r = math.log(aug.ratio[0]) + (math.log(aug.ratio[1]) - math.log(aug.ratio[0])) * u_ratio
+    return (area * log_r.exp()).sqrt().clamp(max=1.0), (area / log_r.exp()).sqrt().clamp(max=1.0)
+
+
 def _resized_crop(x: Tensor, size: tuple[int, int], aug: Augment, gen: torch.Generator, flip: Tensor) -> Tensor:
     """Random-resized crops (and flips) of the whole batch through one affine grid sample."""
     b = x.shape[0]
     u = torch.rand(b, 4, generator=gen)
-    lo, hi = aug.resized_crop
-    area = lo + (hi - lo) * u[:, 0]
-    log_r = math.log(aug.ratio[0]) + (math.log(aug.ratio[1]) - math.log(aug.ratio[0])) * u[:, 1]
-    fw = (area * log_r.exp()).sqrt().clamp(max=1.0)
-    fh = (area / log_r.exp()).sqrt().clamp(max=1.0)
+    fw, fh = crop_fractions(aug, u[:, 0], u[:, 1])
     theta = torch.zeros(b, 2, 3)
     theta[:, 0, 0] = fw * torch.where(flip, -1.0, 1.0)
     theta[:, 0, 2] = (2 * u[:, 2] - 1) * (1 - fw)

@@ -186,7 +186,8 @@ _IMAGENET_SGD = dict(optimizer="sgd", momentum=0.9, augment_rgb="alexnet")
 # stops improving, and "this procedure is repeated once such that the final learning rate is
 # one percent of the initial value": two decays, when "the accuracy on the training set stops
 # improving". Other hyper-parameters "similar to" Krizhevsky et al.: lr 0.01, momentum 0.9,
-# weight decay 5e-4.
+# weight decay 5e-4. The length is not given: 90 epochs is cnnzoo's, AlexNet's. The CIFAR-10
+# network's global contrast normalisation and ZCA whitening (§4.2) are not applied.
 _NIN = Recipe(
     name="paper", source="Lin et al. 2013, §4.1 (Krizhevsky et al.'s procedure)", epochs=90, batch_size=128,
     lr=0.01, weight_decay=5e-4, schedule="plateau", gamma=0.1, max_decays=2, plateau_on="train",
@@ -200,8 +201,9 @@ _CIFAR_RESNET = Recipe(
     schedule="multistep", milestones=(32_000, 48_000), unit="step", augment_rgb="cifar")
 _CIFAR_WARMUP = dict(warmup=400, warmup_factor=0.1, warmup_mode="constant")
 # He et al. 2015, §3.4 (ImageNet): batch 256, lr 0.1 divided by 10 when the error plateaus,
-# up to 60×10^4 iterations, weight decay 1e-4, momentum 0.9; scale augmentation (shorter side
-# in [256, 480]), crops, flips and AlexNet's colour noise (the `resnet` preset).
+# up to 60×10^4 iterations (120 epochs: 60×10^4 × 256 / 1.28 M images), weight decay 1e-4,
+# momentum 0.9; scale augmentation (shorter side uniform in [256, 480]), crops, flips and
+# AlexNet's colour noise (the `resnet` preset).
 _IMAGENET_RESNET = Recipe(
     name="paper", source="He et al. 2015, §3.4", epochs=120, batch_size=256, lr=0.1, weight_decay=1e-4,
     schedule="plateau", gamma=0.1, max_decays=3, augment_rgb="resnet")
@@ -251,7 +253,10 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
         optimizer="sgd", momentum=0.9, augment_rgb="zfnet")),
     # Simonyan & Zisserman 2014, §3.1: batch 256, momentum 0.9, weight decay 5e-4, dropout
     # 0.5, lr 0.01 divided by 10 when validation accuracy stopped improving (3 times), 74
-    # epochs; crops of rescaled images, flips, RGB colour shift.
+    # epochs; 224 crops of images rescaled to S = 256 (single-scale training: the Table 3 rows
+    # whose errors the registry lists; `--set augment=vgg_jitter` for S in [256, 512]), flips,
+    # RGB colour shift. Dense and multi-scale testing (§3.2) are not implemented: centre or
+    # ten crops.
     ("vgg*", Recipe(
         name="paper", source="Simonyan & Zisserman 2014, §3.1", epochs=74, batch_size=256,
         lr=0.01, weight_decay=5e-4, schedule="plateau", gamma=0.1, max_decays=3, **_IMAGENET_SGD)),
@@ -341,7 +346,7 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
         augment_rgb="resnet")),
     # Sandler et al. 2018 (MobileNetV2), §6.1: RMSProp decay 0.9, momentum 0.9, weight decay
     # 4e-5, lr 0.045 decayed 0.98 per epoch, "16 GPU asynchronous workers, and a batch size of
-    # 96" (ε and the length not given; ε TF-slim's 1.0, as v1's). The paper says nothing of the
+    # 96" (ε and the length not given: ε TF-slim's 1.0, as v1's; 300 epochs cnnzoo's). The paper says nothing of the
     # depthwise filters; the authors' TF-slim code (mobilenet.training_scope) regularizes
     # slim.conv2d only and sets weights_regularizer=None on slim.separable_conv2d, which builds
     # v2's depthwise filters: that code puts no decay on them, as MobileNet v1's §3.2 advises
@@ -355,6 +360,7 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
     # asynchronous gradient descent as Inception V3, no side heads, no label smoothing, and
     # "very little or no weight decay (l2 regularization) on the depthwise filters": none, as
     # in the authors' TF-slim code (regularize_depthwise=False); 4e-5 on the other weights.
+    # The length is not given: Inception v3's 100 epochs.
     # "less regularization and data augmentation techniques": Inception's crops, "limiting
     # the size of small crops" (the `mobilenet` preset: at least a quarter of the image, a
     # bound the paper does not give).
