@@ -228,3 +228,40 @@ def test_presets_line_up_with_the_imagenet_networks():
         assert preset == pytest.approx([1 - k / 100 for k in kept])
     with torch.device("meta"):
         assert paper_preset("lenet5", compressible_layers(cnnzoo.create_model("lenet5"))) is None
+
+
+def test_dropout_is_matched_to_the_layer_whose_neurons_it_drops():
+    """Han et al. 2015, §3.2: dropout works on neurons; AlexNet's drop6 and drop7 act on fc6's
+    and fc7's outputs. GoogLeNet's dropout acts on the last inception module's (the last branch
+    of its concatenation stands for all four), not on an auxiliary head (which runs only in
+    training)."""
+    from cnnzoo.compress.pipeline import dropouts_on
+    from cnnzoo.compress.prune import compressible_layers
+
+    for name, expected in [("alexnet", ["classifier.fc6", "classifier.fc7"]),
+                           ("googlenet", ["inception5b.branch4.1.conv"])]:
+        with torch.device("meta"):
+            model = cnnzoo.create_model(name)
+            found = dropouts_on(model, compressible_layers(model), torch.zeros(1, *model.default_input_size))
+        assert sorted(found.values()) == expected, name
+
+
+def test_retraining_lowers_dropout_as_pruning_lowers_connections(tmp_path):
+    """Han et al. 2015, Eq. 2: D_r = D_o·sqrt(C_r / C_o); NiN's two dropouts (0.5) act on the
+    outputs of its first two mlpconv layers, here with 40% of their weights kept (conv=0.6)."""
+    from cnnzoo.data import ImageDataset
+
+    g = torch.Generator().manual_seed(0)
+
+    def toy(n):
+        images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+        return ImageDataset(images, torch.arange(n) % 10, [str(i) for i in range(10)], "toy")
+
+    model = cnnzoo.create_model("nin")
+    result = cnnzoo.compress(model, (toy(32), toy(16)), out=tmp_path / "nin.cnnzc", sparsity=0.6,
+                             **{**FAST, "retrain_epochs": 0, "finetune_epochs": 0, "batch_size": 16})
+    lowered = result.report["options"]["retrain_dropout"]
+    assert len(lowered) == 2
+    for original, during in lowered.values():
+        assert (original, during) == (0.5, pytest.approx(0.5 * 0.4 ** 0.5, abs=1e-3))
+    assert all(m.p == 0.5 for m in result.model.modules() if isinstance(m, torch.nn.Dropout))

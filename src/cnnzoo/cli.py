@@ -408,7 +408,7 @@ def cmd_compress(args) -> int:
     options = {
         key: getattr(args, key) for key in (
             "sparsity", "quality", "bits", "index_bits", "init", "prune_iterations", "retrain_epochs",
-            "finetune_epochs", "optimizer", "lr", "finetune_lr", "augment", "batch_size", "seed",
+            "finetune_epochs", "optimizer", "lr", "finetune_lr", "weight_decay", "augment", "batch_size", "seed",
         ) if getattr(args, key) is not None
     }
     if check_threads(args.threads) is not None:
@@ -675,6 +675,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optimizer", choices=("adam", "sgd"), default=None)
     p.add_argument("--lr", type=float, default=None, help="learning rate of the pruning retraining")
     p.add_argument("--finetune-lr", type=float, default=None, help="learning rate of the centroids")
+    p.add_argument("--weight-decay", type=float, default=None, help="L2 regularization while retraining "
+                   "(Han et al. 2015, §3.1; default 0)")
     p.add_argument("--augment", default=None, help="augmentation preset for retraining (default: "
                    "the run's own)")
     p.add_argument("--batch-size", type=_positive, default=None)

@@ -17,10 +17,16 @@ Defaults, from the paper:
   paper's 4, 5 or 8 bits are a storage choice; ``g`` never changes the model);
 - centroid initialization: linear (§3.2).
 
-Retraining is not specified beyond "iterative" (Han et al. 2015, §3.3); the defaults —
-five prune → retrain rounds of eight epochs, eight epochs of centroid fine-tuning, Adam at
-1e-3 and 1e-4 with a cosine decay per phase, the run's own augmentation — are what kept
-the LeNets of the bundled MNIST sample within 0.5 points of their accuracy (README).
+Retraining (Han et al. 2015, §3): iterative pruning (§3.4); the dropout that acts on a
+pruned layer's neurons is lowered to D_o·√(C_r/C_o), C its connections kept and at first
+(§3.2, Eq. 2), and put back when the file is written; L2 regularization (§3.1: "gives the
+best pruning results") by ``weight_decay``. The paper retrains AlexNet at 1/100 of its
+original learning rate (§4.2) with Caffe's solvers; the defaults here — five prune → retrain
+rounds of eight epochs, eight epochs of centroid fine-tuning, Adam at 1e-3 and 1e-4 with a
+cosine decay per phase, no weight decay, the run's own augmentation — are what kept the LeNets
+of the bundled MNIST sample within 0.5 points of their accuracy (README). Not done: §3.3's
+retraining of the convolutions and the fully-connected layers in turns (all layers are pruned
+and retrained together), and §3.5's removal of dead neurons.
 """
 
 from __future__ import annotations
@@ -196,6 +202,35 @@ def _top1(model: nn.Module, test_set, device) -> float:
     return evaluate(model, test_set, device=device)["top1"]
 
 
+def dropouts_on(model: nn.Module, layers: dict[str, nn.Module], example: torch.Tensor) -> dict[nn.Dropout, str]:
+    """Each dropout module and the compressible layer whose neurons it drops: the last of
+    ``layers`` to run before it in a forward pass of ``example`` (in eval mode, so that
+    auxiliary heads, which run only in training, are not taken for the main path; after a
+    concatenation, its last branch's, whose share kept is the others' unless set per layer).
+    Dropout called as a function inside ``forward`` is not seen."""
+    order, hooks = [], []
+    for module in model.modules():
+        if isinstance(module, nn.Dropout) or any(module is m for m in layers.values()):
+            hooks.append(module.register_forward_hook(lambda m, _i, _o: order.append(m)))
+    names = {id(m): n for n, m in layers.items()}
+    try:
+        was_training = model.training
+        with torch.no_grad():
+            model.eval()(example)
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    found, last = {}, None
+    for module in order:
+        if isinstance(module, nn.Dropout):
+            if last is not None and module.p > 0:
+                found.setdefault(module, last)
+        else:
+            last = names[id(module)]
+    return found
+
+
 def _retrain(model: nn.Module, loader, *, epochs: int, param_groups: list[dict], optimizer: str,
              lr: float, first_epoch: int, label_smoothing: float,
              after_step: Callable[[], None] | None = None) -> None:
@@ -318,9 +353,12 @@ def compress(model, data=None, *, sparsity=None, quality=None, bits=None, index_
     top1 = {"original": _top1(model, test_set, device)}
     log(f"{name}: test top-1 {top1['original']:.2f}% before compression")
 
-    # 1. Pruning (§2): iterated prune → retrain, masks held through retraining.
+    # 1. Pruning (§2): iterated prune → retrain, masks held through retraining, dropout lowered.
     history, epoch = [], 0
     groups = [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": weight_decay}]
+    dropouts = dropouts_on(model, layers, torch.zeros(1, *meta["input_size"], device=device,
+                                                      dtype=next(model.parameters()).dtype))
+    original_p = {d: d.p for d in dropouts}
     with pruner.masked_gradients():
         for i in range(1, prune_iterations + 1):
             for n in layers:
@@ -329,14 +367,17 @@ def compress(model, data=None, *, sparsity=None, quality=None, bits=None, index_
                 else:
                     pruner.prune_to_sparsity(n, sparsity_schedule(sparsity[n], i, prune_iterations))
             pruner.apply()
+            for d, n in dropouts.items():  # Han et al. 2015, Eq. 2: D_r = D_o·sqrt(C_r / C_o)
+                d.p = original_p[d] * float(pruner.masks[n].float().mean().sqrt())
             _retrain(model, train_loader, epochs=retrain_epochs, param_groups=groups, lr=lr,
                      first_epoch=epoch, after_step=pruner.apply, **phase)
             epoch += retrain_epochs
             kept = sum(int(m.sum()) for m in pruner.masks.values()) / sum(m.numel() for m in pruner.masks.values())
             history.append({"stage": "prune", "iteration": i, "kept_pct": 100 * kept,
                             "top1": _top1(model, test_set, device)})
+            lowered = "".join(f", dropout on {n} {original_p[d]:g} → {d.p:.2f}" for d, n in dropouts.items())
             log(f"prune {i}/{prune_iterations}: {100 * kept:.1f}% of the weights kept, "
-                f"test top-1 {history[-1]['top1']:.2f}%")
+                f"test top-1 {history[-1]['top1']:.2f}%{lowered}")
     top1["pruned"] = history[-1]["top1"] if history else top1["original"]
 
     # 2. Trained quantization (§3): k-means weight sharing, then centroid fine-tuning.
@@ -350,6 +391,9 @@ def compress(model, data=None, *, sparsity=None, quality=None, bits=None, index_
     _retrain(model, train_loader, epochs=finetune_epochs, param_groups=groups, lr=finetune_lr,
              first_epoch=epoch, **phase)
     sharing.remove()
+    retrain_dropout = {n: [original_p[d], d.p] for d, n in dropouts.items()}
+    for d, p in original_p.items():  # the model as it predicts: dropout is its own again
+        d.p = p
     if float16:  # the model the file holds: codebooks and raw tensors in half precision
         with torch.no_grad():
             for tensor in model.state_dict().values():
@@ -385,6 +429,7 @@ def compress(model, data=None, *, sparsity=None, quality=None, bits=None, index_
                       "retrain_epochs": retrain_epochs, "finetune_epochs": finetune_epochs,
                       "optimizer": optimizer, "lr": lr, "finetune_lr": finetune_lr,
                       "weight_decay": weight_decay, "label_smoothing": label_smoothing,
+                      "retrain_dropout": retrain_dropout,
                       "augment": augment if augment is None or isinstance(augment, str) else str(augment),
                       "batch_size": batch_size, "seed": seed})
     from .._files import write_json

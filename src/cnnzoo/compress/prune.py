@@ -5,8 +5,8 @@ Networks" (NeurIPS 2015, §3), the first stage of Deep Compression (Han, Mao & D
 2016, §2): connections whose weight magnitude falls below a per-layer threshold are removed,
 the network is retrained so that the remaining ones compensate, and prune → retrain is
 iterated. The threshold is a quality parameter times the standard deviation of the layer's
-weights (Han et al. 2015, §4.3), or, here, the magnitude that leaves a target fraction of
-the layer pruned.
+weights (Han et al. 2015, §4, its opening paragraph), or, here, the magnitude that leaves a
+target fraction of the layer pruned.
 
 A :class:`Pruner` keeps one boolean mask per layer. During retraining it zeroes the pruned
 weights' gradients in the backward pass (:meth:`Pruner.masked_gradients`) and writes zeros
@@ -156,7 +156,7 @@ class Pruner:
 
     def prune_below(self, name: str, quality: float) -> None:
         """Prune the weights whose magnitude is below ``quality × σ`` (σ: the layer's
-        weight standard deviation before pruning; Han et al. 2015, §4.3). A quality is judged
+        weight standard deviation before pruning; Han et al. 2015, §4, opening paragraph). A quality is judged
         before any work (:meth:`check_quality`); if retraining has since shrunk the layer's
         weights below the threshold, its largest weight stays, so the layer never goes empty
         in a later round, hours into the retraining."""

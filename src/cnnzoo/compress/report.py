@@ -6,7 +6,8 @@ Sizes per stage (Han, Mao & Dally 2016, Tables 2–5 and §2–4):
 - *pruned* (P): a compressed layer's stored entries (fillers included) as float32 values plus
   ``g``-bit relative indices; everything else raw float32;
 - *quantized* (P+Q): the entries as ``b``-bit cluster indices plus ``g``-bit relative
-  indices, and the codebook in float32;
+  indices, and the codebook in float32 (``b + 1`` bits where all ``2^b`` clusters are in use
+  and fillers need a symbol of their own);
 - *Huffman* (P+Q+H): the bytes each section really takes in the file;
 - *file*: the compressed file's size on disk (``os.path.getsize``), header included — the
   compression ratio is the original size over this.
@@ -31,10 +32,13 @@ def layer_rows(layers: dict, stats: dict, bits: dict, masks: dict) -> list[dict]
         s = stats[f"{name}.weight"]
         n, kept = module.weight.numel(), int(masks[name].sum())
         b, g = bits[name], s.gap_width
+        # fillers are a symbol of their own: with every one of the 2^b clusters in use, a fixed
+        # width needs one bit more to tell them apart
+        stored_b = b if s.clusters + (s.fillers > 0) <= 2 ** b else b + 1
         sizes = {
             "original": 4 * n,
             "pruned": (s.entries * (32 + g) + 7) // 8,
-            "quantized": (s.entries * (b + g) + 7) // 8 + 4 * s.clusters,
+            "quantized": (s.entries * (stored_b + g) + 7) // 8 + 4 * s.clusters,
             "huffman": s.bytes,
         }
         per_entry = max(s.entries, 1)
