@@ -278,7 +278,11 @@ def test_mobilenet_puts_no_weight_decay_on_the_depthwise_filters():
     decay = {id(p): g["weight_decay"] for g in opt.param_groups for p in g["params"]}
     assert decay.keys() == {id(p) for p in model.parameters()}
     assert all(decay[i] == 0.0 for i in depthwise)
-    assert all(d == 4e-5 for i, d in decay.items() if i not in depthwise)
+    # TF-slim's mobilenet_v1_arg_scope: an l2 weights_regularizer on slim.conv2d (and the
+    # logits' conv), none on batch norm's parameters, no bias regularizer
+    weights = {id(m.weight) for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
+    assert {decay[i] for i in weights - depthwise} == {4e-5}
+    assert {d for i, d in decay.items() if i not in weights} == {0.0}
 
 
 def test_mobilenet_v2_puts_no_weight_decay_on_the_depthwise_filters():
@@ -349,3 +353,20 @@ def test_overrides_read_pythons_literals_as_cnnzoo_info_prints_them():
     # `cnnzoo info bn_inception` prints "separable_stem=False": typed back, it is the bool
     assert parse_overrides(["separable_stem=True", "a=false", "b=None", "c=Truth"]) == {
         "separable_stem": True, "a": False, "b": None, "c": "Truth"}
+
+
+@pytest.mark.parametrize("name", ["inception_v3", "inception_v4", "mobilenet_v2"])
+def test_tf_slim_recipes_decay_weights_only(name):
+    # The TF-slim arg scopes these networks were trained with (inception_v3_arg_scope,
+    # inception_utils, mobilenet training_scope) regularize the convolutions' and the
+    # classifier's weights; batch norm's scales and shifts and the biases take no decay.
+    import cnnzoo
+
+    model = cnnzoo.create_model(name, num_classes=10)
+    opt = build_optimizer(model, get_recipe(name, "paper"))
+    decay = {id(p): g["weight_decay"] for g in opt.param_groups for p in g["params"]}
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and {decay[id(p)] for m in norms for p in m.parameters()} == {0.0}
+    assert {decay[id(m.bias)] for m in model.modules() if getattr(m, "bias", None) is not None
+            and not isinstance(m, torch.nn.BatchNorm2d)} <= {0.0}
+    assert decay[id(model.get_classifier().weight)] == 4e-5

@@ -21,19 +21,29 @@ def _is_depthwise(module: nn.Module) -> bool:
     return isinstance(module, nn.Conv2d) and module.groups > 1 and module.groups == module.in_channels
 
 
+_NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
+
+
 def param_groups(model: nn.Module, recipe: Recipe) -> list[dict]:
-    """The model's parameters as optimiser groups: one, or two where the recipe
-    gives depthwise convolution filters their own weight decay (``depthwise_decay``)."""
-    params = list(model.parameters())
-    if recipe.depthwise_decay is None or recipe.depthwise_decay == recipe.weight_decay:
-        return [{"params": params}]
+    """The model's parameters as optimiser groups by weight decay: one, unless the recipe
+    gives depthwise convolution filters (``depthwise_decay``) or normalisation parameters and
+    biases (``norm_bias_decay``) their own; the recipe's ``weight_decay`` group first."""
     depthwise = {id(m.weight) for m in model.modules() if _is_depthwise(m)}
-    rest = [p for p in params if id(p) not in depthwise]
-    dw = [p for p in params if id(p) in depthwise]
-    groups = [{"params": rest}] if rest else []
-    if dw:
-        groups.append({"params": dw, "weight_decay": recipe.depthwise_decay})
-    return groups
+    plain = {id(p) for m in model.modules() for name, p in m.named_parameters(recurse=False)
+             if name == "bias" or isinstance(m, _NORMS)}
+
+    def decay(p) -> float:
+        if id(p) in depthwise and recipe.depthwise_decay is not None:
+            return recipe.depthwise_decay
+        if id(p) in plain and recipe.norm_bias_decay is not None:
+            return recipe.norm_bias_decay
+        return recipe.weight_decay
+
+    by_decay: dict[float, list] = {recipe.weight_decay: []}
+    for p in model.parameters():
+        by_decay.setdefault(decay(p), []).append(p)
+    return [{"params": params} if d == recipe.weight_decay else {"params": params, "weight_decay": d}
+            for d, params in by_decay.items() if params]
 
 
 @torch.no_grad()

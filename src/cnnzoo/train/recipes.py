@@ -47,7 +47,8 @@ class Recipe:
     epochs or optimiser steps (iterations). ``warmup`` runs at ``warmup_factor``·lr, rising
     linearly to lr (``warmup_mode="linear"``) or held there (``"constant"``).
     ``depthwise_decay`` is the weight decay of depthwise convolution filters (a convolution
-    with one filter group per input channel), None: ``weight_decay`` as every other weight.
+    with one filter group per input channel), ``norm_bias_decay`` that of normalisation
+    layers' scales and shifts and of biases; None: ``weight_decay`` as every other weight.
     ``filter_rms``: after every step, each convolution filter whose root mean square exceeds it
     is scaled back to it (:func:`cnnzoo.train.optim.renormalise_filters`; ZFNet's radius).
     ``aux_weight`` None keeps the model's own auxiliary-loss weight. ``augment`` is a preset
@@ -66,6 +67,7 @@ class Recipe:
     nesterov: bool = False
     weight_decay: float = 0.0
     depthwise_decay: float | None = None
+    norm_bias_decay: float | None = None
     rmsprop_decay: float = 0.9
     eps: float | None = None
     schedule: str = "constant"
@@ -110,6 +112,8 @@ class Recipe:
             (self.weight_decay >= 0, f"weight_decay must be ≥ 0, got {self.weight_decay}"),
             (self.depthwise_decay is None or self.depthwise_decay >= 0,
              f"depthwise_decay must be ≥ 0 (or null), got {self.depthwise_decay}"),
+            (self.norm_bias_decay is None or self.norm_bias_decay >= 0,
+             f"norm_bias_decay must be ≥ 0 (or null), got {self.norm_bias_decay}"),
             (0 <= self.label_smoothing < 1, f"label_smoothing must lie in [0, 1), got {self.label_smoothing}"),
             (0 <= self.momentum < 1, f"momentum must lie in [0, 1), got {self.momentum}"),
             (0 <= self.rmsprop_decay < 1, f"rmsprop_decay must lie in [0, 1), got {self.rmsprop_decay}"),
@@ -282,18 +286,21 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
     # Szegedy et al. 2015 (Inception v3), §8: batch 32 per replica, 100 epochs, RMSProp
     # decay 0.9, ε 1.0, lr 0.045 decayed every two epochs by 0.94, gradient clipping at 2.0;
     # §7: label smoothing ε = 0.1. Weight decay and RMSProp's momentum are not given: TF-slim's
-    # 4e-5 and 0.9 (train_image_classifier's rmsprop_momentum).
+    # 4e-5 and 0.9 (train_image_classifier's rmsprop_momentum); TF-slim's arg scope puts the
+    # decay on the convolutions' and the classifier's weights only (weights_regularizer), not
+    # on batch norm's parameters or biases (norm_bias_decay=0), as in the v4 and MobileNet
+    # recipes below.
     ("inception_v3*", Recipe(
         name="paper", source="Szegedy et al. 2015, §7-8", epochs=100, batch_size=32,
         optimizer="rmsprop", lr=0.045, momentum=0.9, rmsprop_decay=0.9, eps=1.0,
-        weight_decay=4e-5, schedule="exponential", gamma=0.94, step_size=2, grad_clip=2.0,
-        label_smoothing=0.1, augment_rgb="inception")),
+        weight_decay=4e-5, norm_bias_decay=0.0, schedule="exponential", gamma=0.94, step_size=2,
+        grad_clip=2.0, label_smoothing=0.1, augment_rgb="inception")),
     # Szegedy et al. 2016 (Inception-v4, Inception-ResNet), §4: RMSProp decay 0.9, ε 1.0,
     # lr 0.045 decayed every two epochs by 0.94 (batch, length, wd as Inception v3).
     ("inception_*", Recipe(
         name="paper", source="Szegedy et al. 2016, §4", epochs=100, batch_size=32,
         optimizer="rmsprop", lr=0.045, momentum=0.9, rmsprop_decay=0.9, eps=1.0,
-        weight_decay=4e-5, schedule="exponential", gamma=0.94, step_size=2,
+        weight_decay=4e-5, norm_bias_decay=0.0, schedule="exponential", gamma=0.94, step_size=2,
         augment_rgb="inception")),
     # He et al. 2015, §4.2 (CIFAR-10): batch 128, weight decay 1e-4, momentum 0.9, lr 0.1
     # divided by 10 at 32k and 48k iterations, stop at 64k; 4-pixel padding, crops, flips.
@@ -354,7 +361,7 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
     ("mobilenet_v2*", Recipe(
         name="paper", source="Sandler et al. 2018, §6.1 (no decay on depthwise filters, as the authors' code)",
         epochs=300, batch_size=96, optimizer="rmsprop", lr=0.045, momentum=0.9, rmsprop_decay=0.9,
-        eps=1.0, weight_decay=4e-5, depthwise_decay=0.0, schedule="exponential", gamma=0.98,
+        eps=1.0, weight_decay=4e-5, depthwise_decay=0.0, norm_bias_decay=0.0, schedule="exponential", gamma=0.98,
         step_size=1, augment_rgb="inception")),
     # Howard et al. 2017 (MobileNet), §3.2 ("Network Structure and Training"): RMSProp with
     # asynchronous gradient descent as Inception V3, no side heads, no label smoothing, and
@@ -367,7 +374,8 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
     ("mobilenet*", Recipe(
         name="paper", source="Howard et al. 2017, §3.2 (Inception v3's RMSProp settings)",
         epochs=100, batch_size=32, optimizer="rmsprop", lr=0.045, momentum=0.9,
-        rmsprop_decay=0.9, eps=1.0, weight_decay=4e-5, depthwise_decay=0.0, schedule="exponential",
+        rmsprop_decay=0.9, eps=1.0, weight_decay=4e-5, depthwise_decay=0.0, norm_bias_decay=0.0,
+        schedule="exponential",
         gamma=0.94, step_size=2, augment_rgb="mobilenet")),
     # Srivastava et al. 2015 (Highway networks) train with SGD and momentum on CIFAR-10 with
     # crops and flips; cnnzoo does not reproduce their per-network hyper-parameter search
