@@ -320,6 +320,27 @@ def test_scale_augmentation_draws_the_shorter_side_uniformly(preset, s_min, s_ma
         Augment(scale_jitter=True)
 
 
+def test_colour_jitter_is_fb_resnet_torchs():
+    """fb.resnet.torch's ColorJitter: brightness blends with black, contrast with the mean
+    grey, saturation with each pixel's grey, factors 1 + U(-0.4, 0.4). Contrast and saturation
+    keep an image's mean grey, so after all three it is the brightness factor times the old."""
+    from cnnzoo.data.loader import LUMA, _colour_jitter
+
+    x = torch.rand(64, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    y = _colour_jitter(x, 0.4, torch.Generator().manual_seed(1))
+
+    def mean_grey(t):
+        return (t * torch.tensor(LUMA).view(1, 3, 1, 1)).sum(1).mean((1, 2))
+
+    factor = mean_grey(y) / mean_grey(x)
+    assert factor.min() >= 0.6 - 1e-6 and factor.max() <= 1.4 + 1e-6 and factor.std() > 0.1
+    grey = torch.full((16, 3, 8, 8), 0.5)  # no colour, no contrast: only brightness acts
+    out = _colour_jitter(grey, 0.4, torch.Generator().manual_seed(2))
+    torch.testing.assert_close(out, out[:, :1, :1, :1].expand_as(out))  # each image stays one grey
+    torch.testing.assert_close(_colour_jitter(x, 0.0, torch.Generator()), x)
+    assert AUGMENTS["fb_resnet"].colour_jitter == 0.4 and AUGMENTS["fb_resnet"].pca_jitter == 0.1
+
+
 def test_full_area_resized_crop_without_flip_is_the_identity():
     ds = _toy(n=4, c=3, size=8)
     loader = Loader(ds, batch_size=4, train=True, augment=Augment(resized_crop=(1.0, 1.0)), mean=[0] * 3, std=[1] * 3)

@@ -66,6 +66,9 @@ class Augment:
         distort the training digits by "horizontal and vertical translations, scaling,
         squeezing ... and horizontal shearing"; a free 2×2 matrix also shears vertically and
         rotates a little.
+    colour_jitter: brightness, contrast and saturation each blended by a factor 1 + U(−s, s)
+        with black, the image's mean grey and each pixel's grey, in a random order per image
+        (fb.resnet.torch's ColorJitter, s = 0.4: the training code of ResNeXt and DenseNet).
     pca_jitter: standard deviation of AlexNet's colour noise along the principal components
         of the RGB pixel values (0.1 in Krizhevsky et al. 2012, §4.1).
     test_crop: side fraction of the centre crop taken at test time (224/256 on the
@@ -78,6 +81,7 @@ class Augment:
     ratio: tuple[float, float] = (1.0, 1.0)
     scale_jitter: bool = False
     distort: float = 0.0
+    colour_jitter: float = 0.0
     pca_jitter: float = 0.0
     test_crop: float = 1.0
 
@@ -102,6 +106,7 @@ class Augment:
         object.__setattr__(self, "ratio", tuple(float(r) for r in self.ratio))
         if self.pca_jitter < 0:
             raise ValueError(f"pca_jitter must be ≥ 0, got {self.pca_jitter}")
+        fraction(self.colour_jitter, "colour_jitter")  # a factor 1 - s must stay positive
         fraction(self.distort, "distort")
         if not 0 < self.test_crop <= 1:
             raise ValueError(f"test_crop must be in (0, 1], got {self.test_crop}")
@@ -155,6 +160,11 @@ AUGMENTS: dict[str, Augment] = {
                           pca_jitter=0.1, test_crop=224 / 256),
     # Szegedy et al. 2014, §6: patches of 8%-100% of the area, aspect ratio in [3/4, 4/3].
     "inception": Augment(resized_crop=(0.08, 1.0), ratio=(3 / 4, 4 / 3), flip=True, test_crop=0.875),
+    # Gross & Wilber's fb.resnet.torch (datasets/imagenet.lua), with which Xie et al. 2016
+    # (ResNeXt, §4: "implemented by [11]") and Huang et al. 2017 (DenseNet) trained on ImageNet:
+    # Inception's crops, colour jitter 0.4, AlexNet's PCA noise 0.1, flips; test: 224 of 256.
+    "fb_resnet": Augment(resized_crop=(0.08, 1.0), ratio=(3 / 4, 4 / 3), flip=True, colour_jitter=0.4,
+                         pca_jitter=0.1, test_crop=224 / 256),
     # Howard et al. 2017, §3.2: Inception's crops, "limiting the size of small crops"; the
     # bound, a quarter of the image, is cnnzoo's (the paper gives none).
     "mobilenet": Augment(resized_crop=(0.25, 1.0), ratio=(3 / 4, 4 / 3), flip=True, test_crop=0.875),
@@ -260,6 +270,26 @@ def _resized_crop(x: Tensor, size: tuple[int, int], aug: Augment, gen: torch.Gen
     theta = _to_device(theta, x.device).to(x.dtype)
     grid = F.affine_grid(theta, [b, x.shape[1], *size], align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def _colour_jitter(x: Tensor, strength: float, gen: torch.Generator) -> Tensor:
+    """fb.resnet.torch's ColorJitter on RGB images in [0, 1]: brightness, contrast and
+    saturation, each ``alpha·x + (1 − alpha)·target`` with alpha = 1 + U(−strength, strength)
+    and target black, the mean grey of the image, or each pixel's grey (BT.601), in a random
+    order per image."""
+    b = x.shape[0]
+    alphas = _to_device(1 + strength * (2 * torch.rand(b, 3, generator=gen) - 1), x.device).to(x.dtype)
+    order = _to_device(torch.rand(b, 3, generator=gen).argsort(1), x.device)
+    luma = torch.tensor(LUMA, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    rows = torch.arange(b, device=x.device)
+    for k in range(3):
+        grey = (x * luma).sum(1, keepdim=True)
+        targets = torch.stack([torch.zeros_like(x), grey.mean((2, 3), keepdim=True).expand_as(x),
+                               grey.expand_as(x)])  # brightness, contrast, saturation
+        op = order[:, k]
+        alpha = alphas[rows, op].view(b, 1, 1, 1)
+        x = alpha * x + (1 - alpha) * targets[op, rows]
+    return x
 
 
 def _ten_crops(x: Tensor, size: tuple[int, int]) -> Tensor:
@@ -436,6 +466,8 @@ class Loader:
             theta[:, :, :2] = torch.eye(2) + aug.distort * (2 * torch.rand(b, 2, 2, generator=gen) - 1)
             grid = F.affine_grid(_to_device(theta, x.device).to(x.dtype), list(x.shape), align_corners=False)
             x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        if aug.colour_jitter and x.shape[1] == 3:
+            x = _colour_jitter(x, aug.colour_jitter, gen)
         if self._pca is not None:
             val, vec = self._pca
             alpha = _to_device(torch.randn(b, 3, generator=gen) * aug.pca_jitter, x.device)

@@ -319,11 +319,13 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
         name="paper", source="Xie et al. 2016, Appendix A", epochs=300, batch_size=128, lr=0.1,
         weight_decay=5e-4, schedule="multistep", milestones=(150, 225), augment_rgb="cifar")),
     # Xie et al. 2016 (ResNeXt), §4 ("Implementation details"): batch 256, lr 0.1 divided by
-    # 10 three times with the schedule of Gross & Wilber's fb.resnet.torch (every 30 epochs),
-    # weight decay 1e-4, momentum 0.9.
+    # 10 three times with the schedule of Gross & Wilber's fb.resnet.torch (every 30 epochs; 100
+    # epochs then end the third), weight decay 1e-4, momentum 0.9; "scale and aspect ratio
+    # augmentation ... implemented by [11]": fb.resnet.torch's, with its colour jitter and
+    # PCA noise, as the authors' code (facebookresearch/ResNeXt, datasets/imagenet.lua).
     ("resnext*", Recipe(
         name="paper", source="Xie et al. 2016, §4", epochs=100, batch_size=256, lr=0.1,
-        weight_decay=1e-4, schedule="multistep", milestones=(30, 60, 90), augment_rgb="inception")),
+        weight_decay=1e-4, schedule="multistep", milestones=(30, 60, 90), augment_rgb="fb_resnet")),
     # Hu et al. 2017 (SENet), arXiv v4 (TPAMI) §5.1 "Image Classification" (§5
     # "Implementation" in the earlier arXiv/CVPR text; v4's §6 is the ablation study, trained
     # differently): "synchronous SGD with momentum 0.9 and a minibatch size of 1024. The
@@ -345,12 +347,14 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
         name="paper", source="Huang et al. 2017, §4.2 (CIFAR)", epochs=300, batch_size=64, lr=0.1,
         nesterov=True, weight_decay=1e-4, schedule="multistep", milestones=(150, 225), augment_rgb="cifar")),
     # Huang et al. 2017 (DenseNet), §4.2: Nesterov momentum 0.9 without dampening, weight
-    # decay 1e-4; ImageNet: batch 256, 90 epochs, lr 0.1 ÷10 at epochs 30 and 60. (CIFAR:
-    # batch 64, 300 epochs, ÷10 at 50% and 75%: override epochs and milestones.)
+    # decay 1e-4; ImageNet: batch 256, 90 epochs, lr 0.1 ÷10 at epochs 30 and 60, "the same
+    # data augmentation scheme" as ResNet: the authors' code (liuzhuang13/DenseNet) trains with
+    # fb.resnet.torch's (datasets/imagenet.lua). (CIFAR: batch 64, 300 epochs, ÷10 at 50% and
+    # 75%: override epochs and milestones.)
     ("densenet*", Recipe(
         name="paper", source="Huang et al. 2017, §4.2 (ImageNet)", epochs=90, batch_size=256,
         lr=0.1, nesterov=True, weight_decay=1e-4, schedule="multistep", milestones=(30, 60),
-        augment_rgb="resnet")),
+        augment_rgb="fb_resnet")),
     # Sandler et al. 2018 (MobileNetV2), §6.1: RMSProp decay 0.9, momentum 0.9, weight decay
     # 4e-5, lr 0.045 decayed 0.98 per epoch, "16 GPU asynchronous workers, and a batch size of
     # 96" (ε and the length not given: ε TF-slim's 1.0, as v1's; 300 epochs cnnzoo's). The paper says nothing of the
