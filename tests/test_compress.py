@@ -364,3 +364,18 @@ def test_not_a_compressed_file(tmp_path):
     other.write_bytes(data[:8] + b"\x63\x00" + data[10:])
     with pytest.raises(CompressedFileError, match="version 99"):
         read_compressed(other)
+
+
+@pytest.mark.parametrize("clusters, expected", [(3, (100 * (2 + 5) + 7) // 8 + 4 * 3),
+                                                (4, (100 * (3 + 5) + 7) // 8 + 4 * 4)])
+def test_quantized_size_gives_fillers_a_symbol(clusters, expected):
+    # Deep Compression's P+Q size (Han et al. 2016, Tables 2-5): b-bit cluster indices and g-bit
+    # relative indices per stored entry, plus the codebook in float32. Fillers (Fig. 2) need a
+    # symbol of their own: with all 2^b clusters in use (4 of b = 2) a fixed width takes b + 1.
+    from cnnzoo.compress.fileformat import SectionStats
+    from cnnzoo.compress.report import layer_rows
+
+    layer = nn.Linear(40, 10)
+    stats = SectionStats("fc.weight", "shared", 0, entries=100, fillers=3, clusters=clusters, gap_width=5)
+    (row,) = layer_rows({"fc": layer}, {"fc.weight": stats}, {"fc": 2}, {"fc": torch.ones(10, 40, dtype=torch.bool)})
+    assert row["bytes"]["quantized"] == expected

@@ -146,6 +146,10 @@ def test_cli_compress_then_eval(checkpoint, capsys):
     assert main(argv + ["--out", str(ckpt), "--overwrite"]) == 2  # never into its own input
     assert "is the checkpoint being compressed" in capsys.readouterr().err
     assert ckpt.read_bytes() == before
+    assert main(argv + ["--overwrite", "--weight-decay", "-1"]) == 2  # the option reaches compress()
+    assert "weight_decay must be ≥ 0, got -1.0" in capsys.readouterr().err
+    assert main(argv + ["--overwrite", "--weight-decay", "5e-4"]) == 0  # Caffe's LeNet solver's
+    assert json.loads((checkpoint / "lenet.report.json").read_text())["options"]["weight_decay"] == 5e-4
 
 
 def test_truncated_compressed_file_is_a_clear_error(compressed, checkpoint, tmp_path, capsys):
@@ -239,7 +243,9 @@ def test_dropout_is_matched_to_the_layer_whose_neurons_it_drops():
     from cnnzoo.compress.prune import compressible_layers
 
     for name, expected in [("alexnet", ["classifier.fc6", "classifier.fc7"]),
-                           ("googlenet", ["inception5b.branch4.1.conv"])]:
+                           ("googlenet", ["inception5b.branch4.1.conv"]),
+                           ("senet154", ["layer4.2.conv3"]),  # not its excitation's fc2, a gate
+                           ("highway", ["features.13.h", "features.22.0", "features.5.h"])]:  # not T, a gate
         with torch.device("meta"):
             model = cnnzoo.create_model(name)
             found = dropouts_on(model, compressible_layers(model), torch.zeros(1, *model.default_input_size))
@@ -261,7 +267,7 @@ def test_retraining_lowers_dropout_as_pruning_lowers_connections(tmp_path):
     result = cnnzoo.compress(model, (toy(32), toy(16)), out=tmp_path / "nin.cnnzc", sparsity=0.6,
                              **{**FAST, "retrain_epochs": 0, "finetune_epochs": 0, "batch_size": 16})
     lowered = result.report["options"]["retrain_dropout"]
-    assert len(lowered) == 2
-    for original, during in lowered.values():
-        assert (original, during) == (0.5, pytest.approx(0.5 * 0.4 ** 0.5, abs=1e-3))
+    assert sorted(lowered) == ["features.drop1", "features.drop2"]
+    for d in lowered.values():
+        assert (d["p"], d["retraining_p"]) == (0.5, pytest.approx(0.5 * 0.4 ** 0.5, abs=1e-3))
     assert all(m.p == 0.5 for m in result.model.modules() if isinstance(m, torch.nn.Dropout))

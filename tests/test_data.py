@@ -334,6 +334,17 @@ def test_colour_jitter_is_fb_resnet_torchs():
 
     factor = mean_grey(y) / mean_grey(x)
     assert factor.min() >= 0.6 - 1e-6 and factor.max() <= 1.4 + 1e-6 and factor.std() > 0.1
+    # image by image as fb.resnet.torch's transforms.lua writes it (blend(img, target, alpha) =
+    # alpha·img + (1 − alpha)·target), with the same draws: factors, then the order
+    g = torch.Generator().manual_seed(1)
+    alphas, order = 1 + 0.4 * (2 * torch.rand(64, 3, generator=g) - 1), torch.rand(64, 3, generator=g).argsort(1)
+    for i in range(64):
+        img = x[i].clone()
+        for op in order[i].tolist():
+            grey = (img * torch.tensor(LUMA).view(3, 1, 1)).sum(0)
+            target = [torch.zeros_like(img), grey.mean().expand_as(img), grey.expand_as(img)][op]
+            img = alphas[i, op] * img + (1 - alphas[i, op]) * target
+        torch.testing.assert_close(y[i], img)
     grey = torch.full((16, 3, 8, 8), 0.5)  # no colour, no contrast: only brightness acts
     out = _colour_jitter(grey, 0.4, torch.Generator().manual_seed(2))
     torch.testing.assert_close(out, out[:, :1, :1, :1].expand_as(out))  # each image stays one grey

@@ -59,6 +59,32 @@ def test_compare_sizes_the_network_that_predicts(tmp_path, capsys):
     assert f"({published:,} without the auxiliary heads" in " ".join(capsys.readouterr().out.split())
 
 
+def test_compare_sizes_a_run_by_its_network(tmp_path):
+    # a run of a registered name is rebuilt without its auxiliary heads (torchvision's
+    # published 6,624,904 for GoogLeNet); a run of a module the registry cannot rebuild keeps
+    # the count its summary recorded
+    from torchvision.models import GoogLeNet_Weights
+
+    named = make_run(tmp_path / "named", model="googlenet_tv", images=False)
+    config = json.loads((named / "config.json").read_text())
+    (named / "config.json").write_text(json.dumps({**config, "model_options": {"num_classes": 1000}}))
+    module = make_run(tmp_path / "module", model="resnet20", images=False)
+    config = json.loads((module / "config.json").read_text())
+    (module / "config.json").write_text(json.dumps({**config, "model_given": "module"}))
+    summary = json.loads((module / "summary.json").read_text())
+    (module / "summary.json").write_text(json.dumps({**summary, "params": 272_474}))
+    rows = {r.model: r for r in compare(runs=[named, module], out=tmp_path / "c", measure_speed=False).rows}
+    assert rows["googlenet_tv"].params == GoogLeNet_Weights.IMAGENET1K_V1.meta["num_params"]
+    assert rows["resnet20"].params == 272_474
+
+
+def test_report_draws_the_curves_of_a_partial_metrics_csv(tmp_path):
+    # a hand-edited or truncated metrics.csv: no epoch column, gaps, a column missing
+    run = make_run(tmp_path / "r", images=False)
+    (run / "metrics.csv").write_text("train_loss,test_top1\n1.2,\n,80.0\n0.4,85.5\n")
+    assert section(render_report(run, measure_speed=False), "curves").count("<img") == 1
+
+
 def test_charts_leave_the_callers_matplotlib_backend_alone(tmp_path):
     # pyplot's global backend is the caller's: switched to Agg, a notebook's plots stop showing
     import matplotlib
@@ -237,6 +263,11 @@ def test_compare_evaluations_with_runs(tmp_path, capsys):
     twice = compare(evals=[tmp_path / "a" / "x.json", tmp_path / "b" / "x.json"], runs=[run],
                     out=tmp_path / "twice", measure_speed=False)
     assert [r.label for r in twice.rows] == ["lenet-run", "a/x (eval)", "b/x (eval)"]
+    (tmp_path / "a" / "x.txt").write_text(json.dumps(scored))  # no folder tells these apart
+    same = compare(evals=[tmp_path / "a" / "x.json", tmp_path / "a" / "x.txt"], out=tmp_path / "same",
+                   measure_speed=False)
+    labels = [r.label for r in same.rows]
+    assert len(set(labels)) == 2 and not any(label.startswith("/") for label in labels)
     damaged = tmp_path / "damaged.json"
     damaged.write_text(json.dumps({**scored, "model_options": [1], "input_size": 5}))
     with pytest.raises(ValueError, match=r"damaged.json: model_options \(list\), input_size \(int\)"):

@@ -397,3 +397,19 @@ def test_torchvision_figures_are_the_weights_meta(name, weights):
                     "top5": meta["_metrics"]["ImageNet-1K"]["acc@5"],
                     "macs": pytest.approx(meta["_ops"] * 1e9)}
     assert meta["num_params"] == cnnzoo.count_parameters(name)
+
+
+@pytest.mark.parametrize("name", ["preact_resnet164", "preact_resnet18"])
+def test_preact_checkpoints_of_the_earlier_layout_still_load(name):
+    """Until 2026-11-24 the first unit held the first norm (layer1.0.bn1, after the pool: the
+    bare_stem layout). Its checkpoints load, and give the same outputs: on CIFAR (no pool)
+    always, on ImageNet in eval mode while every scale is positive (max pooling commutes with
+    an increasing per-channel affine map and with ReLU)."""
+    old = randomize_norms(ResNet(**ARCHS[name], bare_stem=True)).eval()
+    with torch.no_grad():
+        old.layer1[0].bn1.weight.abs_()
+    new = ResNet(**ARCHS[name]).eval()
+    new.load_state_dict(old.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(new(x), old(x))

@@ -75,13 +75,13 @@ def module_device(model: torch.nn.Module) -> torch.device:
 
 
 def same_device(a: str | torch.device, b: str | torch.device) -> bool:
-    """Whether two devices are one: ``cuda`` is the current GPU (``cuda:0`` as a rule), which
-    ``torch.device("cuda") != torch.device("cuda:0")`` does not know."""
+    """Whether two devices are one: ``cuda`` is the current GPU (``cuda:0`` as a rule) and
+    ``mps`` is ``mps:0``, which ``torch.device("cuda") != torch.device("cuda:0")`` does not know."""
     def indexed(device):
         device = torch.device(device)
-        if device.type == "cuda" and device.index is None:
-            return torch.device("cuda", torch.cuda.current_device())
-        return device
+        if device.type == "cpu" or device.index is not None:
+            return device
+        return torch.device(device.type, torch.cuda.current_device() if device.type == "cuda" else 0)
     return indexed(a) == indexed(b)
 
 

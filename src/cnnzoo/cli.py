@@ -94,8 +94,8 @@ def cmd_info(args) -> int:
     console.print(f"layout:     {info.layout}")
     console.print(f"input:      {'×'.join(map(str, info.input_size))}")
     total, predicting = count_parameters(info.name), inference_parameters(info.name)
-    console.print(f"parameters: {total:,}" + (f" ({predicting:,} without the auxiliary heads, which only "
-                                               "training runs)" if predicting != total else ""))
+    console.print(f"parameters: {total:,}" + (f" ({predicting:,} without the auxiliary heads, used only "
+                                               "in training)" if predicting != total else ""))
     opts = ", ".join(f"{k}={v!r}" for k, v in info.options.items())
     console.print(f"options:    {opts}")
     weights = published_sources().get(info.name)

@@ -94,6 +94,8 @@ class SqueezeExcite(nn.Module):
     ReLU, FC to C, sigmoid, channel-wise rescale. The FCs are 1×1 convolutions with bias,
     as in the authors' release and timm (``fc1``/``fc2``), so timm's keys map directly."""
 
+    gate_layers = ("fc1", "fc2")  # they scale the block's neurons rather than make them
+
     def __init__(self, channels: int, reduction: int = 16, reduced: int | None = None):
         super().__init__()
         reduced = reduced or max(1, channels // reduction)

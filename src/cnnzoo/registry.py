@@ -264,11 +264,10 @@ def count_parameters(name: str, **options) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-
 def inference_parameters(name: str, **options) -> int:
     """:func:`count_parameters` of the network that makes the prediction: without the
-    auxiliary heads that only training runs (GoogLeNet: 13.0 M with them, 6.6 M without, the
-    figure torchvision publishes and a comparison of networks should size)."""
+    auxiliary heads, used only in training (torchvision's GoogLeNet: 13.0 M with them, 6.6 M
+    without, the figure torchvision publishes and a comparison of networks should size)."""
     if "aux_logits" in model_info(name).options:
         options = {**options, "aux_logits": False}
     return count_parameters(name, **options)

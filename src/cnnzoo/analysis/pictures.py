@@ -231,5 +231,3 @@ def _mosaic(tiles: np.ndarray, rows: int, cols: int, gap: int = 1) -> np.ndarray
 def _count(n: int, noun: str) -> str:
     """``1 filter``, ``6 filters``."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
-
-

@@ -206,11 +206,14 @@ def dropouts_on(model: nn.Module, layers: dict[str, nn.Module], example: torch.T
     """Each dropout module and the compressible layer whose neurons it drops: the last of
     ``layers`` to run before it in a forward pass of ``example`` (in eval mode, so that
     auxiliary heads, which run only in training, are not taken for the main path; after a
-    concatenation, its last branch's, whose share kept is the others' unless set per layer).
+    concatenation, its last branch's, whose share kept is the others' unless set per layer),
+    gates left out (a module's ``gate_layers``: squeeze-and-excitation, highway's T).
     Dropout called as a function inside ``forward`` is not seen."""
+    gates = {id(getattr(m, g)) for m in model.modules() for g in getattr(m, "gate_layers", ())
+             if hasattr(m, g)}
     order, hooks = [], []
     for module in model.modules():
-        if isinstance(module, nn.Dropout) or any(module is m for m in layers.values()):
+        if isinstance(module, nn.Dropout) or any(module is m for m in layers.values() if id(m) not in gates):
             hooks.append(module.register_forward_hook(lambda m, _i, _o: order.append(m)))
     names = {id(m): n for n, m in layers.items()}
     try:
@@ -391,7 +394,9 @@ def compress(model, data=None, *, sparsity=None, quality=None, bits=None, index_
     _retrain(model, train_loader, epochs=finetune_epochs, param_groups=groups, lr=finetune_lr,
              first_epoch=epoch, **phase)
     sharing.remove()
-    retrain_dropout = {n: [original_p[d], d.p] for d, n in dropouts.items()}
+    module_names = {id(m): n for n, m in model.named_modules()}
+    retrain_dropout = {module_names[id(d)]: {"on": n, "p": original_p[d], "retraining_p": d.p}
+                       for d, n in dropouts.items()}
     for d, p in original_p.items():  # the model as it predicts: dropout is its own again
         d.p = p
     if float16:  # the model the file holds: codebooks and raw tensors in half precision

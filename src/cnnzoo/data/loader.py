@@ -68,7 +68,8 @@ class Augment:
         rotates a little.
     colour_jitter: brightness, contrast and saturation each blended by a factor 1 + U(−s, s)
         with black, the image's mean grey and each pixel's grey, in a random order per image
-        (fb.resnet.torch's ColorJitter, s = 0.4: the training code of ResNeXt and DenseNet).
+        (fb.resnet.torch's ColorJitter, s = 0.4: the training code of ResNeXt and DenseNet);
+        colour input only, as the PCA noise.
     pca_jitter: standard deviation of AlexNet's colour noise along the principal components
         of the RGB pixel values (0.1 in Krizhevsky et al. 2012, §4.1).
     test_crop: side fraction of the centre crop taken at test time (224/256 on the
@@ -283,12 +284,11 @@ def _colour_jitter(x: Tensor, strength: float, gen: torch.Generator) -> Tensor:
     luma = torch.tensor(LUMA, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
     rows = torch.arange(b, device=x.device)
     for k in range(3):
+        op = order[:, k].view(b, 1, 1, 1)  # 0 brightness (target black), 1 contrast, 2 saturation
         grey = (x * luma).sum(1, keepdim=True)
-        targets = torch.stack([torch.zeros_like(x), grey.mean((2, 3), keepdim=True).expand_as(x),
-                               grey.expand_as(x)])  # brightness, contrast, saturation
-        op = order[:, k]
-        alpha = alphas[rows, op].view(b, 1, 1, 1)
-        x = alpha * x + (1 - alpha) * targets[op, rows]
+        target = torch.where(op == 1, grey.mean((2, 3), keepdim=True), 0.0) + torch.where(op == 2, grey, 0.0)
+        alpha = alphas[rows, order[:, k]].view(b, 1, 1, 1)
+        x = alpha * x + (1 - alpha) * target  # one grey plane per image: no copy of the batch per target
     return x
 
 

@@ -64,6 +64,8 @@ class HighwayConv(nn.Module):
     ``gate``: T = σ(conv₃ₓ₃(x) + b_T), C = 1 − T (``"highway"``, Eq. 3); T = C = 1
     (``"residual"``); T = 1, C = 0 (``"plain"``)."""
 
+    gate_layers = ("t",)  # T weighs H's neurons against the carried input; H makes them
+
     def __init__(self, channels: int, gate: str = "highway", transform_bias: float = -2.0):
         super().__init__()
         if gate not in GATES:

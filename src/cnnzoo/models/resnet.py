@@ -19,6 +19,7 @@ state_dicts load unchanged into ``resnet18``/``resnet34``/``resnet*_tv``/``resne
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Callable, Sequence
 
 import torch
@@ -192,6 +193,23 @@ class ResidualUnit(nn.Module):
                 target.zero_()
 
 
+def _stem_norm_from_first_unit(module, state_dict, prefix, *_) -> None:
+    """Read a pre-activation checkpoint saved before the stem took the first norm (cnnzoo
+    before 2026-11-24: ``layer1.0.bn1``): on CIFAR (no pool) the same function, on ImageNet the
+    same in eval mode where every scale is positive (a max pool commutes with a per-channel
+    increasing affine map and with ReLU)."""
+    old, new = f"{prefix}layer1.0.bn1.", f"{prefix}bn1."
+    if any(k.startswith(new) for k in state_dict) or not any(k.startswith(old) for k in state_dict):
+        return
+    for key in [k for k in state_dict if k.startswith(old)]:
+        state_dict[new + key[len(old):]] = state_dict.pop(key)
+    scale = state_dict.get(new + "weight")
+    if not isinstance(module.maxpool, nn.Identity) and scale is not None and (scale <= 0).any():
+        warnings.warn(f"{prefix or 'the model'}: a checkpoint of the earlier pre-activation layout (norm after "
+                      "the max pool) with scales ≤ 0 is read into the stem's norm, before the pool: its outputs "
+                      "change; build ResNet(..., bare_stem=True) for that layout", stacklevel=2)
+
+
 # -- the network -----------------------------------------------------------------------
 STEMS = ("imagenet", "caffe", "deep", "cifar")
 
@@ -224,9 +242,8 @@ class ResNet(Classifier):
         Pre-activation units (He et al. 2016), and the network ends with norm and ReLU
         before pooling. The stem keeps its norm and ReLU, before its max pool, and the first
         unit starts at its convolution: the appendix adopts "the first activation right after
-        conv1 and before splitting into two paths", as the authors' code does
-        (fb.resnet.torch's ``preresnet.lua``; on CIFAR, with no pool, the same function as a
-        first unit that pre-activates).
+        conv1 and before splitting into two paths", as fb.resnet.torch's ``preresnet.lua`` does
+        (on CIFAR, with no pool, the same function as a first unit that pre-activates).
     bare_stem:
         Pre-activation networks only: the stem is the bare convolution and pool, and the
         first unit pre-activates after the pool: timm's ``ResNetV2``, whose weights load into
@@ -321,6 +338,8 @@ class ResNet(Classifier):
         self.dropout = nn.Dropout(drop_rate)
         self.fc = nn.Linear(width, num_classes)
         init_weights_kaiming(self)
+        if preact and not bare_stem:
+            self.register_load_state_dict_pre_hook(_stem_norm_from_first_unit)
         if zero_init_residual:
             for m in self.modules():
                 if isinstance(m, ResidualUnit):

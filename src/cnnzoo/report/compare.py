@@ -127,14 +127,22 @@ def _given_once(paths: Sequence[str], what: str) -> None:
 def _distinct_labels(rows: Sequence[CompareRow], paths: Sequence[Path], taken: Sequence[str] = (),
                      suffix: str = "") -> None:
     """Relabel rows whose label another row (or ``taken``) has by as many of their path's last
-    parts as tell them apart (a/x/run and b/x/run), followed by ``suffix``."""
-    for depth in range(1, max((len(p.parts) for p in paths), default=0) + 1):
+    parts as tell them apart (a/x/run and b/x/run), followed by ``suffix``; rows that no part
+    tells apart are numbered."""
+    parts = [p.parts[1:] if p.anchor else p.parts for p in paths]  # "/" is no folder's name
+    for depth in range(1, max(map(len, parts), default=0) + 1):
         labels = [r.label for r in rows] + list(taken)
-        clashing = [(r, p) for r, p in zip(rows, paths) if labels.count(r.label) > 1]
+        clashing = [(r, p) for r, p in zip(rows, parts) if labels.count(r.label) > 1]
         if not clashing:
             return
         for r, p in clashing:
-            r.label = "/".join(p.parts[-depth:]) + suffix
+            r.label = "/".join(p[-depth:]) + suffix
+    seen = set(taken)
+    for r in rows:
+        label, n = r.label, 2
+        while r.label in seen:
+            r.label, n = f"{label} #{n}", n + 1
+        seen.add(r.label)
 
 
 def _run_rows(run_dirs: Sequence[str]) -> list[CompareRow]:
@@ -148,7 +156,9 @@ def _run_rows(run_dirs: Sequence[str]) -> list[CompareRow]:
         if not run.model:
             raise ValueError(f"{run.path}: neither config.json nor summary.json names the model")
         info = model_info(run.model)
-        params = inference_parameters(info.name, **run.model_options)  # a run's summary counts its auxiliary heads
+        params = run.summary.get("params")  # the trained network's count, auxiliary heads included
+        if params is None or run.config.get("model_given") != "module":  # rebuilt as registered: without them
+            params = inference_parameters(info.name, **run.model_options)
         macs = run.summary.get("macs")
         if macs is None:
             net = run.build_model("meta")
@@ -358,7 +368,7 @@ def _footnote(rows: Sequence[CompareRow], accuracy: str, extra: Sequence[str] = 
     if missing:
         lines.append(f"Not shown (no accuracy): {', '.join(missing)}.")
     lines.append("Bubble area is proportional to the parameters of the network that predicts (auxiliary "
-                 "heads, which only training runs, left out); multiply-adds per image counted by cnnzoo "
+                 "heads, used only in training, left out); multiply-adds per image counted by cnnzoo "
                  "at each model's input size.")
     return "\n".join(lines + list(extra))
 

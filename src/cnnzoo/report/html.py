@@ -19,7 +19,7 @@ from pathlib import Path
 from .._checks import check_flag, describe
 from .._files import as_path, check_new, check_writable, write_atomic
 from ..train.metrics import confusion_figure, curves_figure, figure_png
-from .runs import Run, load_run
+from .runs import RUN_DIRECTORY, Run, load_run
 
 __all__ = ["write_report", "render_report", "SECTIONS"]
 
@@ -190,7 +190,7 @@ def _curves(run: Run, **_) -> str:
     png = _png_file(run.path / "curves.png")
     parts = []
     if png is None and run.metrics:
-        png = figure_png(curves_figure(run.metrics, run.path.name))  # a run stopped before its first chart
+        png = figure_png(curves_figure(run.metrics, _chart_title(run)))  # a run stopped before its first chart
     if png is None:
         return _na("no curves.png and no metrics.csv in the run directory")
     parts.append(_img(png, "learning curves"))
@@ -201,6 +201,11 @@ def _curves(run: Run, **_) -> str:
     return "".join(parts)
 
 
+def _chart_title(run: Run) -> str:
+    """As training titles the run's charts: the model on the dataset."""
+    return f"{run.model} on {Path(run.dataset).name}" if run.model and run.dataset else run.path.name
+
+
 def _confusion(run: Run, **_) -> str:
     png = _png_file(run.path / "confusion.png")
     if png is not None:
@@ -208,7 +213,7 @@ def _confusion(run: Run, **_) -> str:
     matrix = run.summary.get("confusion")
     if isinstance(matrix, list) and matrix and all(isinstance(r, list) for r in matrix):
         classes = run.summary.get("classes") or run.config.get("classes")
-        return _img(figure_png(confusion_figure(matrix, classes, run.path.name)), "confusion matrix")
+        return _img(figure_png(confusion_figure(matrix, classes, _chart_title(run))), "confusion matrix")
     return _na("no confusion.png (and no confusion matrix in summary.json) in the run directory")
 
 
@@ -326,7 +331,7 @@ def render_report(run: str | Path | Run, *, measure_speed: bool = True) -> str:
 
     measure_speed = check_flag(measure_speed, "measure_speed")
     if not isinstance(run, Run):
-        run = load_run(as_path(run, "a run directory (written by `cnnzoo train`)"))
+        run = load_run(as_path(run, f"{RUN_DIRECTORY} (or a Run)"))
     sections = []
     for sid, heading in SECTIONS:
         try:
@@ -352,7 +357,7 @@ def write_report(run: str | Path, out: str | Path | None = None, *,
     """Write the report for the run directory ``run`` to ``out`` (default
     ``RUN/report.html``), atomically, and return its path. An existing report is replaced
     only with ``overwrite``."""
-    run = as_path(run, "a run directory (written by `cnnzoo train`)")
+    run = as_path(run, RUN_DIRECTORY)
     if out is not None and not isinstance(out, (str, os.PathLike)):
         raise TypeError(f"out must be the HTML file to write (a path), or None for RUN/report.html, "
                         f"got {describe(out)}")

@@ -14,6 +14,7 @@ from .._files import as_path
 __all__ = ["Run", "load_run", "as_percent"]
 
 RUN_FILES = ("config.json", "summary.json", "metrics.csv")
+RUN_DIRECTORY = "a run directory that `cnnzoo train` wrote"  # what a path argument should name
 
 
 def as_percent(value) -> float | None:
@@ -96,7 +97,7 @@ class Run:
 def load_run(path) -> Run:
     """Read the run directory ``path``. A path that does not exist, is not a directory, or
     holds none of config.json, summary.json and metrics.csv is a clear error."""
-    path = as_path(path, "a run directory (written by `cnnzoo train`)")
+    path = as_path(path, RUN_DIRECTORY)
     if not path.exists():
         raise FileNotFoundError(f"run directory {path} does not exist")
     if not path.is_dir():

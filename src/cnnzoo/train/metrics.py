@@ -45,7 +45,9 @@ def curves_figure(history: list[dict], title: str):
     """Loss and top-1 accuracy per epoch, training and test (columns a damaged or partial
     ``metrics.csv`` lacks are left out)."""
     fig = new_figure(figsize=(10, 4))
-    epochs = [r.get("epoch") for r in history]
+    epochs = _numbers(history, "epoch")
+    if None in epochs:  # a damaged epoch column: the rows in order
+        epochs = list(range(1, len(history) + 1))
     for ax, key, label in zip(fig.subplots(1, 2), ("loss", "top1"), ("loss", "top-1 accuracy (%)")):
         shown = []
         for split, style in (("train", "o-"), ("test", "s-")):
@@ -53,7 +55,7 @@ def curves_figure(history: list[dict], title: str):
             if any(v is not None for v in values):
                 ax.plot(epochs, values, style, label=split)
                 shown += values
-        if key == "loss" and shown and all(v is not None and v > 0 for v in shown):
+        if key == "loss" and any(v is not None for v in shown) and all(v > 0 for v in shown if v is not None):
             ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)

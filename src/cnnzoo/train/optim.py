@@ -21,7 +21,8 @@ def _is_depthwise(module: nn.Module) -> bool:
     return isinstance(module, nn.Conv2d) and module.groups > 1 and module.groups == module.in_channels
 
 
-_NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
+_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm, nn.InstanceNorm1d,
+          nn.InstanceNorm2d, nn.InstanceNorm3d, nn.GroupNorm, nn.LayerNorm)
 
 
 def param_groups(model: nn.Module, recipe: Recipe) -> list[dict]:
@@ -63,8 +64,9 @@ def renormalise_filters(model: nn.Module, radius: float) -> None:
 def build_optimizer(params, recipe: Recipe) -> torch.optim.Optimizer:
     """SGD (momentum, Nesterov), RMSProp, Adam or AdamW with the recipe's settings.
 
-    ``params``: parameters or parameter groups, or a module, whose depthwise convolution
-    filters then take the recipe's ``depthwise_decay`` (MobileNet, Howard et al. 2017, §3.2).
+    ``params``: parameters or parameter groups, or a module, whose parameters are then grouped
+    by :func:`param_groups` (the recipe's ``depthwise_decay`` and ``norm_bias_decay``, which
+    plain parameters or groups cannot take).
     PyTorch's RMSProp adds ε outside the square root (TensorFlow, which the Inception and
     MobileNet papers used, adds it inside); with the papers' ε = 1.0 both damp the first
     steps strongly, which is what that setting is for.

@@ -580,7 +580,7 @@ def _train(model, data, info, dev, locals_) -> RunResult:
         write_atomic(run_dir / CONFIG, (json.dumps(config, indent=2) + "\n").encode())
 
     # -- the trainer ---------------------------------------------------------------------
-    optimizer = build_optimizer(net, recipe)  # a module: depthwise filters may take their own decay
+    optimizer = build_optimizer(net, recipe)  # a module: its groups may take their own decay
     schedule = Schedule(optimizer, recipe, len(train_loader))
     after_step = None if recipe.filter_rms is None else partial(renormalise_filters, radius=recipe.filter_rms)
     trainer = Trainer(net, optimizer, schedule=schedule, device=dev, precision=precision, channels_last=cl,
