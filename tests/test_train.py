@@ -872,3 +872,17 @@ def test_resume_without_out_says_so(capsys):
 
     assert main(["train", "resnet20", "--resume"]) == 2  # it failed inside the default folder's name
     assert "--resume needs --out RUN_DIR, the run to continue" in capsys.readouterr().err
+
+
+def test_a_resumed_run_keeps_the_augmentation_it_began_with(run, digits, tmp_path):
+    # config.json records what a preset meant when the run began: a preset redefined since
+    # (the resnet preset's scale_jitter of 2026-11-24) does not change a run half-way
+    d = _copy_run(run, tmp_path / "run")
+    config = json.loads((d / "config.json").read_text())
+    assert cnnzoo.data.Augment.from_spec(config["augment_fields"]) == cnnzoo.data.AUGMENTS[config["augment"]]
+    began = {**config["augment_fields"], "crop_padding": 3}
+    (d / "config.json").write_text(json.dumps({**config, "augment_fields": began}))
+    with pytest.warns(SettingWarning, match="has changed since .* began; it goes on with the one it began with"):
+        cnnzoo.train("lenet5", digits, out=d, resume=True, **FAST)
+    after = json.loads((d / "config.json").read_text())
+    assert after["augment_fields"] == began and after["augment"] == config["augment"]

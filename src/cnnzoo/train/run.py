@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..data import ImageDataset, Loader, class_difference, default_input_size, load_dataset
+from ..data import Augment, ImageDataset, Loader, class_difference, default_input_size, load_dataset
 from ..data.loader import _mix
 from ..models.base import Classifier
 from . import distributed
@@ -544,7 +544,13 @@ def _train(model, data, info, dev, locals_) -> RunResult:
     if recipe.batch_size > len(train_ds) and main and saved is None:
         warnings.warn(f"batch size {recipe.batch_size} is larger than the {len(train_ds):,} training images: "
                       f"each epoch is one step over all of them", SettingWarning, stacklevel=4)
-    augment = _augment(recipe, train_ds)
+    augment = augment_name = _augment(recipe, train_ds)
+    began_with = (saved or {}).get("augment_fields")  # recorded since 2026-11-24
+    if began_with is not None and Augment.from_spec(augment) != Augment.from_spec(began_with):
+        if main:  # a preset redefined since the run began (the resnet preset's scale_jitter)
+            warnings.warn(f"the augmentation {augment!r} has changed since {run_dir} began; it goes on with the "
+                          "one it began with", SettingWarning, stacklevel=4)
+        augment = Augment.from_spec(began_with)
     train_loader = Loader(train_ds, batch_size=per_rank_batch, input_size=input_size, train=True, device=dev,
                           seed=seed, augment=augment, rank=info.rank, world_size=info.world_size)
     test_loader = Loader(test_ds, batch_size=max(per_rank_batch, 256), input_size=input_size, train=False,
@@ -563,7 +569,8 @@ def _train(model, data, info, dev, locals_) -> RunResult:
         "test_images": len(test_ds),
         "seed": seed,
         "recipe": recipe.to_dict(),
-        "augment": augment if isinstance(augment, str) else dict(augment),
+        "augment": augment_name if isinstance(augment_name, str) else Augment.from_spec(augment_name).to_dict(),
+        "augment_fields": Augment.from_spec(augment).to_dict(),  # what a preset meant when the run began
         "input_size": list(input_size),
         "data_config": net.data_config,
         "world_size": info.world_size,
