@@ -269,10 +269,11 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
     # Szegedy et al. 2014, §5-6: momentum 0.9, lr decreased by 4% every 8 epochs, auxiliary
     # losses weighted 0.3 (model), patches of 8%-100% area; the photometric distortions of
     # §6 (Howard's) are not reproduced. The initial lr, weight decay, batch size and length
-    # are not given: BVLC's Caffe reproduction's 0.01, 0.0002, 32, 250 epochs (its 10^7
-    # iterations).
+    # are not given: BVLC's Caffe reproduction's solver.prototxt, 0.01, 0.0002, 32, 250 epochs
+    # (its 10^7 iterations; the weights BVLC bundles came from its quick_solver.prototxt, a
+    # polynomial decay over 60 epochs, per models/bvlc_googlenet/readme.md).
     ("googlenet*", Recipe(
-        name="paper", source="Szegedy et al. 2014, §5-6 (lr 0.01, wd 2e-4 from BVLC's Caffe model)",
+        name="paper", source="Szegedy et al. 2014, §5-6 (lr 0.01, wd 2e-4 from BVLC's Caffe solver.prototxt)",
         epochs=250, batch_size=32, optimizer="sgd", lr=0.01, weight_decay=2e-4,
         schedule="exponential", gamma=0.96, step_size=8, augment_rgb="inception")),
     # Ioffe & Szegedy 2015, §4.2 ("mini-batch size of 32") and §4.2.1-4.2.2: the BN-x5
