@@ -371,3 +371,15 @@ def test_tf_slim_recipes_decay_weights_only(name):
     layers = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
     weights = [m.weight for m in layers if getattr(m, "groups", 1) == 1]  # depthwise: none, as above
     assert len(weights) > 30 and {decay[id(w)] for w in weights} == {4e-5}
+
+
+def test_highway_trains_as_its_authors_release():
+    # github.com/flukeskywalker/highway-networks, examples/highways/cifar10-19layers:
+    # cifar10_solver.prototxt (solver_type NESTEROV, base_lr 0.025, momentum 0.9, multistep
+    # gamma 0.1 at stepvalue 100000/150000/175000, weight_decay 0.001, max_iter 200000) and the
+    # network's data layer (batch_size 100, mirror, crop_size 32 of padded images)
+    r = get_recipe("highway", "paper")
+    assert (r.optimizer, r.nesterov, r.lr, r.momentum, r.weight_decay) == ("sgd", True, 0.025, 0.9, 0.001)
+    assert (r.milestones, r.unit, r.gamma, r.batch_size) == ((100_000, 150_000, 175_000), "step", 0.1, 100)
+    assert r.epochs * 50_000 // r.batch_size == 200_000
+    assert r.norm_bias_decay == 0.0  # the biases' decay_mult 0

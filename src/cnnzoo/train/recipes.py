@@ -382,11 +382,19 @@ PAPER_RECIPES: list[tuple[str, Recipe]] = [
         rmsprop_decay=0.9, eps=1.0, weight_decay=4e-5, depthwise_decay=0.0, norm_bias_decay=0.0,
         schedule="exponential",
         gamma=0.94, step_size=2, augment_rgb="mobilenet")),
-    # Srivastava et al. 2015 (Highway networks) train with SGD and momentum on CIFAR-10 with
-    # crops and flips; cnnzoo does not reproduce their per-network hyper-parameter search
-    # and uses the CIFAR ResNets' recipe (He et al. 2015, §4.2: weight decay 1e-4) instead.
-    ("highway*", _CIFAR_RESNET.replace(
-        source="Srivastava et al. 2015 (SGD with momentum); schedule of He et al. 2015, §4.2")),
+    # Srivastava et al. 2015 (Highway networks): the authors' release of the 19-layer CIFAR-10
+    # network (github.com/flukeskywalker/highway-networks, examples/highways/cifar10-19layers/
+    # cifar10_solver.prototxt and cifar10_network.prototxt): Nesterov SGD, momentum 0.9, lr
+    # 0.025 × 0.1 at 100k, 150k and 175k iterations, 200k iterations of batch 100 (400 epochs
+    # of the 50,000 images), weight decay 0.001 on the weights and none on the biases
+    # (decay_mult 0), mirrored 32×32 crops of padded images. Not reproduced: the biases' doubled
+    # learning rate (lr_mult 2), the classifier's tenfold decay (decay_mult 10) and the global
+    # contrast normalisation of the release's data.
+    ("highway*", Recipe(
+        name="paper", source="Srivastava et al. 2015, the authors' release (cifar10_solver.prototxt)",
+        epochs=400, batch_size=100, optimizer="sgd", lr=0.025, momentum=0.9, nesterov=True,
+        weight_decay=1e-3, norm_bias_decay=0.0, schedule="multistep",
+        milestones=(100_000, 150_000, 175_000), unit="step", augment_rgb="cifar")),
 ]
 
 
