@@ -15,6 +15,8 @@ network of the paper's Table 3: dropout 0.2 on the input; three stages of 32, 80
 channels, each a plain 3×3 conv + ReLU and 4, 5, 5 highway layers, separated by 2×2
 max-pooling and dropout 0.2; a 1×1 conv to 100 channels + ReLU; global average pooling,
 dropout 0.2 and the classifier. Weights: Caffe's "xavier" (uniform, ±√(3/fan_in)); b_T = −2.
+(The release's first convolution asks for a "gaussian" filler with ``value: 0.05``, a field
+Caffe's gaussian filler ignores, so that it drew N(0, 1): a slip not copied; xavier as the rest.)
 
 Options: ``depth`` (weight layers on the path, a highway layer counting as one: depth − 5
 highway layers spread over the three stages, later stages taking the remainder, which gives
