@@ -740,9 +740,19 @@ def resize_center_crop(image: Tensor, size: tuple[int, int]) -> Tensor:
     if image.dim() == 4:  # one at a time: a float copy of a whole dataset could be large
         return torch.cat([resize_center_crop(chunk, size)[None] for chunk in image]) if len(image) else image
     h, w = image.shape[1:]
-    scale = max(H / h, W / w)
-    sh, sw = max(H, round(h * scale)), max(W, round(w * scale))
+    # torchvision's Resize and CenterCrop, with which published weights were scored: the side
+    # that fits exactly, the other truncated (int, not round), and the crop offset rounded
+    if H / h >= W / w:
+        sh, sw, scale = H, max(W, int(w * H / h)), H / h
+    else:
+        sh, sw, scale = max(H, int(h * W / w)), W, W / w
     x = F.interpolate(image[None].float(), size=(sh, sw), mode="bilinear", align_corners=False,
                       antialias=scale < 1)[0]
-    top, left = (sh - H) // 2, (sw - W) // 2
+    top, left = centre_offset(sh, H), centre_offset(sw, W)
     return x[:, top:top + H, left:left + W].round().clamp(0, 255).to(torch.uint8)
+
+
+def centre_offset(length: int, crop: int) -> int:
+    """Where a centred crop starts, as torchvision's CenterCrop puts it: int(round((L - c) / 2)),
+    Python's rounding half to even (an odd margin of 43 pixels starts at 22, not 21)."""
+    return int(round((length - crop) / 2))

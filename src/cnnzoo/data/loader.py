@@ -37,7 +37,7 @@ from torch import Tensor
 
 from .._checks import check_chw, check_flag, check_hw, describe, fraction, hint_problem, int_at_least, positive_int, python_value, seed_value, type_problem
 from .._device import resolve_device
-from .datasets import ImageDataset
+from .datasets import ImageDataset, centre_offset
 
 __all__ = ["Augment", "AUGMENTS", "Loader", "fit_size", "adapt_channels", "default_input_size"]
 
@@ -442,7 +442,7 @@ class Loader:
             x = _ten_crops(fit_size(x, (round(H / aug.test_crop), round(W / aug.test_crop))), (H, W))
         elif aug.test_crop < 1:
             big = fit_size(x, (round(H / aug.test_crop), round(W / aug.test_crop)))
-            top, left = (big.shape[-2] - H) // 2, (big.shape[-1] - W) // 2
+            top, left = centre_offset(big.shape[-2], H), centre_offset(big.shape[-1], W)
             x = big[..., top:top + H, left:left + W]
         else:
             x = fit_size(x, (H, W))
