@@ -82,6 +82,27 @@ def test_timm_preprocessing_is_timms(ours, timm_name):
     assert (3, source.crop, source.crop) == cfg.input_size
     assert (list(source.mean), list(source.std)) == (list(cfg.mean), list(cfg.std))
     assert source.crop / source.resize == pytest.approx(cfg.crop_pct, abs=0.005)
+    assert source.interpolation == cfg.interpolation  # bicubic for the TF Inceptions
+
+
+def test_timm_inception_images_are_preprocessed_as_timm_does(tmp_path):
+    """inception_v4.tf_in1k: shorter side to 341 bicubically, a 299 centre crop, mean and std
+    0.5 (timm's create_transform of its pretrained_cfg)."""
+    save_file(timm.create_model("inception_v4").state_dict(), tmp_path / "model.safetensors")
+    _, meta = pretrained.load_published(tmp_path / "model.safetensors", "inception_v4")
+    smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 30, 40, generator=torch.Generator().manual_seed(0)),
+                                             size=(375, 500), mode="bilinear", align_corners=False)
+    image = Image.fromarray((smooth[0].permute(1, 2, 0) * 255).round().byte().numpy())
+    probe = _Probe()
+    probe.data_config = meta["data_config"]
+    cnnzoo.predict(probe, [image])
+    config = timm.data.resolve_data_config({}, pretrained_cfg=timm.models.get_pretrained_cfg("inception_v4.tf_in1k").to_dict())
+    reference = timm.data.create_transform(**config)(image)
+    assert probe.seen.shape[1:] == reference.shape == (3, 299, 299)
+    # rows as timm's (341 - 299 = 42: offset 21); the long side, 454.67 truncated to 454, two
+    # crops against one: compare at the best of the shifts along it by one pixel
+    best = min((probe.seen[0, :, :, 1:-1] - reference[:, :, 1 + dx:298 + dx]).abs().mean() for dx in (-1, 0, 1))
+    assert best < 0.0025  # a fifth of a grey level (1/255 over std 0.5 ≈ 0.008) on average; bilinear: 0.0035
 
 
 def test_a_file_is_recognised_by_its_sha256(tmp_path, monkeypatch):

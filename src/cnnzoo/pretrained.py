@@ -55,6 +55,7 @@ class Source:
     top1: float | None = None
     top5: float | None = None
     order: Callable[[str], list] | None = None  # sort key: the file's keys in our definition order
+    interpolation: str = "bilinear"  # of the resize: timm's TF Inceptions were scored bicubic
 
 
 def _densenet_key(key: str) -> str:
@@ -105,8 +106,7 @@ def _google_order(key: str) -> list:
 
 
 # timm's pretrained_cfg of the weights of networks torchvision does not publish: input size,
-# crop_pct (crop = resize × crop_pct) and normalisation; timm resizes bicubically where we
-# resize bilinearly, which moves accuracy by a few tenths of a percent at most. The SENets are
+# crop_pct (crop = resize × crop_pct), interpolation and normalisation. The SENets are
 # the authors' release; timm's own legacy_seresnet18/34 add a ReLU before the SE block that
 # the paper's (and our) basic unit lacks, so their weights are not read into se_resnet18/34.
 def _timm(name: str, crop: int, crop_pct: float, inception: bool = False, **kw) -> Source:
@@ -115,9 +115,10 @@ def _timm(name: str, crop: int, crop_pct: float, inception: bool = False, **kw) 
 
 
 TIMM = {
-    "inception_v4": _timm("inception_v4.tf_in1k", 299, 0.875, inception=True, order=_google_order),
+    "inception_v4": _timm("inception_v4.tf_in1k", 299, 0.875, inception=True, order=_google_order,
+                          interpolation="bicubic"),
     "inception_resnet_v2": _timm("inception_resnet_v2.tf_in1k", 299, 0.8975, inception=True,
-                                 order=_google_order),
+                                 order=_google_order, interpolation="bicubic"),
     "se_resnet50": _timm("legacy_seresnet50.in1k", 224, 0.875, rename=_senet_key),
     "se_resnet101": _timm("legacy_seresnet101.in1k", 224, 0.875, rename=_senet_key),
     "se_resnet152": _timm("legacy_seresnet152.in1k", 224, 0.875, rename=_senet_key),
@@ -358,6 +359,7 @@ def load_published(path: str | os.PathLike, model: str | None = None) -> tuple[n
     net.data_config = {
         "input_size": [3, source.crop, source.crop], "image_size": [3, source.resize, source.resize],
         "mean": list(source.mean), "std": list(source.std), "test_crop": source.crop / source.resize,
+        "interpolation": source.interpolation,
         "dataset": "imagenet" if wnids else None, "classes": classes, "class_ids": wnids,
     }
     published = {k: v for k, v in (("top1", source.top1), ("top5", source.top5)) if v is not None}

@@ -538,16 +538,19 @@ class _FolderIndex:
 
 
 def folder_parts(path: str | os.PathLike, train: bool | None, *, image_size: int | None = None,
-                 part: int | None = None, to_train: bool | None = None) -> Iterator[ImageDataset]:
+                 part: int | None = None, to_train: bool | None = None,
+                 interpolation: str = "bilinear") -> Iterator[ImageDataset]:
     """The images :func:`load_dataset` reads from a folder (same ``train``, ``image_size`` and
     checks), decoded ``part`` images at a time (default: a split at a time), so that ImageNet's
     50,000 validation photographs need never be in memory at once (:func:`cnnzoo.evaluate`).
     For every image (``train=None``) of a folder with its own ``train/`` and ``test/``, the test
     split follows the training split as one dataset: labelled by the training split's classes,
     at its size, in colour where either split is. Everything is checked, and every file's header
-    read (a file that is no image fails at once), before the first part is decoded."""
+    read (a file that is no image fails at once), before the first part is decoded.
+    ``interpolation``: how images are resized (:func:`resize_center_crop`)."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"expected a folder of images (a path), got {describe(path)}")
+    _check_interpolation(interpolation)
     train, image_size, to_train = _check_options(train, image_size, to_train)
     if part is not None:
         part = positive_int(part, "part")
@@ -560,17 +563,17 @@ def folder_parts(path: str | os.PathLike, train: bool | None, *, image_size: int
     else:
         indexes = [_index_folder(path, train, to_train)]
     plans = [_read_plan(index.sizes_from, image_size) for index in indexes]
-    return _decoded(indexes, max(c for c, _ in plans), plans[0][1], part)
+    return _decoded(indexes, max(c for c, _ in plans), plans[0][1], part, interpolation)
 
 
 def _decoded(indexes: list[_FolderIndex], channels: int, size: tuple[int, int],
-             part: int | None) -> Iterator[ImageDataset]:
+             part: int | None, interpolation: str) -> Iterator[ImageDataset]:
     for index in indexes:
         step = part or len(index.files)
         for start in range(0, len(index.files), step):
             files = index.files[start:start + step]
-            yield ImageDataset(_decode(files, channels, size), index.labels[start:start + step], index.classes,
-                               index.name, index.split)
+            yield ImageDataset(_decode(files, channels, size, interpolation), index.labels[start:start + step],
+                               index.classes, index.name, index.split)
 
 
 def _index_folder(path: Path, train: bool | None, to_train: bool) -> _FolderIndex:
@@ -663,13 +666,13 @@ def _read_plan(files: list[Path], image_size: int | None) -> tuple[int, tuple[in
     return channels, sizes.pop()
 
 
-def _decode(files: list[Path], channels: int, size: tuple[int, int]) -> Tensor:
+def _decode(files: list[Path], channels: int, size: tuple[int, int], interpolation: str = "bilinear") -> Tensor:
     """The images as one uint8 tensor, each brought to ``size`` as it is decoded: 50,000
     ImageNet photographs are never all in memory at full size."""
     images = []
     for f in files:
         t = image_tensor(read_image(f), channels, f"image {f}")
-        images.append(t if tuple(t.shape[-2:]) == tuple(size) else resize_center_crop(t, size))
+        images.append(t if tuple(t.shape[-2:]) == tuple(size) else resize_center_crop(t, size, interpolation))
     return torch.stack(images)
 
 
@@ -729,16 +732,27 @@ def image_tensor(image, channels: int, source) -> Tensor:
     return torch.from_numpy((array[None] if channels == 1 else array.transpose(2, 0, 1)).copy())
 
 
-def resize_center_crop(image: Tensor, size: tuple[int, int]) -> Tensor:
-    """A uint8 C×H×W image, or N×C×H×W images, scaled (bilinear, antialiased) so that they
-    cover ``size`` and centre-cropped to it."""
+INTERPOLATIONS = ("bilinear", "bicubic")
+
+
+def _check_interpolation(interpolation) -> None:
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"interpolation must be one of {', '.join(map(repr, INTERPOLATIONS))}, "
+                         f"got {describe(interpolation)}")
+
+
+def resize_center_crop(image: Tensor, size: tuple[int, int], interpolation: str = "bilinear") -> Tensor:
+    """A uint8 C×H×W image, or N×C×H×W images, scaled (``interpolation``: bilinear or bicubic,
+    antialiased) so that they cover ``size`` and centre-cropped to it."""
     import torch.nn.functional as F
 
     H, W = size = check_hw(size, "size")
+    _check_interpolation(interpolation)
     if not isinstance(image, Tensor) or image.dim() not in (3, 4):
         raise TypeError(f"resize_center_crop takes a C×H×W or N×C×H×W image tensor, got {describe(image)}")
     if image.dim() == 4:  # one at a time: a float copy of a whole dataset could be large
-        return torch.cat([resize_center_crop(chunk, size)[None] for chunk in image]) if len(image) else image
+        return (torch.cat([resize_center_crop(chunk, size, interpolation)[None] for chunk in image])
+                if len(image) else image)
     h, w = image.shape[1:]
     # torchvision's Resize and CenterCrop, with which published weights were scored: the side
     # that fits exactly, the other truncated (int, not round), and the crop offset rounded
@@ -746,8 +760,9 @@ def resize_center_crop(image: Tensor, size: tuple[int, int]) -> Tensor:
         sh, sw, scale = H, max(W, int(w * H / h)), H / h
     else:
         sh, sw, scale = max(H, int(h * W / w)), W, W / w
-    x = F.interpolate(image[None].float(), size=(sh, sw), mode="bilinear", align_corners=False,
-                      antialias=scale < 1)[0]
+    # bicubic as PIL (and torchvision's Resize) computes it: torch's antialiased kernel (a = -0.5)
+    x = F.interpolate(image[None].float(), size=(sh, sw), mode=interpolation, align_corners=False,
+                      antialias=scale < 1 or interpolation == "bicubic")[0]
     top, left = centre_offset(sh, H), centre_offset(sw, W)
     return x[:, top:top + H, left:left + W].round().clamp(0, 255).to(torch.uint8)
 

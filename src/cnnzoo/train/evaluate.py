@@ -150,7 +150,8 @@ def _parts(data, train: bool | None, cfg: dict, root, download: bool, batch_size
                      load_dataset(data, train=train, root=root, download=download, to_train=False, image_size=side))
         return
     part = max(PART // batch_size, 1) * batch_size
-    for ds in folder_parts(folder, train, image_size=side, part=part, to_train=False):
+    for ds in folder_parts(folder, train, image_size=side, part=part, to_train=False,
+                           interpolation=cfg.get("interpolation", "bilinear")):
         yield fitted(ds)
 
 
@@ -266,7 +267,7 @@ def _loader(model: nn.Module, images, dev: torch.device) -> tuple[list[str], lis
     for i, item in enumerate(images):
         x = _read_image(item, c, f"images[{i}]")
         if tuple(x.shape[1:]) != (h, w):
-            x = resize_center_crop(x, (h, w))
+            x = resize_center_crop(x, (h, w), cfg.get("interpolation", "bilinear"))
         batch.append(x)
     if not batch:
         return classes, []
