@@ -539,7 +539,7 @@ class _FolderIndex:
 
 def folder_parts(path: str | os.PathLike, train: bool | None, *, image_size: int | None = None,
                  part: int | None = None, to_train: bool | None = None,
-                 interpolation: str = "bilinear") -> Iterator[ImageDataset]:
+                 interpolation: str = "bilinear", crop: tuple[int, int] | None = None) -> Iterator[ImageDataset]:
     """The images :func:`load_dataset` reads from a folder (same ``train``, ``image_size`` and
     checks), decoded ``part`` images at a time (default: a split at a time), so that ImageNet's
     50,000 validation photographs need never be in memory at once (:func:`cnnzoo.evaluate`).
@@ -547,7 +547,9 @@ def folder_parts(path: str | os.PathLike, train: bool | None, *, image_size: int
     split follows the training split as one dataset: labelled by the training split's classes,
     at its size, in colour where either split is. Everything is checked, and every file's header
     read (a file that is no image fails at once), before the first part is decoded.
-    ``interpolation``: how images are resized (:func:`resize_center_crop`)."""
+    ``interpolation``: how images are resized (:func:`resize_center_crop`); ``crop``: each image,
+    resized to cover ``image_size``, is then centre-cropped to ``crop`` (torchvision's Resize and
+    CenterCrop, one crop)."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"expected a folder of images (a path), got {describe(path)}")
     _check_interpolation(interpolation)
@@ -563,16 +565,16 @@ def folder_parts(path: str | os.PathLike, train: bool | None, *, image_size: int
     else:
         indexes = [_index_folder(path, train, to_train)]
     plans = [_read_plan(index.sizes_from, image_size) for index in indexes]
-    return _decoded(indexes, max(c for c, _ in plans), plans[0][1], part, interpolation)
+    return _decoded(indexes, max(c for c, _ in plans), plans[0][1], part, interpolation, crop)
 
 
 def _decoded(indexes: list[_FolderIndex], channels: int, size: tuple[int, int],
-             part: int | None, interpolation: str) -> Iterator[ImageDataset]:
+             part: int | None, interpolation: str, crop: tuple[int, int] | None) -> Iterator[ImageDataset]:
     for index in indexes:
         step = part or len(index.files)
         for start in range(0, len(index.files), step):
             files = index.files[start:start + step]
-            yield ImageDataset(_decode(files, channels, size, interpolation), index.labels[start:start + step],
+            yield ImageDataset(_decode(files, channels, size, interpolation, crop), index.labels[start:start + step],
                                index.classes, index.name, index.split)
 
 
@@ -666,13 +668,18 @@ def _read_plan(files: list[Path], image_size: int | None) -> tuple[int, tuple[in
     return channels, sizes.pop()
 
 
-def _decode(files: list[Path], channels: int, size: tuple[int, int], interpolation: str = "bilinear") -> Tensor:
-    """The images as one uint8 tensor, each brought to ``size`` as it is decoded: 50,000
-    ImageNet photographs are never all in memory at full size."""
+def _decode(files: list[Path], channels: int, size: tuple[int, int], interpolation: str = "bilinear",
+            crop: tuple[int, int] | None = None) -> Tensor:
+    """The images as one uint8 tensor, each brought to ``size`` (then cropped to ``crop``) as it
+    is decoded: 50,000 ImageNet photographs are never all in memory at full size."""
     images = []
     for f in files:
         t = image_tensor(read_image(f), channels, f"image {f}")
-        images.append(t if tuple(t.shape[-2:]) == tuple(size) else resize_center_crop(t, size, interpolation))
+        if crop is not None:
+            t = resize_center_crop(t, crop, interpolation, resize=size)
+        elif tuple(t.shape[-2:]) != tuple(size):
+            t = resize_center_crop(t, size, interpolation)
+        images.append(t)
     return torch.stack(images)
 
 
@@ -741,25 +748,31 @@ def _check_interpolation(interpolation) -> None:
                          f"got {describe(interpolation)}")
 
 
-def resize_center_crop(image: Tensor, size: tuple[int, int], interpolation: str = "bilinear") -> Tensor:
+def resize_center_crop(image: Tensor, size: tuple[int, int], interpolation: str = "bilinear",
+                       resize: tuple[int, int] | None = None) -> Tensor:
     """A uint8 C×H×W image, or N×C×H×W images, scaled (``interpolation``: bilinear or bicubic,
-    antialiased) so that they cover ``size`` and centre-cropped to it."""
+    antialiased) so that they cover ``resize`` (default ``size``) and centre-cropped to ``size``:
+    with ``resize`` (256, 256) and ``size`` (224, 224), torchvision's Resize(256) and
+    CenterCrop(224)."""
     import torch.nn.functional as F
 
     H, W = size = check_hw(size, "size")
+    RH, RW = resize = size if resize is None else check_hw(resize, "resize")
     _check_interpolation(interpolation)
+    if RH < H or RW < W:
+        raise ValueError(f"resize {RH}×{RW} must cover the crop {H}×{W}")
     if not isinstance(image, Tensor) or image.dim() not in (3, 4):
         raise TypeError(f"resize_center_crop takes a C×H×W or N×C×H×W image tensor, got {describe(image)}")
     if image.dim() == 4:  # one at a time: a float copy of a whole dataset could be large
-        return (torch.cat([resize_center_crop(chunk, size, interpolation)[None] for chunk in image])
+        return (torch.cat([resize_center_crop(chunk, size, interpolation, resize)[None] for chunk in image])
                 if len(image) else image)
     h, w = image.shape[1:]
     # torchvision's Resize and CenterCrop, with which published weights were scored: the side
     # that fits exactly, the other truncated (int, not round), and the crop offset rounded
-    if H / h >= W / w:
-        sh, sw, scale = H, max(W, int(w * H / h)), H / h
+    if RH / h >= RW / w:
+        sh, sw, scale = RH, max(RW, int(w * RH / h)), RH / h
     else:
-        sh, sw, scale = max(H, int(h * W / w)), W, W / w
+        sh, sw, scale = max(RH, int(h * RW / w)), RW, RW / w
     # bicubic as PIL (and torchvision's Resize) computes it: torch's antialiased kernel (a = -0.5)
     x = F.interpolate(image[None].float(), size=(sh, sw), mode=interpolation, align_corners=False,
                       antialias=scale < 1 or interpolation == "bicubic")[0]

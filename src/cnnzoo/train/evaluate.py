@@ -47,6 +47,17 @@ def _model(model, device) -> tuple[nn.Module, torch.device, dict]:
     return model.to(dev), dev, meta
 
 
+def _one_crop(cfg: dict, ten_crop: bool = False) -> tuple[int, int] | None:
+    """The centre crop to take of each image as it is read, for a model tested on a crop of a
+    larger image (published weights: torchvision's Resize(256) then CenterCrop(224), one crop,
+    where a square of 256 and a crop of it may lie a pixel apart); None where the loader crops
+    (ten crops) or there is no crop."""
+    size, read = list(cfg.get("input_size") or [])[-2:], list(cfg.get("image_size") or [])[-2:]
+    if ten_crop or cfg.get("test_crop", 1.0) >= 1 or len(size) != 2 or len(read) != 2 or read[0] != read[1]:
+        return None  # (images are read square, at the training size, where that is square)
+    return tuple(size)
+
+
 def _input_size(model: nn.Module, cfg: dict, image_size) -> tuple[int, int, int]:
     if cfg.get("input_size"):
         return tuple(cfg["input_size"])
@@ -109,14 +120,15 @@ def evaluate(
                              "such as n01440764, or by class name; --split all scores every image)")
     if not isinstance(dataset_or_name, (ImageDataset, str, os.PathLike)):
         raise TypeError(f"data must be a dataset name or path, or an ImageDataset, got {describe(dataset_or_name)}")
-    parts = iter(_parts(dataset_or_name, SPLITS[split or "test"], cfg, root, download, batch_size))
+    crop = _one_crop(cfg, ten_crop) if _read_in_parts(dataset_or_name, cfg) else None
+    parts = iter(_parts(dataset_or_name, SPLITS[split or "test"], cfg, root, download, batch_size, crop))
     ds = next(parts)
     k = getattr(model, "num_classes", None)
     if k is not None and k != ds.num_classes:
         raise ValueError(f"the model predicts {k} classes but {ds.name} has {ds.num_classes}")
     first = Loader(ds, batch_size=batch_size, input_size=_input_size(model, cfg, ds.image_size), train=False,
                    device=dev, mean=cfg.get("mean"), std=cfg.get("std"), ten_crop=ten_crop,
-                   augment=Augment(test_crop=cfg.get("test_crop", 1.0)))
+                   augment=Augment(test_crop=1.0 if crop else cfg.get("test_crop", 1.0)))
     rest = (Loader(part, batch_size=batch_size, input_size=first.input_size, train=False, device=dev,
                    mean=first.mean, std=first.std, ten_crop=ten_crop, augment=first.augment) for part in parts)
     with eval_mode(model):
@@ -133,26 +145,33 @@ def evaluate(
 PART = 1024  # images of a folder decoded at a time: ImageNet's 50,000 need not fit in memory at once
 
 
-def _parts(data, train: bool | None, cfg: dict, root, download: bool, batch_size: int):
+def _read_in_parts(data, cfg: dict) -> bool:
+    """Whether :func:`_parts` decodes ``data`` part by part: a folder, for a model that records
+    its normalisation (else the data's statistics are needed first, and it is read whole)."""
+    return (not isinstance(data, ImageDataset) and folder_of(data) is not None
+            and cfg.get("mean") is not None and cfg.get("std") is not None)
+
+
+def _parts(data, train: bool | None, cfg: dict, root, download: bool, batch_size: int,
+           crop: tuple[int, int] | None = None):
     """The data to score as datasets of about :data:`PART` images (whole batches), each with
-    its labels numbered as the model's classes and its images at the training images' size. A
-    folder is decoded part by part where the model records its normalisation (else the data's
-    statistics are needed first, and it is read whole, as anything else is)."""
+    its labels numbered as the model's classes and its images at the training images' size (or,
+    with ``crop``, at that centre crop of it). A folder is decoded part by part where
+    :func:`_read_in_parts` says so; anything else is read whole."""
     trained_at = list(cfg.get("image_size") or [])[-2:]  # a folder's photographs, read at once at that size
     side = trained_at[0] if len(trained_at) == 2 and trained_at[0] == trained_at[1] else None
 
     def fitted(ds: ImageDataset) -> ImageDataset:
         return at_training_size(match_classes(ds, cfg.get("classes"), cfg.get("class_ids")), cfg.get("image_size"))
 
-    folder = None if isinstance(data, ImageDataset) else folder_of(data)
-    if folder is None or cfg.get("mean") is None or cfg.get("std") is None:
+    if not _read_in_parts(data, cfg):
         yield fitted(data if isinstance(data, ImageDataset) else
                      load_dataset(data, train=train, root=root, download=download, to_train=False, image_size=side))
         return
     part = max(PART // batch_size, 1) * batch_size
-    for ds in folder_parts(folder, train, image_size=side, part=part, to_train=False,
-                           interpolation=cfg.get("interpolation", "bilinear")):
-        yield fitted(ds)
+    for ds in folder_parts(folder_of(data), train, image_size=side, part=part, to_train=False,
+                           interpolation=cfg.get("interpolation", "bilinear"), crop=crop):
+        yield match_classes(ds, cfg.get("classes"), cfg.get("class_ids")) if crop else fitted(ds)
 
 
 class _Chained:
@@ -263,15 +282,18 @@ def _loader(model: nn.Module, images, dev: torch.device) -> tuple[list[str], lis
         raise TypeError(f"images must be an image (a path, a PIL image or a tensor) or a list of them, "
                         f"got {describe(images)}")
     c, h, w = image_size
+    crop, interpolation = _one_crop(cfg), cfg.get("interpolation", "bilinear")
     batch = []
     for i, item in enumerate(images):
         x = _read_image(item, c, f"images[{i}]")
-        if tuple(x.shape[1:]) != (h, w):
-            x = resize_center_crop(x, (h, w), cfg.get("interpolation", "bilinear"))
+        if crop is not None:
+            x = resize_center_crop(x, crop, interpolation, resize=(h, w))
+        elif tuple(x.shape[1:]) != (h, w):
+            x = resize_center_crop(x, (h, w), interpolation)
         batch.append(x)
     if not batch:
         return classes, []
     ds = ImageDataset(torch.stack(batch), torch.zeros(len(batch), dtype=torch.long), classes, "images")
     return classes, Loader(ds, batch_size=256, input_size=_input_size(model, cfg, ds.image_size), train=False,
                            device=dev, mean=cfg.get("mean"), std=cfg.get("std"),
-                           augment=Augment(test_crop=cfg.get("test_crop", 1.0)))
+                           augment=Augment(test_crop=1.0 if crop else cfg.get("test_crop", 1.0)))
