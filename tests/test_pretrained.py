@@ -513,3 +513,26 @@ def test_compress_pairs_wordnet_class_folders_as_eval_does(tmp_path):
     assert train.classes[:2] == ["tench", "goldfish"] and sorted(set(train.labels.tolist())) == [0, 1]
     resize = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.transforms().resize_size  # [256]
     assert train.image_size == (3, resize[0], resize[0]) and len(test) == 2
+
+
+def test_a_run_read_at_another_size_than_its_crop_wants_keeps_its_test_view(tmp_path):
+    """One crop at read time is for images read at input / test_crop (imported weights); a run
+    whose photographs were read at 125 px for a 224 input (googlenet with the resnet preset's
+    224/256) is fitted to 256 and cropped by the loader, as its epochs' test view was."""
+    from cnnzoo.data import Augment, ImageDataset, Loader
+
+    gen = torch.Generator().manual_seed(0)
+    pixels = torch.randint(0, 256, (2, 3, 125, 125), dtype=torch.uint8, generator=gen)
+    config = {"input_size": [3, 224, 224], "image_size": [3, 125, 125], "mean": [0.5] * 3, "std": [0.25] * 3,
+              "test_crop": 224 / 256, "classes": ["a", "b"]}
+    for c, image in zip("ab", pixels):
+        (tmp_path / c).mkdir()
+        Image.fromarray(image.permute(1, 2, 0).numpy()).save(tmp_path / c / "0.png")
+    probe = _Probe(num_classes=2)
+    probe.data_config = config
+    cnnzoo.evaluate(probe, tmp_path, split="all")
+    test_view = Loader(ImageDataset(pixels, torch.arange(2), ["a", "b"], "x"), batch_size=2, train=False,
+                       input_size=(3, 224, 224), mean=[0.5] * 3, std=[0.25] * 3,
+                       augment=Augment(test_crop=224 / 256))
+    torch.testing.assert_close(probe.seen, next(iter(test_view))[0])
+    assert cnnzoo.preprocess(probe, [tmp_path / "a" / "0.png"]).shape == (1, 3, 224, 224)

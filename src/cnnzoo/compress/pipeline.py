@@ -196,7 +196,9 @@ def _train_loader(model: nn.Module, meta: dict, train_set, *, batch_size: int, d
 
 
 def _top1(model: nn.Module, test_set, device) -> float:
-    """Test top-1 accuracy in percent, measured as ``cnnzoo eval`` measures it."""
+    """Test top-1 accuracy in percent, measured as ``cnnzoo eval`` measures a dataset already read
+    (a folder's images at the training size, then the test view's crop: for imported weights a
+    pixel from their publisher's one crop at most, and resized bilinearly)."""
     from ..train import evaluate
 
     return evaluate(model, test_set, device=device)["top1"]

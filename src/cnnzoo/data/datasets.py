@@ -565,6 +565,9 @@ def folder_parts(path: str | os.PathLike, train: bool | None, *, image_size: int
     else:
         indexes = [_index_folder(path, train, to_train)]
     plans = [_read_plan(index.sizes_from, image_size) for index in indexes]
+    if crop is not None and any(c > s for c, s in zip(check_hw(crop, "crop"), plans[0][1])):
+        raise ValueError(f"crop {crop[0]}×{crop[1]} is larger than the {plans[0][1][0]}×{plans[0][1][1]} "
+                         "the images are read at")
     return _decoded(indexes, max(c for c, _ in plans), plans[0][1], part, interpolation, crop)
 
 

@@ -296,7 +296,7 @@ def _ten_crops(x: Tensor, size: tuple[int, int]) -> Tensor:
     """Four corner crops, the centre crop and their mirror images: (B·10)×C×H×W, sample-major."""
     H, W = size
     h, w = x.shape[-2:]
-    spots = [(0, 0), (0, w - W), (h - H, 0), (h - H, w - W), ((h - H) // 2, (w - W) // 2)]
+    spots = [(0, 0), (0, w - W), (h - H, 0), (h - H, w - W), (centre_offset(h, H), centre_offset(w, W))]
     crops = [x[..., t:t + H, s:s + W] for t, s in spots]
     crops += [c.flip(-1) for c in crops]
     return torch.stack(crops, 1).flatten(0, 1)

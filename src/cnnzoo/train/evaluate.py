@@ -48,13 +48,17 @@ def _model(model, device) -> tuple[nn.Module, torch.device, dict]:
 
 
 def _one_crop(cfg: dict, ten_crop: bool = False) -> tuple[int, int] | None:
-    """The centre crop to take of each image as it is read, for a model tested on a crop of a
-    larger image (published weights: torchvision's Resize(256) then CenterCrop(224), one crop,
-    where a square of 256 and a crop of it may lie a pixel apart); None where the loader crops
-    (ten crops) or there is no crop."""
+    """The centre crop to take of each image as it is read, where the images are read at the
+    size the test view crops from (published weights: torchvision's Resize(256) then
+    CenterCrop(224), one crop, where a square of 256 and a crop of it may lie a pixel apart);
+    None where the loader crops: ten crops, no crop, or a run whose images were read at another
+    size than input / test_crop (the loader fits them to it first)."""
     size, read = list(cfg.get("input_size") or [])[-2:], list(cfg.get("image_size") or [])[-2:]
-    if ten_crop or cfg.get("test_crop", 1.0) >= 1 or len(size) != 2 or len(read) != 2 or read[0] != read[1]:
-        return None  # (images are read square, at the training size, where that is square)
+    test_crop = cfg.get("test_crop", 1.0)
+    if ten_crop or test_crop >= 1 or len(size) != 2 or len(read) != 2 or read[0] != read[1]:
+        return None
+    if read != [round(size[0] / test_crop), round(size[1] / test_crop)]:
+        return None
     return tuple(size)
 
 
@@ -95,7 +99,9 @@ def evaluate(
 
     The data's labels are matched to the model's classes (recorded in its ``data_config``) by
     name, and its images brought to the training images' size, as
-    :func:`cnnzoo.data.datasets.match_classes` and :func:`~cnnzoo.data.datasets.at_training_size` say.
+    :func:`cnnzoo.data.datasets.match_classes` and :func:`~cnnzoo.data.datasets.at_training_size` say
+    (a folder's images, for published weights, resized and centre-cropped once as their
+    publisher's transform does: :func:`_one_crop`).
     """
     if split is not None and split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {split!r}")
