@@ -361,7 +361,7 @@ def test_bad_options_are_clear_errors():
         cnnzoo.create_model("resnet20", norm_layer=3)
     with pytest.raises(TypeError, match="must return an nn.Module"):
         cnnzoo.create_model("resnet20", norm_layer=lambda c: c)
-    with pytest.raises(ValueError, match="shortcut must be one of 'A', 'B', 'C', got 'D'"):
+    with pytest.raises(ValueError, match="shortcut must be one of 'A', 'B', 'C', got str 'D'"):
         cnnzoo.create_model("resnet20", shortcut="D")
     with pytest.raises(ValueError, match="drop_rate"):
         cnnzoo.create_model("resnet20", drop_rate=1.5)

@@ -9,7 +9,8 @@ import math
 import typing
 
 __all__ = ["type_problem", "hint_problem", "describe", "some", "seed_value", "python_value", "check_flag",
-           "check_flag_or_auto", "int_at_least", "positive_int", "fraction", "check_chw", "check_hw", "SettingWarning"]
+           "check_flag_or_auto", "int_at_least", "positive_int", "fraction", "check_choice", "check_chw", "check_hw",
+           "SettingWarning"]
 
 _EXPECTED = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
              dict: 'a JSON object, e.g. {"dropout": 0.5}', list: "a JSON array"}
@@ -131,6 +132,13 @@ def fraction(value, name: str) -> float:
     if isinstance(number, bool) or not isinstance(number, (int, float)) or not 0 <= number < 1:
         raise ValueError(f"{name} must be a number in [0, 1), got {describe(value)}")
     return number
+
+
+def check_choice(value, name: str, choices) -> None:
+    """One clear error for a ``value`` that is none of ``choices`` (names of a kind, such as a
+    shortcut type or an interpolation)."""
+    if isinstance(value, (list, dict)) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {describe(value)}")
 
 
 def _positive_ints(value, name: str, what: str, example: tuple) -> tuple:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .._checks import check_flag, check_hw, describe, positive_int, python_value, seed_value, some
+from .._checks import check_choice, check_flag, check_hw, describe, positive_int, python_value, seed_value, some
 from .._checks import fraction as check_fraction  # holdout_split's argument is named fraction
 
 __all__ = [
@@ -552,7 +552,7 @@ def folder_parts(path: str | os.PathLike, train: bool | None, *, image_size: int
     CenterCrop, one crop)."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"expected a folder of images (a path), got {describe(path)}")
-    _check_interpolation(interpolation)
+    check_choice(interpolation, "interpolation", INTERPOLATIONS)
     train, image_size, to_train = _check_options(train, image_size, to_train)
     if part is not None:
         part = positive_int(part, "part")
@@ -745,12 +745,6 @@ def image_tensor(image, channels: int, source) -> Tensor:
 INTERPOLATIONS = ("bilinear", "bicubic")
 
 
-def _check_interpolation(interpolation) -> None:
-    if interpolation not in INTERPOLATIONS:
-        raise ValueError(f"interpolation must be one of {', '.join(map(repr, INTERPOLATIONS))}, "
-                         f"got {describe(interpolation)}")
-
-
 def resize_center_crop(image: Tensor, size: tuple[int, int], interpolation: str = "bilinear",
                        resize: tuple[int, int] | None = None) -> Tensor:
     """A uint8 C×H×W image, or N×C×H×W images, scaled (``interpolation``: bilinear or bicubic,
@@ -761,7 +755,7 @@ def resize_center_crop(image: Tensor, size: tuple[int, int], interpolation: str 
 
     H, W = size = check_hw(size, "size")
     RH, RW = resize = size if resize is None else check_hw(resize, "resize")
-    _check_interpolation(interpolation)
+    check_choice(interpolation, "interpolation", INTERPOLATIONS)
     if RH < H or RW < W:
         raise ValueError(f"resize {RH}×{RW} must cover the crop {H}×{W}")
     if not isinstance(image, Tensor) or image.dim() not in (3, 4):

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .._checks import fraction
+from .._checks import check_choice, fraction
 from ..layers import ConvNormAct
 from ..registry import Figure, Paper, register_model
 from .base import Classifier
@@ -70,8 +70,7 @@ class HighwayConv(nn.Module):
 
     def __init__(self, channels: int, gate: str = "highway", transform_bias: float = -2.0):
         super().__init__()
-        if gate not in GATES:
-            raise ValueError(f"gate must be one of {GATES}, got {gate!r}")
+        check_choice(gate, "gate", GATES)
         self.gate = gate
         self.h = nn.Conv2d(channels, channels, 3, padding=1)
         _xavier_(self.h)
@@ -110,8 +109,7 @@ class HighwayNet(Classifier):
         if not isinstance(depth, int) or depth < 8:
             raise ValueError(f"highway: depth must be an integer ≥ 8 (one highway layer per "
                              f"stage), got {depth!r}")
-        if gate not in GATES:
-            raise ValueError(f"highway: gate must be one of {GATES}, got {gate!r}")
+        check_choice(gate, "highway: gate", GATES)
         if transform_bias is not None and gate != "highway":
             raise ValueError(f"highway: transform_bias applies to gate='highway' only, "
                              f"got gate={gate!r}")

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torchvision.ops import FrozenBatchNorm2d
 
-from .._checks import check_flag, fraction
+from .._checks import check_choice, check_flag, fraction
 from ..layers import SqueezeExcite, init_weights_kaiming
 from ..registry import Figure, Paper, register_model
 from .base import Classifier
@@ -85,11 +85,6 @@ def resolve_norm(spec: str | Callable[[int], nn.Module]) -> Callable[[int], nn.M
         return module
 
     return make
-
-
-def _check_choice(option: str, value, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"{option} must be one of {', '.join(map(repr, choices))}, got {value!r}")
 
 
 # -- blocks ----------------------------------------------------------------------------
@@ -290,9 +285,9 @@ class ResNet(Classifier):
     ):
         super().__init__(num_classes=num_classes, in_chans=in_chans, input_size=input_size,
                          min_input_size=min_input_size, classifier="fc")
-        _check_choice("block", block, ("basic", "bottleneck"))
-        _check_choice("stem", stem, STEMS)
-        _check_choice("shortcut", shortcut, ("A", "B", "C"))
+        check_choice(block, "block", ("basic", "bottleneck"))
+        check_choice(stem, "stem", STEMS)
+        check_choice(shortcut, "shortcut", ("A", "B", "C"))
         if len(layers) != len(planes) or not all(isinstance(n, int) and n >= 1 for n in layers):
             raise ValueError(f"layers must give a positive unit count for each of the "
                              f"{len(planes)} stages, got {tuple(layers)}")

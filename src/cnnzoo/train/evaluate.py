@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from .._checks import describe, positive_int
+from .._checks import check_choice, describe, positive_int
 from .._device import eval_mode, floating_dtype, module_device, resolve_device
 from ..data import Augment, ImageDataset, Loader, adapt_channels, default_input_size, load_dataset
 from ..data.datasets import (at_training_size, folder_of, folder_parts, image_tensor, match_classes,
@@ -103,8 +103,8 @@ def evaluate(
     (a folder's images, for published weights, resized and centre-cropped once as their
     publisher's transform does: :func:`_one_crop`).
     """
-    if split is not None and split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {split!r}")
+    if split is not None:
+        check_choice(split, "split", SPLITS)
     if split is not None and isinstance(dataset_or_name, ImageDataset):
         raise ValueError(f"an ImageDataset is scored whole (it is one split already: {dataset_or_name.split}); "
                          f"split={split!r} applies to a dataset name or path")
